@@ -1,0 +1,205 @@
+//! Command-line arguments, turned into the library's validated configuration.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use neardup::config::{self, Banding, FormatChoice, KeepPolicy, ScanConfig, Verify};
+use neardup::normalize::Profile;
+use neardup::shingle::ShingleKind;
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0    success
+  1    duplicates found, and --fail-on-duplicates was given
+  2    error: bad usage, an output could not be written, or input was skipped
+       (unreadable/binary files, invalid records; see summary.json)
+  130  interrupted (Ctrl-C); no output file is left half-written";
+
+const EXAMPLES: &str = "\
+Examples:
+  neardup scan fixtures/news -o out/
+  neardup scan dump.jsonl.zst --text-field body --id-field url -o out/
+  cat dump.jsonl | neardup scan - -o out/ --threshold 0.7
+  neardup scan crawl/ -o out/ --fail-on-duplicates";
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "neardup",
+    version,
+    about = "Find exact and near-duplicate documents in large text dumps",
+    after_long_help = EXIT_CODES,
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Scan inputs and write duplicate clusters (clusters.jsonl) and a summary (summary.json).
+    #[command(after_long_help = format!("{EXAMPLES}\n\n{EXIT_CODES}"))]
+    Scan(ScanArgs),
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum ShingleArg {
+    Word,
+    Char,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum ProfileArg {
+    /// NFKC, case folding, punctuation, Arabic diacritics/tatweel/letter variants, digits.
+    Full,
+    /// Whitespace tokenisation only.
+    None,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum KeepArg {
+    First,
+    Longest,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum VerifyArg {
+    Exact,
+    Estimate,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum FormatArg {
+    Auto,
+    Text,
+    Jsonl,
+}
+
+#[derive(Args, Debug)]
+pub struct ScanArgs {
+    /// Files or directories to scan (directories recursively); `-` reads JSON Lines from stdin.
+    #[arg(required = true, value_name = "INPUT")]
+    pub inputs: Vec<PathBuf>,
+
+    /// Output directory (created if missing); never read as input.
+    #[arg(short, long, value_name = "DIR")]
+    pub output: PathBuf,
+
+    /// Jaccard similarity at or above which two documents are near duplicates.
+    #[arg(long, value_name = "FLOAT", default_value_t = config::DEFAULT_THRESHOLD)]
+    pub threshold: f64,
+
+    /// Shingle size (n-gram length, in words or characters).
+    #[arg(long, value_name = "N", default_value_t = config::DEFAULT_NGRAM)]
+    pub ngram: usize,
+
+    /// Shingle unit.
+    #[arg(long, value_enum, default_value = "word")]
+    pub shingle: ShingleArg,
+
+    /// Number of MinHash values per document.
+    #[arg(long, value_name = "NUM", default_value_t = config::DEFAULT_NUM_PERM)]
+    pub num_perm: usize,
+
+    /// LSH bands (default: derived from --threshold and --num-perm; needs --rows).
+    #[arg(long, value_name = "B", requires = "rows")]
+    pub bands: Option<usize>,
+
+    /// LSH rows per band (default: derived; needs --bands).
+    #[arg(long, value_name = "R", requires = "bands")]
+    pub rows: Option<usize>,
+
+    /// Seed of every hash function.
+    #[arg(long, value_name = "SEED", default_value_t = config::DEFAULT_SEED)]
+    pub seed: u64,
+
+    /// Normalisation profile.
+    #[arg(long = "normalize", value_enum, default_value = "full")]
+    pub profile: ProfileArg,
+
+    /// Which member of a cluster is kept as its representative (ties: first in input order).
+    #[arg(long, value_enum, default_value = "first")]
+    pub keep: KeepArg,
+
+    /// How candidate pairs are checked: exact Jaccard on shingle sets, or MinHash estimate.
+    #[arg(long, value_enum, default_value = "exact")]
+    pub verify: VerifyArg,
+
+    /// Input format (auto: .jsonl/.ndjson/.json are JSON Lines, other files plain text).
+    #[arg(long, value_enum, default_value = "auto")]
+    pub format: FormatArg,
+
+    /// JSON field with the document text.
+    #[arg(long, value_name = "NAME", default_value = config::DEFAULT_TEXT_FIELD)]
+    pub text_field: String,
+
+    /// JSON field with the document id (missing: `path:line`).
+    #[arg(long, value_name = "NAME", default_value = config::DEFAULT_ID_FIELD)]
+    pub id_field: String,
+
+    /// Also read hidden files and directories.
+    #[arg(long)]
+    pub hidden: bool,
+
+    /// Read files instead of memory-mapping them.
+    #[arg(long)]
+    pub no_mmap: bool,
+
+    /// Worker threads (0: one per core).
+    #[arg(short = 'j', long, value_name = "N", default_value_t = 0)]
+    pub threads: usize,
+
+    /// Stop at the first input problem instead of skipping it.
+    #[arg(long)]
+    pub strict: bool,
+
+    /// Exit with code 1 when any duplicate is found.
+    #[arg(long)]
+    pub fail_on_duplicates: bool,
+
+    /// No progress bars or summary on stderr (errors are still printed).
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+impl ScanArgs {
+    /// The library configuration these arguments describe.
+    pub fn to_config(&self) -> ScanConfig {
+        let mut cfg = ScanConfig::new(self.inputs.clone());
+        cfg.threshold = self.threshold;
+        cfg.ngram = self.ngram;
+        cfg.shingle = match self.shingle {
+            ShingleArg::Word => ShingleKind::Word,
+            ShingleArg::Char => ShingleKind::Char,
+        };
+        cfg.num_perm = self.num_perm;
+        cfg.banding = match (self.bands, self.rows) {
+            (Some(bands), Some(rows)) => Some(Banding { bands, rows }),
+            _ => None,
+        };
+        cfg.seed = self.seed;
+        cfg.profile = match self.profile {
+            ProfileArg::Full => Profile::Full,
+            ProfileArg::None => Profile::None,
+        };
+        cfg.keep = match self.keep {
+            KeepArg::First => KeepPolicy::First,
+            KeepArg::Longest => KeepPolicy::Longest,
+        };
+        cfg.verify = match self.verify {
+            VerifyArg::Exact => Verify::Exact,
+            VerifyArg::Estimate => Verify::Estimate,
+        };
+        cfg.input.format = match self.format {
+            FormatArg::Auto => FormatChoice::Auto,
+            FormatArg::Text => FormatChoice::Text,
+            FormatArg::Jsonl => FormatChoice::Jsonl,
+        };
+        cfg.input.text_field = self.text_field.clone();
+        cfg.input.id_field = self.id_field.clone();
+        cfg.input.hidden = self.hidden;
+        cfg.input.no_mmap = self.no_mmap;
+        cfg.input.exclude = vec![self.output.clone()];
+        cfg.strict = self.strict;
+        cfg
+    }
+}

@@ -1,0 +1,116 @@
+//! Terminal output: one progress bar per stage on stderr, and the human summary.
+
+use std::io::IsTerminal;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use neardup::{Progress, Stage, Summary};
+
+/// Progress bars on stderr; hidden when stderr is not a terminal or `--quiet`.
+pub struct Bars {
+    enabled: bool,
+    bar: Mutex<Option<ProgressBar>>,
+}
+
+impl Bars {
+    pub fn new(quiet: bool) -> Self {
+        Bars {
+            enabled: !quiet && std::io::stderr().is_terminal(),
+            bar: Mutex::new(None),
+        }
+    }
+
+    fn current(&self) -> Option<ProgressBar> {
+        self.bar.lock().ok().and_then(|b| b.clone())
+    }
+}
+
+impl Progress for Bars {
+    fn begin(&self, stage: Stage, total: u64) {
+        if !self.enabled {
+            return;
+        }
+        let prefix = format!("{}/{}: {}", stage.number(), Stage::ALL.len(), stage.title());
+        let bar = if total == 0 {
+            let b = ProgressBar::new_spinner();
+            b.set_style(ProgressStyle::with_template("{spinner} {prefix} {elapsed}").unwrap());
+            b.enable_steady_tick(Duration::from_millis(120));
+            b
+        } else {
+            let b = ProgressBar::new(total);
+            let template = if stage.counts_bytes() {
+                "{prefix:<32} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}"
+            } else {
+                "{prefix:<32} [{bar:30}] {pos}/{len} eta {eta}"
+            };
+            b.set_style(
+                ProgressStyle::with_template(template)
+                    .unwrap()
+                    .progress_chars("=> "),
+            );
+            b
+        };
+        bar.set_draw_target(ProgressDrawTarget::stderr());
+        bar.set_prefix(prefix);
+        if let Ok(mut slot) = self.bar.lock() {
+            *slot = Some(bar);
+        }
+    }
+
+    fn advance(&self, n: u64) {
+        if let Some(b) = self.current() {
+            b.inc(n);
+        }
+    }
+
+    fn end(&self) {
+        if let Ok(mut slot) = self.bar.lock() {
+            if let Some(b) = slot.take() {
+                b.finish_and_clear();
+            }
+        }
+    }
+}
+
+/// The short human summary printed on stderr after a scan.
+pub fn print_summary(s: &Summary, out_dir: &std::path::Path) {
+    let d = &s.documents;
+    eprintln!(
+        "neardup: {} documents, {:.1} MB in {:.2} s ({:.1} MB/s, {:.0} docs/s)",
+        d.read,
+        s.files.bytes as f64 / 1e6,
+        s.seconds,
+        s.mb_per_s,
+        s.docs_per_s
+    );
+    eprintln!(
+        "  clusters: {} ({} exact, {} near) holding {} documents; largest {}",
+        s.clusters.total,
+        s.clusters.exact,
+        s.clusters.near,
+        s.clusters.documents_in_clusters,
+        s.clusters.largest
+    );
+    eprintln!(
+        "  documents: {} kept, {} duplicates, {} skipped, {} empty",
+        d.kept, d.duplicates, d.skipped, d.empty
+    );
+    if !s.problems_by_kind.is_empty() {
+        let parts: Vec<String> = s
+            .problems_by_kind
+            .iter()
+            .map(|(k, v)| format!("{k}: {v}"))
+            .collect();
+        eprintln!("  problems: {}", parts.join(", "));
+    }
+    eprintln!(
+        "  LSH {}×{} (threshold {}), {} candidate pairs, {} verified",
+        s.lsh.bands,
+        s.lsh.rows,
+        s.options.threshold,
+        s.lsh.verify.candidate_pairs,
+        s.lsh.verify.accepted
+    );
+    eprintln!("  wrote {}", out_dir.display());
+}

@@ -1,0 +1,110 @@
+//! Errors (fatal) and problems (non-fatal, reported as data).
+//!
+//! A fatal [`Error`] stops the run: unusable options, an output that cannot be written, an
+//! interrupt. A [`Problem`] is bad input that the run survives: it names the file and, where there
+//! is one, the record (1-based line number), is counted by [`ProblemKind`] in the summary, and the
+//! run goes on with the rest.
+
+use std::fmt;
+use std::path::PathBuf;
+
+/// A fatal error.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Reading a path failed in a way that leaves nothing to process (e.g. no input at all).
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// Writing an output failed; nothing partial was left behind.
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// An option combination that cannot work.
+    #[error("invalid options: {0}")]
+    Config(String),
+    /// `--strict` turned the first input problem into a fatal error.
+    #[error("{0} (--strict)")]
+    Strict(Problem),
+    /// The user pressed Ctrl-C; no output was written.
+    #[error("interrupted")]
+    Interrupted,
+}
+
+/// Result alias for the library.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Why a file or record was skipped (or repaired). Serialised in snake case as summary keys.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProblemKind {
+    /// The file could not be opened or read (permission denied, vanished, ...).
+    Unreadable,
+    /// A path given on the command line or found in a directory does not exist.
+    NotFound,
+    /// NUL bytes in the first block: not text.
+    Binary,
+    /// A compressed stream was cut short or corrupt; what decoded before the fault was kept.
+    CorruptCompressed,
+    /// A JSON Lines record is not valid JSON (or not an object).
+    InvalidJson,
+    /// A JSON Lines record has no text field.
+    MissingText,
+    /// The text field is not a string.
+    TextNotString,
+    /// Invalid UTF-8 was replaced with U+FFFD (the document is kept).
+    InvalidUtf8,
+    /// A symbolic link loop, or a directory reached twice.
+    SymlinkLoop,
+    /// Two documents carry the same id; the later one was given a `#path:line` suffix.
+    DuplicateId,
+}
+
+impl ProblemKind {
+    /// Whether documents with this problem are dropped (as opposed to repaired and kept).
+    pub fn skips_document(self) -> bool {
+        !matches!(self, ProblemKind::InvalidUtf8 | ProblemKind::DuplicateId)
+    }
+
+    /// The snake-case name used in the summary.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProblemKind::Unreadable => "unreadable",
+            ProblemKind::NotFound => "not_found",
+            ProblemKind::Binary => "binary",
+            ProblemKind::CorruptCompressed => "corrupt_compressed",
+            ProblemKind::InvalidJson => "invalid_json",
+            ProblemKind::MissingText => "missing_text",
+            ProblemKind::TextNotString => "text_not_string",
+            ProblemKind::InvalidUtf8 => "invalid_utf8",
+            ProblemKind::SymlinkLoop => "symlink_loop",
+            ProblemKind::DuplicateId => "duplicate_id",
+        }
+    }
+}
+
+/// One non-fatal input problem: where, what kind, and a human message.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Problem {
+    /// The file, as the user named it (or as found under a directory they named).
+    pub path: String,
+    /// 1-based line (record) number in the file, when the problem is about one record.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<u64>,
+    pub kind: ProblemKind,
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.line {
+            Some(line) => write!(f, "{}:{}: {}", self.path, line, self.message),
+            None => write!(f, "{}: {}", self.path, self.message),
+        }
+    }
+}

@@ -1,0 +1,315 @@
+//! neardup: find exact and near-duplicate documents in large text dumps.
+//!
+//! A scan is a short list of stages, each a module, with a named type flowing between them:
+//!
+//! | # | stage | module | input → output |
+//! |---|-------|--------|----------------|
+//! | 0 | read | [`input`] | paths → [`Corpus`] (mapped files, document spans, problems) |
+//! | 1 | normalise | [`normalize`] | text → token stream |
+//! | 2 | shingle | [`shingle`] | tokens → shingle hashes (xxh3) |
+//! | 3 | MinHash | [`minhash`], [`sketch`] | shingle hashes → [`Sketches`] (flat signatures, exact hashes) |
+//! | 4 | exact duplicates | [`cluster::exact_groups`] | exact hashes → [`ExactGroups`] |
+//! | 5 | LSH | [`lsh`] | signatures → candidate [`Pair`]s (sort-grouped band keys) |
+//! | 6 | verify + cluster | [`verify`], [`cluster`] | pairs → verified [`Edge`]s → [`Cluster`]s |
+//! | 7 | output | [`report`] | clusters → `clusters.jsonl`, `summary.json` |
+//!
+//! [`scan`] runs them in order; [`write_outputs`] writes the results atomically.
+
+pub mod cluster;
+pub mod config;
+pub mod error;
+pub mod input;
+pub mod lsh;
+pub mod minhash;
+pub mod normalize;
+pub mod progress;
+pub mod report;
+pub mod shingle;
+pub mod sketch;
+pub mod verify;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::atomic::AtomicBool;
+use std::time::Instant;
+
+pub use cluster::{Cluster, ClusterKind, ExactGroups};
+pub use config::{Banding, KeepPolicy, ScanConfig};
+pub use error::{Error, Problem, ProblemKind, Result};
+pub use input::{Corpus, DocId};
+pub use lsh::Pair;
+pub use progress::{NoProgress, Progress, Stage};
+pub use report::Summary;
+pub use sketch::Sketches;
+pub use verify::Edge;
+
+use crate::config::Verify;
+use crate::minhash::estimate_jaccard;
+use crate::report::{ClusterCounts, DocumentCounts, FileCounts, LshOut, OptionsOut};
+use crate::sketch::SketchParams;
+use crate::verify::Score;
+
+/// The tool version, recorded in every summary.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Everything a scan produced.
+pub struct ScanOutput {
+    pub corpus: Corpus,
+    pub sketches: Sketches,
+    pub clusters: Vec<Cluster>,
+    pub summary: Summary,
+    started: Instant,
+}
+
+/// Run the scan pipeline. `cancel` is polled between work items: set it to stop early with
+/// [`Error::Interrupted`].
+pub fn scan(
+    mut cfg: ScanConfig,
+    progress: &dyn Progress,
+    cancel: &AtomicBool,
+) -> Result<ScanOutput> {
+    let banding = cfg.validate()?;
+    let started = Instant::now();
+    let mut timings = BTreeMap::new();
+    let mut clock = Instant::now();
+    let mut lap = |stage: Stage, clock: &mut Instant| {
+        timings.insert(stage.key(), clock.elapsed().as_millis() as u64);
+        *clock = Instant::now();
+    };
+
+    progress.begin(Stage::Read, 0);
+    let corpus = input::load(&cfg.input);
+    progress.end();
+    if cfg.strict {
+        if let Some(p) = corpus.problems.first() {
+            return Err(Error::Strict(p.clone()));
+        }
+    }
+    lap(Stage::Read, &mut clock);
+
+    let params = SketchParams::from_config(&cfg);
+    let sketches = sketch::compute(&corpus, params, progress, cancel)?;
+    lap(Stage::Sketch, &mut clock);
+
+    progress.begin(Stage::Exact, 0);
+    let groups = cluster::exact_groups(&sketches.exact, &sketches.tokens);
+    progress.end();
+    lap(Stage::Exact, &mut clock);
+
+    let pairs = lsh::candidates(
+        &sketches.signatures,
+        sketches.num_perm,
+        banding,
+        &groups.lsh_members,
+        cfg.seed,
+        progress,
+        cancel,
+    )?;
+    lap(Stage::Candidates, &mut clock);
+
+    let (edges, vstats) = verify::verify_candidates(
+        &pairs,
+        &corpus,
+        &sketches,
+        params,
+        cfg.threshold,
+        cfg.verify,
+        progress,
+        cancel,
+    )?;
+    drop(pairs);
+    lap(Stage::Verify, &mut clock);
+
+    progress.begin(Stage::Cluster, 0);
+    let mut clusters = cluster::build_clusters(
+        corpus.docs.len(),
+        &groups,
+        &edges,
+        &sketches.exact,
+        &sketches.tokens,
+        cfg.keep,
+    );
+    score_members(
+        &mut clusters,
+        &corpus,
+        &sketches,
+        params,
+        cfg.verify,
+        cancel,
+    )?;
+    progress.end();
+    lap(Stage::Cluster, &mut clock);
+
+    let summary = summarise(
+        &cfg, banding, &corpus, &sketches, &groups, &clusters, vstats, timings, started,
+    );
+    Ok(ScanOutput {
+        corpus,
+        sketches,
+        clusters,
+        summary,
+        started,
+    })
+}
+
+/// Fill in each near-cluster member's similarity to the representative.
+fn score_members(
+    clusters: &mut [Cluster],
+    corpus: &Corpus,
+    sketches: &Sketches,
+    params: SketchParams,
+    mode: Verify,
+    cancel: &AtomicBool,
+) -> Result<()> {
+    let mut pairs = Vec::new();
+    let mut slots = Vec::new();
+    for (ci, c) in clusters.iter().enumerate() {
+        let keep = c.keep();
+        for (mi, m) in c.members.iter().enumerate().skip(1) {
+            if sketches.exact[m.doc.0 as usize] != sketches.exact[keep.0 as usize] {
+                pairs.push((keep.0, m.doc.0));
+                slots.push((ci, mi));
+            }
+        }
+    }
+    let scores: Vec<Score> = match mode {
+        Verify::Exact => verify::exact_scores(&pairs, corpus, params, &NoProgress, cancel)?,
+        Verify::Estimate => pairs
+            .iter()
+            .map(|&(a, b)| {
+                let e =
+                    estimate_jaccard(sketches.signature(DocId(a)), sketches.signature(DocId(b)));
+                Score {
+                    jaccard: e,
+                    containment: e,
+                }
+            })
+            .collect(),
+    };
+    for ((ci, mi), s) in slots.into_iter().zip(scores) {
+        clusters[ci].members[mi].score = s;
+    }
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn summarise(
+    cfg: &ScanConfig,
+    banding: Banding,
+    corpus: &Corpus,
+    sketches: &Sketches,
+    groups: &ExactGroups,
+    clusters: &[Cluster],
+    vstats: verify::VerifyStats,
+    timings: BTreeMap<&'static str, u64>,
+    started: Instant,
+) -> Summary {
+    let duplicates: u64 = clusters.iter().map(|c| c.members.len() as u64 - 1).sum();
+    let n = corpus.docs.len() as u64;
+    let mut problems_by_kind = BTreeMap::new();
+    for p in &corpus.problems {
+        *problems_by_kind.entry(p.kind.as_str()).or_insert(0) += 1;
+    }
+    let bytes = corpus.data_bytes();
+    let seconds = started.elapsed().as_secs_f64();
+    Summary {
+        tool: "neardup",
+        version: VERSION,
+        documents: DocumentCounts {
+            read: n + corpus.skipped_documents,
+            kept: n - duplicates,
+            duplicates,
+            skipped: corpus.skipped_documents,
+            empty: sketches.tokens.iter().filter(|&&t| t == 0).count() as u64,
+        },
+        problems_by_kind,
+        problems: corpus
+            .problems
+            .iter()
+            .take(report::MAX_LISTED_PROBLEMS)
+            .cloned()
+            .collect(),
+        files: FileCounts {
+            read: corpus.files.len() as u64,
+            skipped: corpus.skipped_files,
+            mapped: corpus.files.iter().filter(|f| f.mapped).count() as u64,
+            compressed: corpus
+                .files
+                .iter()
+                .filter(|f| f.compression != input::Compression::None)
+                .count() as u64,
+            bytes_on_disk: corpus.files.iter().map(|f| f.disk_bytes).sum(),
+            bytes,
+        },
+        clusters: ClusterCounts {
+            total: clusters.len() as u64,
+            exact: clusters
+                .iter()
+                .filter(|c| c.kind == ClusterKind::Exact)
+                .count() as u64,
+            near: clusters
+                .iter()
+                .filter(|c| c.kind == ClusterKind::Near)
+                .count() as u64,
+            documents_in_clusters: clusters.iter().map(|c| c.members.len() as u64).sum(),
+            largest: clusters
+                .iter()
+                .map(|c| c.members.len() as u64)
+                .max()
+                .unwrap_or(0),
+            members_below_threshold: clusters
+                .iter()
+                .flat_map(|c| &c.members)
+                .filter(|m| m.score.jaccard < cfg.threshold)
+                .count() as u64,
+        },
+        options: OptionsOut::new(cfg, banding),
+        lsh: LshOut {
+            bands: banding.bands,
+            rows: banding.rows,
+            candidate_probability_at_threshold: report::round4(lsh::candidate_probability(
+                cfg.threshold,
+                banding,
+            )),
+            documents: groups.lsh_members.len() as u64,
+            verify: vstats,
+        },
+        timings_ms: timings,
+        seconds,
+        mb_per_s: if seconds > 0.0 {
+            bytes as f64 / 1e6 / seconds
+        } else {
+            0.0
+        },
+        docs_per_s: if seconds > 0.0 {
+            n as f64 / seconds
+        } else {
+            0.0
+        },
+    }
+}
+
+/// Write `clusters.jsonl` and `summary.json` into `dir` (created if needed), atomically.
+pub fn write_outputs(out: &mut ScanOutput, dir: &Path, progress: &dyn Progress) -> Result<()> {
+    let t = Instant::now();
+    progress.begin(Stage::Write, 0);
+    std::fs::create_dir_all(dir).map_err(|source| Error::Write {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    report::atomic_write(&dir.join(report::CLUSTERS_FILE), |w| {
+        report::write_clusters(w, &out.clusters, &out.corpus)
+    })?;
+    out.summary
+        .timings_ms
+        .insert(Stage::Write.key(), t.elapsed().as_millis() as u64);
+    let seconds = out.started.elapsed().as_secs_f64();
+    out.summary.seconds = report::round4(seconds);
+    out.summary.mb_per_s = report::round4(out.summary.files.bytes as f64 / 1e6 / seconds);
+    out.summary.docs_per_s = report::round4(out.corpus.docs.len() as f64 / seconds);
+    report::atomic_write(&dir.join(report::SUMMARY_FILE), |w| {
+        report::write_summary(w, &out.summary)
+    })?;
+    progress.end();
+    Ok(())
+}

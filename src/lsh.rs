@@ -1,0 +1,202 @@
+//! Stage 5: locality-sensitive hashing, banding signatures into candidate pairs.
+//!
+//! The signature is cut into `bands` bands of `rows` values; two documents become a candidate
+//! pair when all rows of at least one band agree, which happens with probability
+//! `1 - (1 - s^rows)^bands` for Jaccard similarity `s` (the S-curve). Band keys are hashed to
+//! 64 bits and grouped by **sorting** `(key, doc)` pairs — no shared hash map, no locks, and the
+//! result is the same for any number of threads. A bucket of `m` documents emits all pairs when
+//! small; a large bucket emits a star from its first member plus the chain of neighbours
+//! (`2m` pairs instead of `m²/2`), which keeps a bucket of thousands of near-copies cheap while
+//! still connecting every member that really is similar.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use rayon::prelude::*;
+use xxhash_rust::xxh3::xxh3_64_with_seed;
+
+use crate::config::Banding;
+use crate::error::{Error, Result};
+use crate::progress::{Progress, Stage};
+
+/// Buckets up to this size emit every pair.
+pub const ALL_PAIRS_MAX_BUCKET: usize = 16;
+
+/// Weight of false negatives against false positives when choosing bands × rows: candidates are
+/// verified exactly afterwards, so a false positive costs only time while a false negative is a
+/// missed duplicate.
+pub const FALSE_NEGATIVE_WEIGHT: f64 = 0.85;
+
+/// Probability that a pair with Jaccard `s` becomes a candidate.
+pub fn candidate_probability(s: f64, b: Banding) -> f64 {
+    1.0 - (1.0 - s.powi(b.rows as i32)).powi(b.bands as i32)
+}
+
+fn integrate(f: impl Fn(f64) -> f64, a: f64, b: f64) -> f64 {
+    let steps = 200;
+    let h = (b - a) / steps as f64;
+    (0..steps).map(|i| f(a + (i as f64 + 0.5) * h) * h).sum()
+}
+
+/// The bands × rows (with `bands × rows ≤ num_perm`) minimising the weighted area of false
+/// positives below `threshold` and false negatives above it.
+pub fn optimal_banding(threshold: f64, num_perm: usize) -> Banding {
+    let mut best = Banding { bands: 1, rows: 1 };
+    let mut best_err = f64::INFINITY;
+    for bands in 1..=num_perm {
+        for rows in 1..=num_perm / bands {
+            let b = Banding { bands, rows };
+            let fp = integrate(|s| candidate_probability(s, b), 0.0, threshold);
+            let fneg = integrate(|s| 1.0 - candidate_probability(s, b), threshold, 1.0);
+            let err = (1.0 - FALSE_NEGATIVE_WEIGHT) * fp + FALSE_NEGATIVE_WEIGHT * fneg;
+            if err < best_err - 1e-12 {
+                best_err = err;
+                best = b;
+            }
+        }
+    }
+    best
+}
+
+/// A candidate pair `(a, b)` of document indices with `a < b`.
+pub type Pair = (u32, u32);
+
+fn band_key(values: &[u32], seed: u64, band: usize) -> u64 {
+    let mut buf = [0u8; 4 * crate::config::MAX_NUM_PERM];
+    for (i, v) in values.iter().enumerate() {
+        buf[4 * i..4 * i + 4].copy_from_slice(&v.to_le_bytes());
+    }
+    xxh3_64_with_seed(
+        &buf[..4 * values.len()],
+        seed ^ (band as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15),
+    )
+}
+
+/// Candidate pairs among `members` (document indices), sorted and unique.
+pub fn candidates(
+    signatures: &[u32],
+    num_perm: usize,
+    banding: Banding,
+    members: &[u32],
+    seed: u64,
+    progress: &dyn Progress,
+    cancel: &AtomicBool,
+) -> Result<Vec<Pair>> {
+    let Banding { bands, rows } = banding;
+    progress.begin(Stage::Candidates, bands as u64);
+    let mut pairs: Vec<Pair> = Vec::new();
+    let mut keys: Vec<(u64, u32)> = Vec::with_capacity(members.len());
+    for band in 0..bands {
+        if cancel.load(Ordering::Relaxed) {
+            return Err(Error::Interrupted);
+        }
+        keys.clear();
+        members
+            .par_iter()
+            .map(|&d| {
+                let sig = &signatures[d as usize * num_perm..][..num_perm];
+                (band_key(&sig[band * rows..][..rows], seed, band), d)
+            })
+            .collect_into_vec(&mut keys);
+        keys.par_sort_unstable();
+        let mut i = 0;
+        while i < keys.len() {
+            let mut j = i + 1;
+            while j < keys.len() && keys[j].0 == keys[i].0 {
+                j += 1;
+            }
+            let bucket = &keys[i..j];
+            if bucket.len() <= ALL_PAIRS_MAX_BUCKET {
+                for x in 0..bucket.len() {
+                    for y in x + 1..bucket.len() {
+                        pairs.push((bucket[x].1, bucket[y].1));
+                    }
+                }
+            } else {
+                for y in 1..bucket.len() {
+                    pairs.push((bucket[0].1, bucket[y].1));
+                    if y > 1 {
+                        pairs.push((bucket[y - 1].1, bucket[y].1));
+                    }
+                }
+            }
+            i = j;
+        }
+        // Keep memory bounded: deduplicate as we go once the list grows.
+        if pairs.len() > (1 << 24) {
+            pairs.par_sort_unstable();
+            pairs.dedup();
+        }
+        progress.advance(1);
+    }
+    pairs.par_sort_unstable();
+    pairs.dedup();
+    progress.end();
+    Ok(pairs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::progress::NoProgress;
+
+    #[test]
+    fn banding_fits_in_num_perm_and_puts_threshold_on_the_slope() {
+        for &t in &[0.3, 0.5, 0.7, 0.9] {
+            let b = optimal_banding(t, 128);
+            assert!(b.bands * b.rows <= 128);
+            // Pairs well above the threshold are almost always candidates, well below rarely.
+            assert!(
+                candidate_probability((t + 0.15).min(1.0), b) > 0.9,
+                "t={t} {b:?}"
+            );
+            assert!(candidate_probability(t * 0.4, b) < 0.35, "t={t} {b:?}");
+        }
+    }
+
+    #[test]
+    fn higher_threshold_gives_more_rows_per_band() {
+        let lo = optimal_banding(0.3, 128);
+        let hi = optimal_banding(0.8, 128);
+        assert!(hi.rows > lo.rows, "{lo:?} {hi:?}");
+    }
+
+    #[test]
+    fn identical_signatures_pair_and_different_ones_do_not() {
+        let k = 8;
+        // docs 0 and 2 identical; doc 1 different everywhere.
+        let sigs: Vec<u32> = [vec![1; 8], vec![2; 8], vec![1; 8]].concat();
+        let b = Banding { bands: 4, rows: 2 };
+        let p = candidates(
+            &sigs,
+            k,
+            b,
+            &[0, 1, 2],
+            0,
+            &NoProgress,
+            &AtomicBool::new(false),
+        )
+        .unwrap();
+        assert_eq!(p, vec![(0, 2)]);
+    }
+
+    #[test]
+    fn large_bucket_emits_linear_not_quadratic_pairs() {
+        let k = 4;
+        let n = 1000u32;
+        let sigs = vec![7u32; k * n as usize];
+        let members: Vec<u32> = (0..n).collect();
+        let b = Banding { bands: 1, rows: 4 };
+        let p = candidates(
+            &sigs,
+            k,
+            b,
+            &members,
+            0,
+            &NoProgress,
+            &AtomicBool::new(false),
+        )
+        .unwrap();
+        assert!(p.len() < 2 * n as usize, "{} pairs", p.len());
+        assert!(p.contains(&(0, 999)) && p.contains(&(500, 501)));
+    }
+}

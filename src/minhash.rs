@@ -1,0 +1,189 @@
+//! Stage 3: MinHash signatures by one-permutation hashing with optimal densification.
+//!
+//! Classic MinHash applies `K` hash functions to every shingle (`K` operations per shingle). One
+//! permutation hashing (Li, Owen & Zhang 2012) hashes each shingle once: the high 32 bits pick one
+//! of `K` bins, the low 32 bits are the value, and each bin keeps its minimum — one multiply and
+//! one compare per shingle whatever `K`. Bins that no shingle reached are filled by *optimal
+//! densification* (Shrivastava 2017): empty bin `i` copies the value of the first non-empty bin on
+//! its own seeded probe sequence, which keeps `P[sig_a[i] = sig_b[i]] = J(a, b)` for every bin.
+//!
+//! Signatures are `K` × `u32` rows in one flat array (`Sketches::signatures`), `u32::MAX` in
+//! every bin for a document with no shingles.
+
+use xxhash_rust::xxh3::xxh3_64_with_seed;
+
+/// Marks an empty bin while a signature is being built. Real values are clamped below it.
+pub const EMPTY: u32 = u32::MAX;
+
+/// Per-document OPH state, reused across documents.
+#[derive(Debug, Clone)]
+pub struct OphSketch {
+    bins: Vec<u32>,
+    filled: usize,
+}
+
+impl OphSketch {
+    pub fn new(num_perm: usize) -> Self {
+        OphSketch {
+            bins: vec![EMPTY; num_perm],
+            filled: 0,
+        }
+    }
+
+    #[inline]
+    pub fn reset(&mut self) {
+        self.bins.fill(EMPTY);
+        self.filled = 0;
+    }
+
+    /// Add one shingle hash.
+    #[inline(always)]
+    pub fn update(&mut self, h: u64) {
+        let k = self.bins.len() as u64;
+        let bin = (((h >> 32) * k) >> 32) as usize;
+        let val = (h as u32).min(EMPTY - 1);
+        // SAFETY-free bound: bin < k because (h>>32) < 2^32.
+        let slot = &mut self.bins[bin];
+        if *slot == EMPTY {
+            self.filled += 1;
+        }
+        if val < *slot {
+            *slot = val;
+        }
+    }
+
+    /// Whether no shingle was added.
+    pub fn is_empty(&self) -> bool {
+        self.filled == 0
+    }
+
+    /// Write the densified signature into `out` (`out.len() == num_perm`).
+    pub fn finish_into(&self, seed: u64, out: &mut [u32]) {
+        let k = self.bins.len();
+        debug_assert_eq!(out.len(), k);
+        out.copy_from_slice(&self.bins);
+        if self.filled == 0 || self.filled == k {
+            return;
+        }
+        for (i, slot) in out.iter_mut().enumerate() {
+            if self.bins[i] != EMPTY {
+                continue;
+            }
+            let mut attempt: u64 = 0;
+            loop {
+                let key = ((i as u64) << 32) | attempt;
+                let h = xxh3_64_with_seed(&key.to_le_bytes(), seed);
+                let j = (((h >> 32) * k as u64) >> 32) as usize;
+                if self.bins[j] != EMPTY {
+                    *slot = self.bins[j];
+                    break;
+                }
+                attempt += 1;
+            }
+        }
+    }
+}
+
+/// The fraction of equal bins: an unbiased estimate of the Jaccard similarity.
+pub fn estimate_jaccard(a: &[u32], b: &[u32]) -> f64 {
+    debug_assert_eq!(a.len(), b.len());
+    if a.is_empty() {
+        return 0.0;
+    }
+    let eq = a.iter().zip(b).filter(|(x, y)| x == y).count();
+    eq as f64 / a.len() as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use xxhash_rust::xxh3::xxh3_64;
+
+    fn signature(items: impl IntoIterator<Item = u64>, k: usize, seed: u64) -> Vec<u32> {
+        let mut s = OphSketch::new(k);
+        for x in items {
+            s.update(xxh3_64_with_seed(&x.to_le_bytes(), seed));
+        }
+        let mut out = vec![0; k];
+        s.finish_into(seed, &mut out);
+        out
+    }
+
+    #[test]
+    fn identical_sets_give_identical_signatures() {
+        let a = signature(0..500, 128, 1);
+        let b = signature((0..500).rev(), 128, 1);
+        assert_eq!(a, b);
+        assert_eq!(estimate_jaccard(&a, &b), 1.0);
+    }
+
+    #[test]
+    fn repeated_shingles_do_not_change_the_signature() {
+        let a = signature(0..100, 64, 3);
+        let b = signature((0..100).chain(0..100).chain(40..60), 64, 3);
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn disjoint_sets_estimate_near_zero() {
+        let a = signature(0..1000, 128, 5);
+        let b = signature(1000..2000, 128, 5);
+        assert!(estimate_jaccard(&a, &b) < 0.05);
+    }
+
+    #[test]
+    fn small_sets_are_densified_with_no_empty_bins() {
+        let a = signature(0..3, 128, 9);
+        assert!(a.iter().all(|&v| v != EMPTY));
+        let empty = signature(std::iter::empty(), 16, 9);
+        assert!(empty.iter().all(|&v| v == EMPTY));
+    }
+
+    /// Exact Jaccard of two ranges-based sets with a chosen overlap, vs the estimate, averaged
+    /// over many seeds: the estimator is unbiased and its error is within the binomial bound.
+    #[test]
+    fn estimate_is_within_tolerance_of_exact_jaccard_across_sizes() {
+        let k = 128;
+        for &(size, overlap) in &[(10usize, 5usize), (40, 30), (300, 150), (2000, 1800)] {
+            let exact = overlap as f64 / (2 * size - overlap) as f64;
+            let mut total_err = 0.0;
+            let trials: u64 = 40;
+            for seed in 0..trials {
+                let salt = xxh3_64(&seed.to_le_bytes());
+                let a = signature((0..size as u64).map(|x| x ^ salt), k, seed);
+                let b = signature(
+                    ((size - overlap) as u64..(2 * size - overlap) as u64).map(|x| x ^ salt),
+                    k,
+                    seed,
+                );
+                let est = estimate_jaccard(&a, &b);
+                // 4.5 standard deviations of a binomial estimate with k trials.
+                let sd = (exact * (1.0 - exact) / k as f64).sqrt();
+                assert!(
+                    (est - exact).abs() <= 4.5 * sd + 0.02,
+                    "size {size} overlap {overlap}: est {est} exact {exact}"
+                );
+                total_err += est - exact;
+            }
+            let bias = total_err / trials as f64;
+            assert!(bias.abs() < 0.03, "size {size}: mean bias {bias}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn estimate_tracks_exact_jaccard(
+            a in proptest::collection::hash_set(0u64..3000, 20..400),
+            b in proptest::collection::hash_set(0u64..3000, 20..400),
+        ) {
+            let inter = a.intersection(&b).count() as f64;
+            let union = a.union(&b).count() as f64;
+            let exact = inter / union;
+            let k = 256;
+            let est = estimate_jaccard(&signature(a.iter().copied(), k, 11), &signature(b.iter().copied(), k, 11));
+            let sd = (exact * (1.0 - exact) / k as f64).sqrt();
+            prop_assert!((est - exact).abs() <= 5.0 * sd + 0.03, "est {} exact {}", est, exact);
+        }
+    }
+}

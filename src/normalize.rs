@@ -1,0 +1,373 @@
+//! Stage 1: text normalisation, streamed as tokens.
+//!
+//! The [`Normalizer`] turns raw text into a stream of normalised tokens and line ends, handed to a
+//! [`TokenSink`]; nothing is materialised beyond the current token, in a buffer reused across
+//! documents. The `full` profile, applied in this order:
+//!
+//! 1. **NFKC** (skipped when the text is ASCII or passes the NFKC quick check, which is most text).
+//! 2. **Invisible characters removed**: zero-width space/joiners (U+200B–U+200F), bidi controls
+//!    (U+202A–U+202E, U+2066–U+2069, U+061C), word joiner and invisible operators
+//!    (U+2060–U+2064), BOM (U+FEFF), soft hyphen (U+00AD). They never split a word.
+//! 3. **Arabic**: harakat (U+064B–U+065F, U+0670) and tatweel (U+0640) removed; letter variants
+//!    folded: أ إ آ ٱ → ا, ى → ي, ة → ه, Persian ی → ي and ک → ك; Arabic-Indic (U+0660–U+0669)
+//!    and Persian (U+06F0–U+06F9) digits → ASCII digits. Arabic punctuation (، ؛ ؟) is punctuation,
+//!    so it separates words like any other.
+//! 4. **Apostrophes** (`'`, `‘`, `’`, `ʼ`) are removed, so `don't` and `don’t` both give `dont`.
+//! 5. **Case folding**: Unicode lowercase, plus `ß`/`ẞ` → `ss` and final `ς` → `σ`.
+//! 6. **Tokens**: maximal runs of letters, digits and combining marks; every other character
+//!    (punctuation including typographic quotes “ ” « », symbols, spaces, controls) separates.
+//!    Scripts written without spaces (Han, Hiragana, Katakana, Thai, Lao, Khmer, Myanmar) give
+//!    one token per character.
+//! 7. **Lines** end at `\n`, U+2028, U+2029 and U+0085 (`\r` is plain whitespace).
+//!
+//! The `none` profile only splits on whitespace and keeps the text as it is.
+//!
+//! The normalised text of a document is its tokens joined by single spaces, lines by `\n`;
+//! normalising that again gives the same tokens (a property test checks it).
+
+use unicode_normalization::{IsNormalized, UnicodeNormalization, is_nfkc_quick};
+
+/// Which normalisation to apply.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Profile {
+    /// Everything described in the module docs.
+    Full,
+    /// Whitespace tokenisation only; case, punctuation, diacritics all significant.
+    None,
+}
+
+/// Receives the normalised token stream of one text.
+pub trait TokenSink {
+    /// One normalised token (never empty).
+    fn token(&mut self, token: &str);
+    /// The end of a line; called at every line break and once at the end of the text.
+    fn line_end(&mut self) {}
+}
+
+/// A reusable normaliser: keep one per thread.
+#[derive(Debug)]
+pub struct Normalizer {
+    profile: Profile,
+    tok: String,
+    /// A character of combining class 0 was dropped since the last push (it may have separated
+    /// combining marks that NFKC would otherwise reorder).
+    dropped: bool,
+    /// The current token needs NFKC again (rare: see `dropped`).
+    renorm: bool,
+    renorm_buf: String,
+}
+
+impl Normalizer {
+    pub fn new(profile: Profile) -> Self {
+        Normalizer {
+            profile,
+            tok: String::with_capacity(64),
+            dropped: false,
+            renorm: false,
+            renorm_buf: String::new(),
+        }
+    }
+
+    pub fn profile(&self) -> Profile {
+        self.profile
+    }
+
+    /// Normalise `text`, sending tokens and line ends to `sink`.
+    pub fn run<S: TokenSink + ?Sized>(&mut self, text: &str, sink: &mut S) {
+        self.tok.clear();
+        match self.profile {
+            Profile::None => self.run_raw(text, sink),
+            Profile::Full => {
+                if text.is_ascii() {
+                    self.run_ascii(text.as_bytes(), sink);
+                } else if is_nfkc_quick(text.chars()) == IsNormalized::Yes {
+                    for c in text.chars() {
+                        self.feed(c, sink);
+                    }
+                } else {
+                    for c in text.chars().nfkc() {
+                        self.feed(c, sink);
+                    }
+                }
+            }
+        }
+        self.flush(sink);
+        sink.line_end();
+    }
+
+    #[inline]
+    fn flush<S: TokenSink + ?Sized>(&mut self, sink: &mut S) {
+        self.dropped = false;
+        if self.tok.is_empty() {
+            return;
+        }
+        if self.renorm {
+            // Dropping an invisible character joined two runs of combining marks: restore
+            // canonical order so that normalising the output again changes nothing.
+            self.renorm = false;
+            self.renorm_buf.clear();
+            self.renorm_buf.extend(self.tok.nfkc());
+            std::mem::swap(&mut self.tok, &mut self.renorm_buf);
+        }
+        sink.token(&self.tok);
+        self.tok.clear();
+    }
+
+    fn run_raw<S: TokenSink + ?Sized>(&mut self, text: &str, sink: &mut S) {
+        for (i, line) in text.split('\n').enumerate() {
+            if i > 0 {
+                sink.line_end();
+            }
+            for tok in line.split(char::is_whitespace).filter(|t| !t.is_empty()) {
+                sink.token(tok);
+            }
+        }
+    }
+
+    fn run_ascii<S: TokenSink + ?Sized>(&mut self, bytes: &[u8], sink: &mut S) {
+        for &b in bytes {
+            self.feed_ascii(b, sink);
+        }
+    }
+
+    #[inline(always)]
+    fn feed_ascii<S: TokenSink + ?Sized>(&mut self, b: u8, sink: &mut S) {
+        match b {
+            b'a'..=b'z' | b'0'..=b'9' => self.tok.push(b as char),
+            b'A'..=b'Z' => self.tok.push((b + 32) as char),
+            b'\'' => self.dropped = true,
+            b'\n' => {
+                self.flush(sink);
+                sink.line_end();
+            }
+            _ => self.flush(sink),
+        }
+    }
+
+    #[inline]
+    fn feed<S: TokenSink + ?Sized>(&mut self, c: char, sink: &mut S) {
+        if c.is_ascii() {
+            return self.feed_ascii(c as u8, sink);
+        }
+        match c {
+            // Arabic harakat and superscript alef (combining marks: dropping them keeps the
+            // remaining marks in canonical order).
+            '\u{064B}'..='\u{065F}' | '\u{0670}' => {}
+            // Tatweel; invisible: soft hyphen, zero-width, bidi controls, word joiner, BOM,
+            // Arabic letter mark; apostrophes (which join).
+            '\u{0640}'
+            | '\u{00AD}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{2069}'
+            | '\u{FEFF}'
+            | '\u{061C}'
+            | '\u{2018}'
+            | '\u{2019}'
+            | '\u{02BC}' => self.dropped = true,
+            // Arabic letter variants.
+            'أ' | 'إ' | 'آ' | 'ٱ' => self.tok.push('ا'),
+            'ى' | 'ی' => self.tok.push('ي'),
+            'ة' => self.tok.push('ه'),
+            'ک' => self.tok.push('ك'),
+            '\u{0660}'..='\u{0669}' => self.tok.push(digit(c as u32 - 0x0660)),
+            '\u{06F0}'..='\u{06F9}' => self.tok.push(digit(c as u32 - 0x06F0)),
+            // Line and paragraph separators, NEL.
+            '\u{2028}' | '\u{2029}' | '\u{0085}' => {
+                self.flush(sink);
+                sink.line_end();
+            }
+            _ if is_unspaced_script(c) => {
+                self.flush(sink);
+                self.tok.push(c);
+                self.flush(sink);
+            }
+            _ if c.is_alphanumeric() || unicode_normalization::char::is_combining_mark(c) => {
+                if self.dropped {
+                    self.dropped = false;
+                    if unicode_normalization::char::canonical_combining_class(c) != 0 {
+                        self.renorm = true;
+                    }
+                }
+                for l in c.to_lowercase() {
+                    match l {
+                        'ß' => self.tok.push_str("ss"),
+                        'ς' => self.tok.push('σ'),
+                        _ => self.tok.push(l),
+                    }
+                }
+            }
+            _ => self.flush(sink),
+        }
+    }
+}
+
+#[inline]
+fn digit(d: u32) -> char {
+    char::from(b'0' + d as u8)
+}
+
+/// Scripts written without spaces between words: one token per character.
+#[inline]
+pub fn is_unspaced_script(c: char) -> bool {
+    matches!(c as u32,
+        0x0E00..=0x0EFF       // Thai, Lao
+        | 0x1000..=0x109F     // Myanmar
+        | 0x1780..=0x17FF     // Khmer
+        | 0x3040..=0x30FF     // Hiragana, Katakana
+        | 0x3400..=0x4DBF     // CJK Extension A
+        | 0x4E00..=0x9FFF     // CJK Unified Ideographs
+        | 0xF900..=0xFAFF     // CJK Compatibility Ideographs
+        | 0x20000..=0x3FFFF   // CJK Extensions B and later
+    )
+}
+
+/// Collects tokens into a string: tokens joined by a space, lines by `\n`, empty lines dropped.
+/// Used for display (boilerplate lines) and tests, not on the hot path.
+#[derive(Default, Debug)]
+pub struct JoinSink {
+    pub out: String,
+    line_has_tokens: bool,
+}
+
+impl TokenSink for JoinSink {
+    fn token(&mut self, token: &str) {
+        if self.line_has_tokens {
+            self.out.push(' ');
+        } else if !self.out.is_empty() {
+            self.out.push('\n');
+        }
+        self.out.push_str(token);
+        self.line_has_tokens = true;
+    }
+    fn line_end(&mut self) {
+        self.line_has_tokens = false;
+    }
+}
+
+/// Normalise `text` into a `String` (tokens joined by spaces, lines by newlines).
+pub fn normalize_to_string(text: &str, profile: Profile) -> String {
+    let mut sink = JoinSink::default();
+    Normalizer::new(profile).run(text, &mut sink);
+    sink.out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn norm(s: &str) -> String {
+        normalize_to_string(s, Profile::Full)
+    }
+
+    #[test]
+    fn ascii_is_lowercased_and_punctuation_splits() {
+        assert_eq!(norm("Hello, World!  It's 2024."), "hello world its 2024");
+    }
+
+    #[test]
+    fn typographic_apostrophe_matches_ascii_apostrophe() {
+        assert_eq!(norm("don’t stop"), norm("don't stop"));
+        assert_eq!(norm("“quoted” «guillemets»"), "quoted guillemets");
+    }
+
+    #[test]
+    fn arabic_harakat_and_tatweel_are_removed() {
+        // "مُحَمَّد" with harakat, and "العـــربية" with tatweel.
+        assert_eq!(norm("مُحَمَّدٌ"), "محمد");
+        assert_eq!(norm("العـــربية"), "العربيه");
+    }
+
+    #[test]
+    fn arabic_letter_variants_fold() {
+        assert_eq!(norm("أحمد إلى آخر ٱلكتاب"), "احمد الي اخر الكتاب");
+        assert_eq!(norm("مدرسة"), "مدرسه");
+        // Persian yeh and keheh fold to the Arabic letters.
+        assert_eq!(norm("یک"), "يك");
+    }
+
+    #[test]
+    fn arabic_digits_and_punctuation() {
+        assert_eq!(norm("عام ٢٠١٥، وفي ۱۴۰۰؟ نعم؛"), "عام 2015 وفي 1400 نعم");
+    }
+
+    #[test]
+    fn arabic_presentation_forms_become_letters() {
+        // U+FEFB is the lam-alef ligature; NFKC maps it to لا.
+        assert_eq!(norm("\u{FEFB}"), "لا");
+    }
+
+    #[test]
+    fn invisible_characters_do_not_split_words() {
+        assert_eq!(norm("ab\u{200B}cd e\u{200F}f\u{00AD}g"), "abcd efg");
+    }
+
+    #[test]
+    fn nfkc_and_case_folding() {
+        assert_eq!(
+            norm("ＦＵＬＬＷＩＤＴＨ ﬁne Straße ΣΟΦΟΣ"),
+            "fullwidth fine strasse σοφοσ"
+        );
+        // Decomposed é composes to the same token as precomposed é.
+        assert_eq!(norm("cafe\u{0301}"), norm("café"));
+    }
+
+    #[test]
+    fn unspaced_scripts_tokenise_per_character() {
+        assert_eq!(norm("東京都"), "東 京 都");
+        assert_eq!(norm("ภาษาไทย"), "ภ า ษ า ไ ท ย");
+    }
+
+    #[test]
+    fn lines_are_kept_and_empty_lines_dropped() {
+        assert_eq!(norm("One\n\n  Two three \r\nfour"), "one\ntwo three\nfour");
+    }
+
+    #[test]
+    fn profile_none_splits_on_whitespace_only() {
+        assert_eq!(
+            normalize_to_string("Hello, World!\nأَحمد", Profile::None),
+            "Hello, World!\nأَحمد"
+        );
+    }
+
+    struct Counter {
+        tokens: usize,
+        lines: usize,
+    }
+    impl TokenSink for Counter {
+        fn token(&mut self, _: &str) {
+            self.tokens += 1;
+        }
+        fn line_end(&mut self) {
+            self.lines += 1;
+        }
+    }
+
+    #[test]
+    fn line_end_is_reported_for_every_break_and_at_the_end() {
+        let mut c = Counter {
+            tokens: 0,
+            lines: 0,
+        };
+        Normalizer::new(Profile::Full).run("a b\nc\n", &mut c);
+        assert_eq!((c.tokens, c.lines), (3, 3));
+    }
+
+    proptest! {
+        #[test]
+        fn normalisation_is_idempotent(s in "\\PC{0,64}") {
+            let once = norm(&s);
+            prop_assert_eq!(norm(&once), once);
+        }
+
+        #[test]
+        fn normalisation_is_idempotent_on_arabic_and_mixed(s in "[\\u{0600}-\\u{06FF}\\u{FB50}-\\u{FDFF}\\u{FE70}-\\u{FEFF} a-zA-Z0-9\\u{0300}-\\u{036F}\\n]{0,64}") {
+            let once = norm(&s);
+            prop_assert_eq!(norm(&once), once);
+        }
+    }
+}

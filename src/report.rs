@@ -1,0 +1,233 @@
+//! Stage 7: outputs. `clusters.jsonl` (one line per cluster) and `summary.json`, each written
+//! atomically: a temporary file in the same directory, flushed and synced, then renamed over the
+//! target, so a reader never sees a half-written file and an interrupted run leaves none.
+//!
+//! `clusters.jsonl` is byte-identical for the same input and options, whatever the thread count;
+//! `summary.json` also holds timings, so it is not.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::fs::{self, File};
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::cluster::{Cluster, ClusterKind};
+use crate::config::{Banding, FormatChoice, KeepPolicy, ScanConfig, Verify};
+use crate::error::{Error, Problem, Result};
+use crate::input::Corpus;
+use crate::normalize::Profile;
+use crate::shingle::ShingleKind;
+use crate::verify::VerifyStats;
+
+/// File names inside the output directory.
+pub const CLUSTERS_FILE: &str = "clusters.jsonl";
+pub const SUMMARY_FILE: &str = "summary.json";
+
+/// Write `path` atomically: `fill` writes into a temporary file beside it, which is synced and
+/// renamed over `path` only if everything succeeded. On failure the temporary file is removed.
+pub fn atomic_write(
+    path: &Path,
+    fill: impl FnOnce(&mut BufWriter<File>) -> io::Result<()>,
+) -> Result<()> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp: PathBuf = dir.join(format!(".{name}.tmp.{}", std::process::id()));
+    let wrap = |source| Error::Write {
+        path: path.to_path_buf(),
+        source,
+    };
+    let result = (|| {
+        let file = File::create(&tmp)?;
+        let mut w = BufWriter::with_capacity(1 << 20, file);
+        fill(&mut w)?;
+        let file = w.into_inner().map_err(|e| e.into_error())?;
+        file.sync_all()?;
+        fs::rename(&tmp, path)
+    })();
+    if let Err(e) = result {
+        let _ = fs::remove_file(&tmp);
+        return Err(wrap(e));
+    }
+    Ok(())
+}
+
+/// Round for output: 4 decimals is plenty for a similarity and keeps lines short.
+pub fn round4(x: f64) -> f64 {
+    (x * 10_000.0).round() / 10_000.0
+}
+
+#[derive(Serialize)]
+struct MemberOut<'a> {
+    id: Cow<'a, str>,
+    source: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    line: Option<u32>,
+    similarity: f64,
+    jaccard: f64,
+    containment: f64,
+}
+
+#[derive(Serialize)]
+struct ClusterOut<'a> {
+    cluster: u32,
+    kind: ClusterKind,
+    size: usize,
+    keep: Cow<'a, str>,
+    members: Vec<MemberOut<'a>>,
+}
+
+/// Write one JSON line per cluster.
+pub fn write_clusters(w: &mut impl Write, clusters: &[Cluster], corpus: &Corpus) -> io::Result<()> {
+    for c in clusters {
+        let members: Vec<MemberOut> = c
+            .members
+            .iter()
+            .map(|m| {
+                let d = &corpus.docs[m.doc.0 as usize];
+                MemberOut {
+                    id: corpus.id(d),
+                    source: corpus.source(d),
+                    line: (d.line > 0).then_some(d.line),
+                    similarity: round4(m.score.jaccard),
+                    jaccard: round4(m.score.jaccard),
+                    containment: round4(m.score.containment),
+                }
+            })
+            .collect();
+        let out = ClusterOut {
+            cluster: c.id.0,
+            kind: c.kind,
+            size: c.members.len(),
+            keep: members[0].id.clone(),
+            members,
+        };
+        serde_json::to_writer(&mut *w, &out)?;
+        w.write_all(b"\n")?;
+    }
+    Ok(())
+}
+
+/// Every input document, accounted for: `read = kept + duplicates + skipped`.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct DocumentCounts {
+    pub read: u64,
+    pub kept: u64,
+    pub duplicates: u64,
+    pub skipped: u64,
+    /// Kept documents with no tokens after normalisation (never clustered).
+    pub empty: u64,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct FileCounts {
+    pub read: u64,
+    pub skipped: u64,
+    pub mapped: u64,
+    pub compressed: u64,
+    /// Bytes on disk.
+    pub bytes_on_disk: u64,
+    /// Bytes of (decompressed) input data.
+    pub bytes: u64,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct ClusterCounts {
+    pub total: u64,
+    pub exact: u64,
+    pub near: u64,
+    pub documents_in_clusters: u64,
+    pub largest: u64,
+    /// Members whose similarity to their representative is below the threshold (joined
+    /// through other members).
+    pub members_below_threshold: u64,
+}
+
+/// The effective options of a run.
+#[derive(Clone, Debug, Serialize)]
+pub struct OptionsOut {
+    pub threshold: f64,
+    pub shingle: ShingleKind,
+    pub ngram: usize,
+    pub num_perm: usize,
+    pub bands: usize,
+    pub rows: usize,
+    pub seed: u64,
+    pub normalization: Profile,
+    pub keep: KeepPolicy,
+    pub verify: Verify,
+    pub format: FormatChoice,
+    pub text_field: String,
+    pub id_field: String,
+    pub hidden: bool,
+}
+
+impl OptionsOut {
+    pub fn new(cfg: &ScanConfig, banding: Banding) -> Self {
+        OptionsOut {
+            threshold: cfg.threshold,
+            shingle: cfg.shingle,
+            ngram: cfg.ngram,
+            num_perm: cfg.num_perm,
+            bands: banding.bands,
+            rows: banding.rows,
+            seed: cfg.seed,
+            normalization: cfg.profile,
+            keep: cfg.keep,
+            verify: cfg.verify,
+            format: cfg.input.format,
+            text_field: cfg.input.text_field.clone(),
+            id_field: cfg.input.id_field.clone(),
+            hidden: cfg.input.hidden,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct LshOut {
+    pub bands: usize,
+    pub rows: usize,
+    /// Probability that a pair exactly at the threshold becomes a candidate.
+    pub candidate_probability_at_threshold: f64,
+    /// Documents that entered LSH (one per exact group, plus every unique non-empty document).
+    pub documents: u64,
+    #[serde(flatten)]
+    pub verify: VerifyStats,
+}
+
+/// Most problems listed individually in the summary (all are counted).
+pub const MAX_LISTED_PROBLEMS: usize = 1000;
+
+/// Everything `summary.json` says.
+#[derive(Clone, Debug, Serialize)]
+pub struct Summary {
+    pub tool: &'static str,
+    pub version: &'static str,
+    pub documents: DocumentCounts,
+    /// Skipped documents and files by reason; repaired documents (invalid UTF-8) by reason too.
+    pub problems_by_kind: BTreeMap<&'static str, u64>,
+    /// The first problems, each naming file and line.
+    pub problems: Vec<Problem>,
+    pub files: FileCounts,
+    pub clusters: ClusterCounts,
+    pub options: OptionsOut,
+    pub lsh: LshOut,
+    /// Milliseconds per stage.
+    pub timings_ms: BTreeMap<&'static str, u64>,
+    pub seconds: f64,
+    pub mb_per_s: f64,
+    pub docs_per_s: f64,
+}
+
+/// Write `summary.json`.
+pub fn write_summary(w: &mut impl Write, summary: &Summary) -> io::Result<()> {
+    serde_json::to_writer_pretty(&mut *w, summary)?;
+    w.write_all(b"\n")
+}

@@ -1,0 +1,175 @@
+//! Stage 2: shingles, hashed with xxh3 as the tokens stream by.
+//!
+//! A word shingle is a window of `n` consecutive normalised tokens; a character shingle a window
+//! of `n` consecutive characters of the normalised text (tokens joined by single spaces). Neither
+//! is ever built as a string: each token is hashed once (xxh3-64, seeded), the last `n` token
+//! hashes sit in a fixed byte window, and the shingle hash is xxh3-64 over that window. A text
+//! shorter than `n` tokens (characters) gives one shingle of what it has, so short documents still
+//! compare.
+
+use xxhash_rust::xxh3::xxh3_64_with_seed;
+
+use crate::config::MAX_NGRAM;
+
+/// Word or character shingles.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ShingleKind {
+    Word,
+    Char,
+}
+
+/// Salt mixed into the seed for character shingles, so the two kinds never share hashes.
+const CHAR_SALT: u64 = 0x9e37_79b9_7f4a_7c15;
+
+/// A streaming shingler: feed tokens, receive shingle hashes. Reuse one per thread.
+#[derive(Debug)]
+pub struct Shingler {
+    kind: ShingleKind,
+    n: usize,
+    seed: u64,
+    /// Width of one window entry in bytes (8 for token hashes, 4 for code points).
+    width: usize,
+    /// Every entry is written twice, at `pos` and `pos + n`, so the last `n` entries are always
+    /// the contiguous bytes `[pos * width, (pos + n) * width)`.
+    window: [u8; 2 * MAX_NGRAM * 8],
+    pos: usize,
+    count: u64,
+}
+
+impl Shingler {
+    pub fn new(kind: ShingleKind, n: usize, seed: u64) -> Self {
+        assert!((1..=MAX_NGRAM).contains(&n), "n-gram size out of range");
+        let (width, seed) = match kind {
+            ShingleKind::Word => (8, seed),
+            ShingleKind::Char => (4, seed ^ CHAR_SALT),
+        };
+        Shingler {
+            kind,
+            n,
+            seed,
+            width,
+            window: [0; 2 * MAX_NGRAM * 8],
+            pos: 0,
+            count: 0,
+        }
+    }
+
+    /// Start a new text.
+    #[inline]
+    pub fn reset(&mut self) {
+        self.pos = 0;
+        self.count = 0;
+    }
+
+    /// Number of shingles' worth of entries seen (tokens for word shingles).
+    pub fn entries(&self) -> u64 {
+        self.count
+    }
+
+    #[inline(always)]
+    fn push_entry(&mut self, bytes: &[u8], emit: &mut impl FnMut(u64)) {
+        let w = self.width;
+        let (a, b) = (self.pos * w, (self.pos + self.n) * w);
+        self.window[a..a + w].copy_from_slice(bytes);
+        self.window[b..b + w].copy_from_slice(bytes);
+        self.pos += 1;
+        if self.pos == self.n {
+            self.pos = 0;
+        }
+        self.count += 1;
+        if self.count >= self.n as u64 {
+            let start = self.pos * w;
+            emit(xxh3_64_with_seed(
+                &self.window[start..start + self.n * w],
+                self.seed,
+            ));
+        }
+    }
+
+    /// Feed one normalised token.
+    #[inline]
+    pub fn push_token(&mut self, token: &str, emit: &mut impl FnMut(u64)) {
+        match self.kind {
+            ShingleKind::Word => {
+                let h = xxh3_64_with_seed(token.as_bytes(), self.seed);
+                self.push_entry(&h.to_le_bytes(), emit);
+            }
+            ShingleKind::Char => {
+                if self.count > 0 {
+                    self.push_entry(&(' ' as u32).to_le_bytes(), emit);
+                }
+                for c in token.chars() {
+                    self.push_entry(&(c as u32).to_le_bytes(), emit);
+                }
+            }
+        }
+    }
+
+    /// End of text: a text shorter than `n` entries gives one shingle of what it has.
+    #[inline]
+    pub fn finish(&mut self, emit: &mut impl FnMut(u64)) {
+        if self.count > 0 && self.count < self.n as u64 {
+            let len = self.count as usize * self.width;
+            emit(xxh3_64_with_seed(&self.window[..len], self.seed));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shingles(kind: ShingleKind, n: usize, tokens: &[&str]) -> Vec<u64> {
+        let mut s = Shingler::new(kind, n, 7);
+        let mut out = Vec::new();
+        for t in tokens {
+            s.push_token(t, &mut |h| out.push(h));
+        }
+        s.finish(&mut |h| out.push(h));
+        out
+    }
+
+    #[test]
+    fn word_shingles_count_is_tokens_minus_n_plus_one() {
+        let toks = ["a", "b", "c", "d", "e", "f", "g"];
+        assert_eq!(shingles(ShingleKind::Word, 3, &toks).len(), 5);
+    }
+
+    #[test]
+    fn equal_windows_hash_equal_and_order_matters() {
+        let a = shingles(ShingleKind::Word, 2, &["x", "y", "x", "y"]);
+        // windows: xy, yx, xy
+        assert_eq!(a[0], a[2]);
+        assert_ne!(a[0], a[1]);
+    }
+
+    #[test]
+    fn a_window_hash_does_not_depend_on_what_came_before() {
+        let a = shingles(ShingleKind::Word, 3, &["p", "q", "r", "s"]);
+        let b = shingles(ShingleKind::Word, 3, &["q", "r", "s"]);
+        assert_eq!(a[1], b[0]);
+    }
+
+    #[test]
+    fn short_text_gives_one_shingle() {
+        assert_eq!(shingles(ShingleKind::Word, 5, &["only", "two"]).len(), 1);
+        assert!(shingles(ShingleKind::Word, 5, &[]).is_empty());
+    }
+
+    #[test]
+    fn char_shingles_cross_token_boundaries_with_one_space() {
+        // "ab cd" has 5 characters, so 3 char-3-grams: "ab ", "b c", " cd".
+        assert_eq!(shingles(ShingleKind::Char, 3, &["ab", "cd"]).len(), 3);
+        let joined = shingles(ShingleKind::Char, 3, &["ab", "cd"]);
+        let other = shingles(ShingleKind::Char, 3, &["abc", "d"]);
+        assert_ne!(joined, other);
+    }
+
+    #[test]
+    fn word_and_char_shingles_of_same_text_never_collide() {
+        let w = shingles(ShingleKind::Word, 1, &["a"]);
+        let c = shingles(ShingleKind::Char, 1, &["a"]);
+        assert_ne!(w, c);
+    }
+}

@@ -1,0 +1,269 @@
+//! Stages 1–3 over the whole corpus: normalise → shingle → MinHash, one pass, in parallel.
+//!
+//! For every document this computes, into flat arrays indexed by [`DocId`]:
+//! * the MinHash signature (`num_perm` × `u32`),
+//! * a 128-bit xxh3 hash of the normalised token sequence (line breaks ignored, so a reflowed
+//!   copy is an exact duplicate), used to group exact duplicates,
+//! * the number of normalised tokens (0 = nothing to compare; such documents never cluster).
+//!
+//! Work is split into blocks of documents filled with `par_chunks_mut`, so the result does not
+//! depend on the number of threads. Each thread keeps one [`Sketcher`] (normaliser, shingler,
+//! MinHash state, text buffer) for all its documents: no allocation per document or shingle.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use rayon::prelude::*;
+use xxhash_rust::xxh3::Xxh3;
+
+use crate::config::ScanConfig;
+use crate::error::{Error, Result};
+use crate::input::{Corpus, DocId};
+use crate::minhash::OphSketch;
+use crate::normalize::{Normalizer, Profile, TokenSink};
+use crate::progress::{Progress, Stage};
+use crate::shingle::{ShingleKind, Shingler};
+
+/// The parameters that determine a document's sketch.
+#[derive(Clone, Copy, Debug)]
+pub struct SketchParams {
+    pub profile: Profile,
+    pub shingle: ShingleKind,
+    pub ngram: usize,
+    pub num_perm: usize,
+    pub seed: u64,
+}
+
+impl SketchParams {
+    pub fn from_config(cfg: &ScanConfig) -> Self {
+        SketchParams {
+            profile: cfg.profile,
+            shingle: cfg.shingle,
+            ngram: cfg.ngram,
+            num_perm: cfg.num_perm,
+            seed: cfg.seed,
+        }
+    }
+}
+
+/// Per-document sketches in flat arrays.
+pub struct Sketches {
+    pub num_perm: usize,
+    /// `num_perm` values per document, document `i` at `[i * num_perm, (i + 1) * num_perm)`.
+    pub signatures: Vec<u32>,
+    /// Hash of the normalised token sequence.
+    pub exact: Vec<u128>,
+    /// Number of normalised tokens.
+    pub tokens: Vec<u32>,
+}
+
+impl Sketches {
+    pub fn signature(&self, d: DocId) -> &[u32] {
+        let k = self.num_perm;
+        &self.signatures[d.0 as usize * k..][..k]
+    }
+    pub fn len(&self) -> usize {
+        self.tokens.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.tokens.is_empty()
+    }
+}
+
+/// One thread's reusable state for sketching documents.
+pub struct Sketcher {
+    params: SketchParams,
+    normalizer: Normalizer,
+    shingler: Shingler,
+    oph: OphSketch,
+    exact: Xxh3,
+    /// Buffer for unescaped JSON texts.
+    pub text_buf: String,
+}
+
+struct SketchSink<'a> {
+    shingler: &'a mut Shingler,
+    oph: &'a mut OphSketch,
+    exact: &'a mut Xxh3,
+    tokens: u32,
+}
+
+impl TokenSink for SketchSink<'_> {
+    #[inline]
+    fn token(&mut self, token: &str) {
+        self.exact.update(token.as_bytes());
+        self.exact.update(b" ");
+        self.tokens = self.tokens.saturating_add(1);
+        let oph = &mut *self.oph;
+        self.shingler.push_token(token, &mut |h| oph.update(h));
+    }
+}
+
+struct SetSink<'a> {
+    shingler: &'a mut Shingler,
+    out: &'a mut Vec<u64>,
+}
+
+impl TokenSink for SetSink<'_> {
+    #[inline]
+    fn token(&mut self, token: &str) {
+        let out = &mut *self.out;
+        self.shingler.push_token(token, &mut |h| out.push(h));
+    }
+}
+
+/// What [`Sketcher::sketch`] learns about one text besides its signature.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DocSketch {
+    pub exact: u128,
+    pub tokens: u32,
+}
+
+impl Sketcher {
+    pub fn new(params: SketchParams) -> Self {
+        Sketcher {
+            params,
+            normalizer: Normalizer::new(params.profile),
+            shingler: Shingler::new(params.shingle, params.ngram, params.seed),
+            oph: OphSketch::new(params.num_perm),
+            exact: Xxh3::with_seed(params.seed),
+            text_buf: String::new(),
+        }
+    }
+
+    /// Sketch one text: its signature goes to `signature` (`num_perm` long).
+    pub fn sketch(&mut self, text: &str, signature: &mut [u32]) -> DocSketch {
+        self.shingler.reset();
+        self.oph.reset();
+        self.exact.reset();
+        let mut sink = SketchSink {
+            shingler: &mut self.shingler,
+            oph: &mut self.oph,
+            exact: &mut self.exact,
+            tokens: 0,
+        };
+        self.normalizer.run(text, &mut sink);
+        let tokens = sink.tokens;
+        let oph = &mut self.oph;
+        self.shingler.finish(&mut |h| oph.update(h));
+        self.oph.finish_into(self.params.seed, signature);
+        DocSketch {
+            exact: self.exact.digest128(),
+            tokens,
+        }
+    }
+
+    /// The sorted, deduplicated shingle hashes of one text (for exact verification).
+    pub fn shingle_set(&mut self, text: &str, out: &mut Vec<u64>) {
+        out.clear();
+        self.shingler.reset();
+        let mut sink = SetSink {
+            shingler: &mut self.shingler,
+            out,
+        };
+        self.normalizer.run(text, &mut sink);
+        self.shingler.finish(&mut |h| out.push(h));
+        out.sort_unstable();
+        out.dedup();
+    }
+}
+
+/// Documents per parallel work item.
+const BLOCK: usize = 256;
+
+/// Sketch every document of the corpus.
+pub fn compute(
+    corpus: &Corpus,
+    params: SketchParams,
+    progress: &dyn Progress,
+    cancel: &AtomicBool,
+) -> Result<Sketches> {
+    let n = corpus.docs.len();
+    let k = params.num_perm;
+    let mut signatures = vec![0u32; n * k];
+    let mut exact = vec![0u128; n];
+    let mut tokens = vec![0u32; n];
+    progress.begin(Stage::Sketch, corpus.data_bytes());
+    signatures
+        .par_chunks_mut(k * BLOCK)
+        .zip(exact.par_chunks_mut(BLOCK))
+        .zip(tokens.par_chunks_mut(BLOCK))
+        .enumerate()
+        .try_for_each_init(
+            || Sketcher::new(params),
+            |sk, (block, ((sigs, ex), tk))| {
+                if cancel.load(Ordering::Relaxed) {
+                    return Err(Error::Interrupted);
+                }
+                let first = block * BLOCK;
+                let mut bytes = 0;
+                for (j, sig) in sigs.chunks_mut(k).enumerate() {
+                    let doc = &corpus.docs[first + j];
+                    bytes += corpus.text_len(doc);
+                    let mut buf = std::mem::take(&mut sk.text_buf);
+                    let text = corpus.text(doc, &mut buf);
+                    let s = sk.sketch(text, sig);
+                    sk.text_buf = buf;
+                    ex[j] = s.exact;
+                    tk[j] = s.tokens;
+                }
+                progress.advance(bytes);
+                Ok(())
+            },
+        )?;
+    progress.end();
+    Ok(Sketches {
+        num_perm: k,
+        signatures,
+        exact,
+        tokens,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::minhash::estimate_jaccard;
+
+    fn params() -> SketchParams {
+        SketchParams {
+            profile: Profile::Full,
+            shingle: ShingleKind::Word,
+            ngram: 3,
+            num_perm: 64,
+            seed: 1,
+        }
+    }
+
+    #[test]
+    fn reflowed_and_restyled_text_has_same_exact_hash() {
+        let mut sk = Sketcher::new(params());
+        let mut s1 = vec![0; 64];
+        let mut s2 = vec![0; 64];
+        let a = sk.sketch("The quick brown fox\njumps over the lazy dog.", &mut s1);
+        let b = sk.sketch("THE QUICK, brown fox jumps\nover the lazy dog", &mut s2);
+        assert_eq!(a, b);
+        assert_eq!(a.tokens, 9);
+        assert_eq!(s1, s2);
+    }
+
+    #[test]
+    fn different_texts_have_different_exact_hash_and_low_estimate() {
+        let mut sk = Sketcher::new(params());
+        let mut s1 = vec![0; 64];
+        let mut s2 = vec![0; 64];
+        let a = sk.sketch("one two three four five six seven", &mut s1);
+        let b = sk.sketch("eight nine ten eleven twelve thirteen", &mut s2);
+        assert_ne!(a.exact, b.exact);
+        assert!(estimate_jaccard(&s1, &s2) < 0.2);
+    }
+
+    #[test]
+    fn shingle_set_is_sorted_unique_and_matches_count() {
+        let mut sk = Sketcher::new(params());
+        let mut set = Vec::new();
+        sk.shingle_set("a b c a b c a b c", &mut set);
+        // windows: abc, bca, cab, abc, bca, cab, abc -> 3 distinct
+        assert_eq!(set.len(), 3);
+        assert!(set.windows(2).all(|w| w[0] < w[1]));
+    }
+}
