@@ -141,7 +141,7 @@ impl Corpus {
             TextRef::Raw { start, len } => {
                 let bytes = &self.files[d.file as usize].data[start as usize..][..len as usize];
                 // Validated when the corpus was built.
-                std::str::from_utf8(bytes).unwrap_or("")
+                simdutf8::basic::from_utf8(bytes).unwrap_or("")
             }
             TextRef::Json {
                 start,
@@ -149,7 +149,7 @@ impl Corpus {
                 escaped,
             } => {
                 let bytes = &self.files[d.file as usize].data[start as usize..][..len as usize];
-                let raw = std::str::from_utf8(bytes).unwrap_or("");
+                let raw = simdutf8::basic::from_utf8(bytes).unwrap_or("");
                 if escaped {
                     unescape_json_into(raw, buf);
                     buf.as_str()
@@ -1075,7 +1075,7 @@ impl<'de> de::Deserialize<'de> for Key<'de> {
 mod tests {
     use super::*;
 
-    fn field_str<'a>(line: &'a str, f: Option<Field>) -> Option<&'a str> {
+    fn field_str(line: &str, f: Option<Field>) -> Option<&str> {
         match f? {
             Field::String { start, len, .. } | Field::Other { start, len, .. } => {
                 Some(&line[start..start + len])

@@ -107,16 +107,13 @@ pub fn scan(
     )?;
     lap(Stage::Candidates, &mut clock);
 
-    let (edges, vstats) = verify::verify_candidates(
-        &pairs,
-        &corpus,
-        &sketches,
+    let verifier = verify::Verifier {
+        corpus: &corpus,
         params,
-        cfg.threshold,
-        cfg.verify,
-        progress,
         cancel,
-    )?;
+    };
+    let (edges, vstats) =
+        verifier.verify_candidates(&pairs, &sketches, cfg.threshold, cfg.verify, progress)?;
     drop(pairs);
     lap(Stage::Verify, &mut clock);
 
@@ -129,14 +126,7 @@ pub fn scan(
         &sketches.tokens,
         cfg.keep,
     );
-    score_members(
-        &mut clusters,
-        &corpus,
-        &sketches,
-        params,
-        cfg.verify,
-        cancel,
-    )?;
+    score_members(&mut clusters, &verifier, &sketches, cfg.verify)?;
     progress.end();
     lap(Stage::Cluster, &mut clock);
 
@@ -155,11 +145,9 @@ pub fn scan(
 /// Fill in each near-cluster member's similarity to the representative.
 fn score_members(
     clusters: &mut [Cluster],
-    corpus: &Corpus,
+    verifier: &verify::Verifier,
     sketches: &Sketches,
-    params: SketchParams,
     mode: Verify,
-    cancel: &AtomicBool,
 ) -> Result<()> {
     let mut pairs = Vec::new();
     let mut slots = Vec::new();
@@ -173,7 +161,7 @@ fn score_members(
         }
     }
     let scores: Vec<Score> = match mode {
-        Verify::Exact => verify::exact_scores(&pairs, corpus, params, &NoProgress, cancel)?,
+        Verify::Exact => verifier.exact_scores(&pairs, &NoProgress)?,
         Verify::Estimate => pairs
             .iter()
             .map(|&(a, b)| {

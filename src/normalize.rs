@@ -25,6 +25,9 @@
 //! The normalised text of a document is its tokens joined by single spaces, lines by `\n`;
 //! normalising that again gives the same tokens (a property test checks it).
 
+use std::sync::OnceLock;
+
+use unicode_normalization::char::{canonical_combining_class, is_combining_mark};
 use unicode_normalization::{IsNormalized, UnicodeNormalization, is_nfkc_quick};
 
 /// Which normalisation to apply.
@@ -49,11 +52,15 @@ pub trait TokenSink {
 #[derive(Debug)]
 pub struct Normalizer {
     profile: Profile,
+    tables: &'static Tables,
     tok: String,
-    /// A character of combining class 0 was dropped since the last push (it may have separated
-    /// combining marks that NFKC would otherwise reorder).
+    /// A character was dropped since the last push: it may have separated combining marks that
+    /// NFKC would reorder, or blocked a composition that is now possible.
     dropped: bool,
-    /// The current token needs NFKC again (rare: see `dropped`).
+    /// The last starter (combining class 0) pushed was changed by folding, so what follows it
+    /// may compose differently now (`Y` + ring has no composite, `y` + ring does).
+    changed_starter: bool,
+    /// The current token needs NFKC again (rare: see `dropped`, `changed_starter`).
     renorm: bool,
     renorm_buf: String,
 }
@@ -62,8 +69,10 @@ impl Normalizer {
     pub fn new(profile: Profile) -> Self {
         Normalizer {
             profile,
+            tables: tables(),
             tok: String::with_capacity(64),
             dropped: false,
+            changed_starter: false,
             renorm: false,
             renorm_buf: String::new(),
         }
@@ -81,7 +90,7 @@ impl Normalizer {
             Profile::Full => {
                 if text.is_ascii() {
                     self.run_ascii(text.as_bytes(), sink);
-                } else if is_nfkc_quick(text.chars()) == IsNormalized::Yes {
+                } else if self.tables.is_nfkc_quick(text) {
                     for c in text.chars() {
                         self.feed(c, sink);
                     }
@@ -99,6 +108,7 @@ impl Normalizer {
     #[inline]
     fn flush<S: TokenSink + ?Sized>(&mut self, sink: &mut S) {
         self.dropped = false;
+        self.changed_starter = false;
         if self.tok.is_empty() {
             return;
         }
@@ -134,8 +144,16 @@ impl Normalizer {
     #[inline(always)]
     fn feed_ascii<S: TokenSink + ?Sized>(&mut self, b: u8, sink: &mut S) {
         match b {
-            b'a'..=b'z' | b'0'..=b'9' => self.tok.push(b as char),
-            b'A'..=b'Z' => self.tok.push((b + 32) as char),
+            b'a'..=b'z' | b'0'..=b'9' => {
+                self.changed_starter = false;
+                self.dropped = false;
+                self.tok.push(b as char)
+            }
+            b'A'..=b'Z' => {
+                self.changed_starter = true;
+                self.dropped = false;
+                self.tok.push((b + 32) as char)
+            }
             b'\'' => self.dropped = true,
             b'\n' => {
                 self.flush(sink);
@@ -147,50 +165,56 @@ impl Normalizer {
 
     #[inline]
     fn feed<S: TokenSink + ?Sized>(&mut self, c: char, sink: &mut S) {
-        if c.is_ascii() {
-            return self.feed_ascii(c as u8, sink);
+        let cp = c as u32;
+        if cp < 0x80 {
+            return self.feed_ascii(cp as u8, sink);
         }
-        match c {
-            // Arabic harakat and superscript alef (combining marks: dropping them keeps the
-            // remaining marks in canonical order).
-            '\u{064B}'..='\u{065F}' | '\u{0670}' => {}
-            // Tatweel; invisible: soft hyphen, zero-width, bidi controls, word joiner, BOM,
-            // Arabic letter mark; apostrophes (which join).
-            '\u{0640}'
-            | '\u{00AD}'
-            | '\u{200B}'..='\u{200F}'
-            | '\u{202A}'..='\u{202E}'
-            | '\u{2060}'..='\u{2064}'
-            | '\u{2066}'..='\u{2069}'
-            | '\u{FEFF}'
-            | '\u{061C}'
-            | '\u{2018}'
-            | '\u{2019}'
-            | '\u{02BC}' => self.dropped = true,
-            // Arabic letter variants.
-            'أ' | 'إ' | 'آ' | 'ٱ' => self.tok.push('ا'),
-            'ى' | 'ی' => self.tok.push('ي'),
-            'ة' => self.tok.push('ه'),
-            'ک' => self.tok.push('ك'),
-            '\u{0660}'..='\u{0669}' => self.tok.push(digit(c as u32 - 0x0660)),
-            '\u{06F0}'..='\u{06F9}' => self.tok.push(digit(c as u32 - 0x06F0)),
-            // Line and paragraph separators, NEL.
-            '\u{2028}' | '\u{2029}' | '\u{0085}' => {
+        if cp >= 0x10000 {
+            return self.feed_slow(c, sink);
+        }
+        let e = self.tables.map[cp as usize];
+        match e >> CLASS_SHIFT & CLASS_MASK {
+            C_WORD => {
+                if e & INTERACTS != 0 && (self.dropped || self.changed_starter) {
+                    self.renorm = true;
+                }
+                if e & NON_STARTER == 0 {
+                    self.changed_starter = e & CHANGED != 0;
+                }
+                self.dropped = false;
+                // The table only holds valid scalar values below 0x10000.
+                self.tok
+                    .push(char::from_u32(e & CHAR_MASK).unwrap_or(char::REPLACEMENT_CHARACTER));
+            }
+            C_SEP => self.flush(sink),
+            C_DROP => self.dropped = true,
+            _ => self.feed_slow(c, sink),
+        }
+    }
+
+    /// The reference definition of the profile for one non-ASCII character; the BMP table is
+    /// built from it and it handles what the table defers (astral characters, multi-character
+    /// case folds, unspaced scripts, line separators).
+    #[cold]
+    fn feed_slow<S: TokenSink + ?Sized>(&mut self, c: char, sink: &mut S) {
+        match classify(c) {
+            Class::Word(l) => {
+                self.note_push(c, l != c);
+                self.tok.push(l);
+            }
+            Class::Sep => self.flush(sink),
+            Class::Drop => self.dropped = true,
+            Class::Line => {
                 self.flush(sink);
                 sink.line_end();
             }
-            _ if is_unspaced_script(c) => {
+            Class::Unspaced => {
                 self.flush(sink);
                 self.tok.push(c);
                 self.flush(sink);
             }
-            _ if c.is_alphanumeric() || unicode_normalization::char::is_combining_mark(c) => {
-                if self.dropped {
-                    self.dropped = false;
-                    if unicode_normalization::char::canonical_combining_class(c) != 0 {
-                        self.renorm = true;
-                    }
-                }
+            Class::Fold => {
+                self.note_push(c, true);
                 for l in c.to_lowercase() {
                     match l {
                         'ß' => self.tok.push_str("ss"),
@@ -199,8 +223,174 @@ impl Normalizer {
                     }
                 }
             }
-            _ => self.flush(sink),
         }
+    }
+}
+
+impl Normalizer {
+    /// Track what may need re-normalising before `c` (mapped, `changed` if folding changed it)
+    /// is pushed.
+    #[inline]
+    fn note_push(&mut self, c: char, changed: bool) {
+        let starter = canonical_combining_class(c) == 0;
+        let interacts = !starter || is_nfkc_quick(std::iter::once(c)) != IsNormalized::Yes;
+        if interacts && (self.dropped || self.changed_starter) {
+            self.renorm = true;
+        }
+        if starter {
+            self.changed_starter = changed;
+        }
+        self.dropped = false;
+    }
+}
+
+/// What the profile does with one non-ASCII character.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Class {
+    /// Part of a word, written as this character.
+    Word(char),
+    /// Part of a word, case-folded to possibly several characters.
+    Fold,
+    /// Separates words.
+    Sep,
+    /// Removed, joining what is on either side (harakat, tatweel, invisibles, apostrophes).
+    Drop,
+    /// Ends a line.
+    Line,
+    /// A one-character token.
+    Unspaced,
+}
+
+/// The profile's rule for one non-ASCII character.
+fn classify(c: char) -> Class {
+    match c {
+        // Arabic harakat and superscript alef; tatweel; invisible: soft hyphen, zero-width,
+        // bidi controls, word joiner, BOM, Arabic letter mark; apostrophes (which join).
+        '\u{064B}'..='\u{065F}'
+        | '\u{0670}'
+        | '\u{0640}'
+        | '\u{00AD}'
+        | '\u{200B}'..='\u{200F}'
+        | '\u{202A}'..='\u{202E}'
+        | '\u{2060}'..='\u{2064}'
+        | '\u{2066}'..='\u{2069}'
+        | '\u{FEFF}'
+        | '\u{061C}'
+        | '\u{2018}'
+        | '\u{2019}'
+        | '\u{02BC}' => Class::Drop,
+        // Arabic letter variants.
+        'أ' | 'إ' | 'آ' | 'ٱ' => Class::Word('ا'),
+        'ى' | 'ی' => Class::Word('ي'),
+        'ة' => Class::Word('ه'),
+        'ک' => Class::Word('ك'),
+        '\u{0660}'..='\u{0669}' => Class::Word(digit(c as u32 - 0x0660)),
+        '\u{06F0}'..='\u{06F9}' => Class::Word(digit(c as u32 - 0x06F0)),
+        // Line and paragraph separators, NEL.
+        '\u{2028}' | '\u{2029}' | '\u{0085}' => Class::Line,
+        _ if is_unspaced_script(c) => Class::Unspaced,
+        _ if c.is_alphanumeric() || is_combining_mark(c) => {
+            let mut lower = c.to_lowercase();
+            match (lower.next(), lower.next()) {
+                (Some(l), None) if l != 'ß' && l != 'ς' => Class::Word(l),
+                _ => Class::Fold,
+            }
+        }
+        _ => Class::Sep,
+    }
+}
+
+const CLASS_SHIFT: u32 = 21;
+const CLASS_MASK: u32 = 7;
+const CHAR_MASK: u32 = (1 << CLASS_SHIFT) - 1;
+const C_SEP: u32 = 0;
+const C_WORD: u32 = 1;
+const C_DROP: u32 = 2;
+const C_SLOW: u32 = 4;
+const QC_YES: u32 = 1 << 24;
+/// Canonical combining class is not 0.
+const NON_STARTER: u32 = 1 << 25;
+/// May reorder or compose with what precedes it (a non-starter, or NFKC_Quick_Check = Maybe).
+const INTERACTS: u32 = 1 << 27;
+/// Folding maps the character to a different one.
+const CHANGED: u32 = 1 << 26;
+
+/// Per-character facts for the Basic Multilingual Plane, computed once from [`classify`] and the
+/// Unicode tables, so the hot loop does one array lookup per character instead of several
+/// binary searches (case mapping, alphabetic, NFKC quick check).
+pub struct Tables {
+    /// `class << 21 | mapped char`, plus the `QC_YES` bit (NFKC_Quick_Check = Yes).
+    map: Box<[u32]>,
+    /// Canonical combining class.
+    ccc: Box<[u8]>,
+}
+
+impl std::fmt::Debug for Tables {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Tables { .. }")
+    }
+}
+
+fn tables() -> &'static Tables {
+    static TABLES: OnceLock<Tables> = OnceLock::new();
+    TABLES.get_or_init(|| {
+        let mut map = vec![0u32; 0x10000].into_boxed_slice();
+        let mut ccc = vec![0u8; 0x10000].into_boxed_slice();
+        for cp in 0x80u32..0x10000 {
+            let Some(c) = char::from_u32(cp) else {
+                continue;
+            };
+            let (class, mapped) = match classify(c) {
+                Class::Word(l) => (C_WORD, l as u32),
+                Class::Sep => (C_SEP, 0),
+                Class::Drop => (C_DROP, 0),
+                Class::Fold | Class::Line | Class::Unspaced => (C_SLOW, 0),
+            };
+            let qc = if is_nfkc_quick(std::iter::once(c)) == IsNormalized::Yes {
+                QC_YES
+            } else {
+                0
+            };
+            let ccc_c = canonical_combining_class(c);
+            let non_starter = if ccc_c != 0 { NON_STARTER } else { 0 };
+            let interacts = if ccc_c != 0 || qc == 0 { INTERACTS } else { 0 };
+            let changed = if class == C_WORD && mapped != cp {
+                CHANGED
+            } else {
+                0
+            };
+            map[cp as usize] =
+                class << CLASS_SHIFT | mapped | qc | non_starter | interacts | changed;
+            ccc[cp as usize] = ccc_c;
+        }
+        Tables { map, ccc }
+    })
+}
+
+impl Tables {
+    /// The NFKC quick check ("is this text certainly NFKC already?") by table lookups; falls back
+    /// to the library for text with characters beyond the BMP.
+    fn is_nfkc_quick(&self, text: &str) -> bool {
+        let mut last_ccc = 0u8;
+        for c in text.chars() {
+            let cp = c as u32;
+            if cp < 0x80 {
+                last_ccc = 0;
+                continue;
+            }
+            if cp >= 0x10000 {
+                return is_nfkc_quick(text.chars()) == IsNormalized::Yes;
+            }
+            if self.map[cp as usize] & QC_YES == 0 {
+                return false;
+            }
+            let ccc = self.ccc[cp as usize];
+            if ccc != 0 && last_ccc > ccc {
+                return false;
+            }
+            last_ccc = ccc;
+        }
+        true
     }
 }
 
@@ -355,6 +545,83 @@ mod tests {
         };
         Normalizer::new(Profile::Full).run("a b\nc\n", &mut c);
         assert_eq!((c.tokens, c.lines), (3, 3));
+    }
+
+    /// Inputs proptest found where dropping or case-folding a character let NFKC reorder or
+    /// compose differently on a second pass.
+    #[test]
+    fn regression_dropped_or_folded_characters_do_not_break_idempotence() {
+        for s in [
+            "\u{35c}\u{feff}\u{300}",
+            "Y\u{30a}",
+            "u\u{657}\u{300}",
+            "\u{1138b}'\u{113c5}",
+        ] {
+            let once = norm(s);
+            assert_eq!(norm(&once), once, "{s:?}");
+        }
+        assert_eq!(norm("Y\u{30a}"), "\u{1e99}");
+    }
+
+    /// Every BMP character through the table path gives what the reference rules give.
+    #[test]
+    fn table_path_matches_reference_rules_for_every_bmp_character() {
+        struct Collect(Vec<String>, usize);
+        impl TokenSink for Collect {
+            fn token(&mut self, t: &str) {
+                self.0.push(t.to_string());
+            }
+            fn line_end(&mut self) {
+                self.1 += 1;
+            }
+        }
+        let mut fast = Normalizer::new(Profile::Full);
+        let mut slow = Normalizer::new(Profile::Full);
+        for cp in 0x80u32..0x10000 {
+            let Some(c) = char::from_u32(cp) else {
+                continue;
+            };
+            let (mut a, mut b) = (Collect(vec![], 0), Collect(vec![], 0));
+            for ch in ['x', c, 'y'] {
+                fast.feed(ch, &mut a);
+                slow.feed_slow_any(ch, &mut b);
+            }
+            fast.flush(&mut a);
+            slow.flush(&mut b);
+            assert_eq!((a.0, a.1), (b.0, b.1), "U+{cp:04X}");
+        }
+    }
+
+    impl Normalizer {
+        fn feed_slow_any<S: TokenSink + ?Sized>(&mut self, c: char, sink: &mut S) {
+            if c.is_ascii() {
+                self.feed_ascii(c as u8, sink)
+            } else {
+                self.feed_slow(c, sink)
+            }
+        }
+    }
+
+    #[test]
+    fn table_quick_check_agrees_with_library() {
+        let t = tables();
+        for s in [
+            "abc",
+            "مُحَمَّد",
+            "a\u{0301}",
+            "e\u{0327}\u{0301}",
+            "e\u{0301}\u{0327}",
+            "ﬁ",
+            "\u{FEFB}",
+            "한국어",
+            "😀x",
+        ] {
+            assert_eq!(
+                t.is_nfkc_quick(s),
+                is_nfkc_quick(s.chars()) == IsNormalized::Yes,
+                "{s:?}"
+            );
+        }
     }
 
     proptest! {

@@ -85,119 +85,124 @@ pub fn score_sets(a: &[u64], b: &[u64]) -> Score {
     }
 }
 
-/// Exact scores of `pairs`, in order. Shingle sets are rebuilt per batch.
-pub fn exact_scores(
-    pairs: &[Pair],
-    corpus: &Corpus,
-    params: SketchParams,
-    progress: &dyn Progress,
-    cancel: &AtomicBool,
-) -> Result<Vec<Score>> {
-    let mut out = Vec::with_capacity(pairs.len());
-    let mut start = 0;
-    while start < pairs.len() {
-        if cancel.load(Ordering::Relaxed) {
-            return Err(Error::Interrupted);
-        }
-        // Grow the batch until it has enough pairs or enough text.
-        let mut docs: Vec<u32> = Vec::new();
-        let mut seen: HashMap<u32, ()> = HashMap::new();
-        let mut bytes = 0u64;
-        let mut end = start;
-        while end < pairs.len() && end - start < BATCH_PAIRS && bytes < BATCH_TEXT_BYTES {
-            for d in [pairs[end].0, pairs[end].1] {
-                if seen.insert(d, ()).is_none() {
-                    docs.push(d);
-                    bytes += corpus.text_len(&corpus.docs[d as usize]);
-                }
-            }
-            end += 1;
-        }
-        docs.sort_unstable();
-        let sets: Vec<Vec<u64>> = docs
-            .par_iter()
-            .map_init(
-                || Sketcher::new(params),
-                |sk, &d| {
-                    let mut buf = std::mem::take(&mut sk.text_buf);
-                    let text = corpus.text(&corpus.docs[d as usize], &mut buf);
-                    let mut set = Vec::new();
-                    sk.shingle_set(text, &mut set);
-                    sk.text_buf = buf;
-                    set
-                },
-            )
-            .collect();
-        let set_of = |d: u32| &sets[docs.binary_search(&d).expect("doc in batch")];
-        let scored: Vec<Score> = pairs[start..end]
-            .par_iter()
-            .map(|&(a, b)| score_sets(set_of(a), set_of(b)))
-            .collect();
-        out.extend(scored);
-        progress.advance((end - start) as u64);
-        start = end;
-    }
-    Ok(out)
+/// What verification needs to rebuild shingle sets: the corpus, the sketch parameters, and the
+/// cancel flag.
+pub struct Verifier<'a> {
+    pub corpus: &'a Corpus,
+    pub params: SketchParams,
+    pub cancel: &'a AtomicBool,
 }
 
-/// Verify candidate pairs; returns the accepted edges (Jaccard ≥ `threshold`).
-pub fn verify_candidates(
-    pairs: &[Pair],
-    corpus: &Corpus,
-    sketches: &Sketches,
-    params: SketchParams,
-    threshold: f64,
-    mode: Verify,
-    progress: &dyn Progress,
-    cancel: &AtomicBool,
-) -> Result<(Vec<Edge>, VerifyStats)> {
-    let mut stats = VerifyStats {
-        candidate_pairs: pairs.len() as u64,
-        ..Default::default()
-    };
-    progress.begin(Stage::Verify, pairs.len() as u64);
-    let estimates: Vec<f64> = pairs
-        .par_iter()
-        .map(|&(a, b)| estimate_jaccard(sketches.signature(DocId(a)), sketches.signature(DocId(b))))
-        .collect();
-    let edges = match mode {
-        Verify::Estimate => {
-            progress.advance(pairs.len() as u64);
-            pairs
-                .iter()
-                .zip(&estimates)
-                .filter(|&(_, &e)| e >= threshold)
-                .map(|(&(a, b), &e)| Edge {
-                    a,
-                    b,
-                    score: Score {
-                        jaccard: e,
-                        containment: e,
+impl Verifier<'_> {
+    /// Exact scores of `pairs`, in order. Shingle sets are rebuilt per batch.
+    pub fn exact_scores(&self, pairs: &[Pair], progress: &dyn Progress) -> Result<Vec<Score>> {
+        let (corpus, params, cancel) = (self.corpus, self.params, self.cancel);
+        let mut out = Vec::with_capacity(pairs.len());
+        let mut start = 0;
+        while start < pairs.len() {
+            if cancel.load(Ordering::Relaxed) {
+                return Err(Error::Interrupted);
+            }
+            // Grow the batch until it has enough pairs or enough text.
+            let mut docs: Vec<u32> = Vec::new();
+            let mut seen: HashMap<u32, ()> = HashMap::new();
+            let mut bytes = 0u64;
+            let mut end = start;
+            while end < pairs.len() && end - start < BATCH_PAIRS && bytes < BATCH_TEXT_BYTES {
+                for d in [pairs[end].0, pairs[end].1] {
+                    if seen.insert(d, ()).is_none() {
+                        docs.push(d);
+                        bytes += corpus.text_len(&corpus.docs[d as usize]);
+                    }
+                }
+                end += 1;
+            }
+            docs.sort_unstable();
+            let sets: Vec<Vec<u64>> = docs
+                .par_iter()
+                .map_init(
+                    || Sketcher::new(params),
+                    |sk, &d| {
+                        let mut buf = std::mem::take(&mut sk.text_buf);
+                        let text = corpus.text(&corpus.docs[d as usize], &mut buf);
+                        let mut set = Vec::new();
+                        sk.shingle_set(text, &mut set);
+                        sk.text_buf = buf;
+                        set
                     },
-                })
-                .collect()
-        }
-        Verify::Exact => {
-            let keep: Vec<Pair> = pairs
-                .iter()
-                .zip(&estimates)
-                .filter(|&(_, &e)| e >= threshold - ESTIMATE_MARGIN)
-                .map(|(&p, _)| p)
+                )
                 .collect();
-            stats.rejected_by_estimate = (pairs.len() - keep.len()) as u64;
-            progress.advance(stats.rejected_by_estimate);
-            stats.verified_exactly = keep.len() as u64;
-            let scores = exact_scores(&keep, corpus, params, progress, cancel)?;
-            keep.into_iter()
-                .zip(scores)
-                .filter(|(_, s)| s.jaccard >= threshold)
-                .map(|((a, b), score)| Edge { a, b, score })
-                .collect::<Vec<Edge>>()
+            let set_of = |d: u32| &sets[docs.binary_search(&d).expect("doc in batch")];
+            let scored: Vec<Score> = pairs[start..end]
+                .par_iter()
+                .map(|&(a, b)| score_sets(set_of(a), set_of(b)))
+                .collect();
+            out.extend(scored);
+            progress.advance((end - start) as u64);
+            start = end;
         }
-    };
-    stats.accepted = edges.len() as u64;
-    progress.end();
-    Ok((edges, stats))
+        Ok(out)
+    }
+
+    /// Verify candidate pairs; returns the accepted edges (Jaccard ≥ `threshold`).
+    pub fn verify_candidates(
+        &self,
+        pairs: &[Pair],
+        sketches: &Sketches,
+        threshold: f64,
+        mode: Verify,
+        progress: &dyn Progress,
+    ) -> Result<(Vec<Edge>, VerifyStats)> {
+        let mut stats = VerifyStats {
+            candidate_pairs: pairs.len() as u64,
+            ..Default::default()
+        };
+        progress.begin(Stage::Verify, pairs.len() as u64);
+        let estimates: Vec<f64> = pairs
+            .par_iter()
+            .map(|&(a, b)| {
+                estimate_jaccard(sketches.signature(DocId(a)), sketches.signature(DocId(b)))
+            })
+            .collect();
+        let edges = match mode {
+            Verify::Estimate => {
+                progress.advance(pairs.len() as u64);
+                pairs
+                    .iter()
+                    .zip(&estimates)
+                    .filter(|&(_, &e)| e >= threshold)
+                    .map(|(&(a, b), &e)| Edge {
+                        a,
+                        b,
+                        score: Score {
+                            jaccard: e,
+                            containment: e,
+                        },
+                    })
+                    .collect()
+            }
+            Verify::Exact => {
+                let keep: Vec<Pair> = pairs
+                    .iter()
+                    .zip(&estimates)
+                    .filter(|&(_, &e)| e >= threshold - ESTIMATE_MARGIN)
+                    .map(|(&p, _)| p)
+                    .collect();
+                stats.rejected_by_estimate = (pairs.len() - keep.len()) as u64;
+                progress.advance(stats.rejected_by_estimate);
+                stats.verified_exactly = keep.len() as u64;
+                let scores = self.exact_scores(&keep, progress)?;
+                keep.into_iter()
+                    .zip(scores)
+                    .filter(|(_, s)| s.jaccard >= threshold)
+                    .map(|((a, b), score)| Edge { a, b, score })
+                    .collect::<Vec<Edge>>()
+            }
+        };
+        stats.accepted = edges.len() as u64;
+        progress.end();
+        Ok((edges, stats))
+    }
 }
 
 #[cfg(test)]
