@@ -1,0 +1,328 @@
+//! End-to-end tests of the `neardup` command on the fixtures and on generated corpora.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+use serde_json::Value;
+
+fn neardup() -> Command {
+    Command::cargo_bin("neardup").unwrap()
+}
+
+fn fixture(p: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(p)
+}
+
+fn clusters(dir: &Path) -> Vec<Value> {
+    fs::read_to_string(dir.join("clusters.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn summary(dir: &Path) -> Value {
+    serde_json::from_str(&fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap()
+}
+
+fn member_ids(c: &Value) -> Vec<String> {
+    c["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn news_fixture_clusters_the_syndicated_copies_with_their_original_and_nothing_else() {
+    let out = tempfile::tempdir().unwrap();
+    neardup()
+        .args(["scan", "-q", "-o"])
+        .arg(out.path())
+        .arg(fixture("news"))
+        .assert()
+        .success();
+    let cs = clusters(out.path());
+    assert_eq!(cs.len(), 1, "{cs:?}");
+    let c = &cs[0];
+    assert_eq!(c["kind"], "near");
+    assert_eq!(c["size"], 3);
+    assert_eq!(c["keep"], "001_b41f992ba022ab64.txt");
+    assert_eq!(
+        member_ids(c),
+        [
+            "001_b41f992ba022ab64.txt",
+            "001_copy_alkhabar.txt",
+            "001_copy_reflowed.txt"
+        ]
+    );
+    for m in c["members"].as_array().unwrap() {
+        assert!(m["similarity"].as_f64().unwrap() >= 0.5, "{m}");
+        assert!(
+            m["source"]
+                .as_str()
+                .unwrap()
+                .ends_with(m["id"].as_str().unwrap())
+        );
+    }
+    let s = summary(out.path());
+    assert_eq!(s["documents"]["read"], 7);
+    assert_eq!(s["documents"]["kept"], 5);
+    assert_eq!(s["documents"]["duplicates"], 2);
+    assert_eq!(s["options"]["ngram"], 5);
+    assert_eq!(s["options"]["threshold"], 0.5);
+    assert!(s["lsh"]["bands"].as_u64().unwrap() * s["lsh"]["rows"].as_u64().unwrap() <= 128);
+}
+
+#[test]
+fn five_seed_articles_on_one_topic_give_no_cluster() {
+    let out = tempfile::tempdir().unwrap();
+    let mut cmd = neardup();
+    cmd.args(["scan", "-q", "--fail-on-duplicates", "-o"])
+        .arg(out.path());
+    for e in fs::read_dir(fixture("news")).unwrap() {
+        let p = e.unwrap().path();
+        if !p.file_name().unwrap().to_string_lossy().contains("copy") {
+            cmd.arg(p);
+        }
+    }
+    cmd.assert().code(0);
+    assert!(clusters(out.path()).is_empty());
+    assert_eq!(summary(out.path())["documents"]["read"], 5);
+}
+
+#[test]
+fn fail_on_duplicates_exits_1_when_duplicates_exist() {
+    let out = tempfile::tempdir().unwrap();
+    neardup()
+        .args(["scan", "-q", "--fail-on-duplicates", "-o"])
+        .arg(out.path())
+        .arg(fixture("news"))
+        .assert()
+        .code(1);
+}
+
+#[test]
+fn bad_jsonl_records_are_named_counted_and_the_rest_is_processed() {
+    let out = tempfile::tempdir().unwrap();
+    neardup()
+        .args(["scan", "-o"])
+        .arg(out.path())
+        .arg(fixture("jsonl/wire.jsonl"))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "wire.jsonl:4: invalid JSON: EOF while parsing a string at column 46",
+        ))
+        .stderr(predicate::str::contains("wire.jsonl:6: no \"text\" field"))
+        .stderr(predicate::str::contains(
+            "wire.jsonl:9: \"text\" is not a string",
+        ));
+    let s = summary(out.path());
+    let d = &s["documents"];
+    assert_eq!(d["read"], 9);
+    assert_eq!(d["skipped"], 3);
+    assert_eq!(d["kept"], 4);
+    assert_eq!(d["duplicates"], 2);
+    assert_eq!(s["problems_by_kind"]["invalid_json"], 1);
+    assert_eq!(s["problems_by_kind"]["missing_text"], 1);
+    assert_eq!(s["problems_by_kind"]["text_not_string"], 1);
+    let cs = clusters(out.path());
+    assert_eq!(cs.len(), 1);
+    // The numeric id is kept as written; the wire reprint and the upper-cased copy cluster.
+    assert_eq!(member_ids(&cs[0]), ["wire-1", "wire-2", "4"]);
+    assert_eq!(cs[0]["members"][1]["line"], 2);
+}
+
+#[test]
+fn strict_makes_the_first_problem_fatal_and_writes_nothing() {
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().join("o");
+    neardup()
+        .args(["scan", "-q", "--strict", "-o"])
+        .arg(&dir)
+        .arg(fixture("jsonl/wire.jsonl"))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("wire.jsonl:4: invalid JSON"));
+    assert!(!dir.join("clusters.jsonl").exists());
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    neardup().args(["scan", "x"]).assert().code(2);
+    neardup()
+        .args(["scan", "-o", "/tmp/x", "--threshold", "1.5", "x"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--threshold must be in (0, 1]"));
+    neardup().args(["frobnicate"]).assert().code(2);
+}
+
+#[test]
+fn help_documents_exit_codes() {
+    neardup()
+        .args(["scan", "--help"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("130"))
+        .stdout(predicate::str::contains("--fail-on-duplicates"));
+}
+
+fn compress_gz(data: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(data).unwrap();
+    e.finish().unwrap()
+}
+
+#[test]
+fn gzip_zstd_and_stdin_inputs_give_the_same_clusters_as_plain_jsonl() {
+    let tmp = tempfile::tempdir().unwrap();
+    let plain = fs::read(fixture("jsonl/wire.jsonl")).unwrap();
+    fs::write(tmp.path().join("w.jsonl.gz"), compress_gz(&plain)).unwrap();
+    fs::write(
+        tmp.path().join("w.jsonl.zst"),
+        zstd::encode_all(&plain[..], 19).unwrap(),
+    )
+    .unwrap();
+    let ids = |args: &[&str], stdin: Option<Vec<u8>>| {
+        let out = tempfile::tempdir().unwrap();
+        let mut cmd = neardup();
+        cmd.args(["scan", "-q", "-o"]).arg(out.path()).args(args);
+        if let Some(s) = stdin {
+            cmd.write_stdin(s);
+        }
+        cmd.assert().code(2);
+        let cs = clusters(out.path());
+        assert_eq!(summary(out.path())["documents"]["skipped"], 3);
+        cs.iter().map(member_ids).collect::<Vec<_>>()
+    };
+    let want = ids(&[fixture("jsonl/wire.jsonl").to_str().unwrap()], None);
+    assert_eq!(want, [["wire-1", "wire-2", "4"]]);
+    let gz = tmp.path().join("w.jsonl.gz");
+    let zst = tmp.path().join("w.jsonl.zst");
+    assert_eq!(ids(&[gz.to_str().unwrap()], None), want);
+    assert_eq!(ids(&[zst.to_str().unwrap()], None), want);
+    assert_eq!(ids(&["-"], Some(plain.clone())), want);
+    assert_eq!(ids(&["-"], Some(compress_gz(&plain))), want);
+}
+
+/// A generated corpus: `n` base articles from a word list, each with 0–3 edited copies.
+fn synthetic_jsonl(n: usize, seed: u64) -> String {
+    let vocab: Vec<String> = (0..5000).map(|i| format!("w{i:04}")).collect();
+    let mut x = seed;
+    let mut next = || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let mut out = String::new();
+    let mut id = 0;
+    for _ in 0..n {
+        let words: Vec<&str> = (0..120)
+            .map(|_| vocab[(next() % 5000) as usize].as_str())
+            .collect();
+        let copies = next() % 4;
+        for c in 0..=copies {
+            let mut w = words.clone();
+            for _ in 0..(c * 2) {
+                let i = (next() % w.len() as u64) as usize;
+                w[i] = "edited";
+            }
+            out.push_str(&format!(
+                "{{\"id\":\"d{id}\",\"text\":{}}}\n",
+                serde_json::to_string(&w.join(" ")).unwrap()
+            ));
+            id += 1;
+        }
+    }
+    out
+}
+
+#[test]
+fn one_and_two_threads_and_mmap_and_read_give_byte_identical_clusters() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("big.jsonl");
+    let data = synthetic_jsonl(2500, 42);
+    assert!(
+        data.len() > 2 << 20,
+        "must be large enough to be memory-mapped"
+    );
+    fs::write(&input, data).unwrap();
+    let run = |extra: &[&str]| {
+        let out = tempfile::tempdir().unwrap();
+        neardup()
+            .args(["scan", "-q", "-o"])
+            .arg(out.path())
+            .arg(&input)
+            .args(extra)
+            .assert()
+            .success();
+        let s = summary(out.path());
+        (fs::read(out.path().join("clusters.jsonl")).unwrap(), s)
+    };
+    let (one, s1) = run(&["-j", "1"]);
+    let (two, s2) = run(&["-j", "2"]);
+    let (read, s3) = run(&["-j", "2", "--no-mmap"]);
+    assert_eq!(s1["files"]["mapped"], 1);
+    assert_eq!(s2["files"]["mapped"], 1);
+    assert_eq!(s3["files"]["mapped"], 0);
+    assert!(s1["clusters"]["total"].as_u64().unwrap() > 1000);
+    assert_eq!(one, two);
+    assert_eq!(one, read);
+}
+
+#[test]
+fn output_directory_inside_an_input_directory_is_never_read() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("in");
+    fs::create_dir(&input).unwrap();
+    fs::write(input.join("a.txt"), "one two three four five six seven").unwrap();
+    fs::write(input.join("b.txt"), "one two three four five six seven").unwrap();
+    fs::write(
+        input.join(".hidden.txt"),
+        "one two three four five six seven",
+    )
+    .unwrap();
+    let out = input.join("out");
+    for _ in 0..2 {
+        neardup()
+            .args(["scan", "-q", "-o"])
+            .arg(&out)
+            .arg(&input)
+            .assert()
+            .success();
+        let s = summary(&out);
+        // a.txt and b.txt only: not the hidden file, not our own outputs.
+        assert_eq!(s["documents"]["read"], 2);
+        assert_eq!(s["clusters"]["exact"], 1);
+    }
+    neardup()
+        .args(["scan", "-q", "--hidden", "-o"])
+        .arg(&out)
+        .arg(&input)
+        .assert()
+        .success();
+    assert_eq!(summary(&out)["documents"]["read"], 3);
+}
+
+#[test]
+fn same_file_given_twice_is_read_once() {
+    let out = tempfile::tempdir().unwrap();
+    let f = fixture("news/001_b41f992ba022ab64.txt");
+    neardup()
+        .args(["scan", "-q", "-o"])
+        .arg(out.path())
+        .arg(&f)
+        .arg(&f)
+        .assert()
+        .success();
+    assert_eq!(summary(out.path())["documents"]["read"], 1);
+}
