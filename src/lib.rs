@@ -126,7 +126,7 @@ pub fn scan(
         &sketches.tokens,
         cfg.keep,
     );
-    score_members(&mut clusters, &verifier, &sketches, cfg.verify)?;
+    score_members(&mut clusters, &edges, &verifier, &sketches, cfg.verify)?;
     progress.end();
     lap(Stage::Cluster, &mut clock);
 
@@ -142,21 +142,39 @@ pub fn scan(
     })
 }
 
-/// Fill in each near-cluster member's similarity to the representative.
+/// Fill in each near-cluster member's similarity to the representative: from the verified edge
+/// when the member was verified against it directly, otherwise computed now.
 fn score_members(
     clusters: &mut [Cluster],
+    edges: &[Edge],
     verifier: &verify::Verifier,
     sketches: &Sketches,
     mode: Verify,
 ) -> Result<()> {
+    // Verified edges, sorted for lookup by (smaller, larger) document.
+    let known: Vec<(u32, u32, Score)> = {
+        let mut v: Vec<_> = edges
+            .iter()
+            .map(|e| (e.a.min(e.b), e.a.max(e.b), e.score))
+            .collect();
+        v.sort_unstable_by_key(|&(a, b, _)| (a, b));
+        v
+    };
     let mut pairs = Vec::new();
     let mut slots = Vec::new();
-    for (ci, c) in clusters.iter().enumerate() {
+    for (ci, c) in clusters.iter_mut().enumerate() {
         let keep = c.keep();
-        for (mi, m) in c.members.iter().enumerate().skip(1) {
-            if sketches.exact[m.doc.0 as usize] != sketches.exact[keep.0 as usize] {
-                pairs.push((keep.0, m.doc.0));
-                slots.push((ci, mi));
+        for (mi, m) in c.members.iter_mut().enumerate().skip(1) {
+            if sketches.exact[m.doc.0 as usize] == sketches.exact[keep.0 as usize] {
+                continue;
+            }
+            let key = (keep.0.min(m.doc.0), keep.0.max(m.doc.0));
+            match known.binary_search_by_key(&key, |&(a, b, _)| (a, b)) {
+                Ok(i) => m.score = known[i].2,
+                Err(_) => {
+                    pairs.push((keep.0, m.doc.0));
+                    slots.push((ci, mi));
+                }
             }
         }
     }

@@ -167,8 +167,39 @@ impl Sketcher {
     }
 }
 
-/// Documents per parallel work item.
-const BLOCK: usize = 256;
+/// At most this many documents per parallel work item...
+const BLOCK_DOCS: usize = 256;
+/// ...and about this many text bytes, so a corpus of a few huge documents still splits into
+/// enough work items to keep every core busy.
+const BLOCK_BYTES: u64 = 256 << 10;
+
+/// Split `0..n` into consecutive blocks of at most [`BLOCK_DOCS`] documents and about
+/// [`BLOCK_BYTES`] bytes each (a block always has at least one document).
+fn blocks(corpus: &Corpus) -> Vec<std::ops::Range<usize>> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut bytes = 0;
+    for (i, d) in corpus.docs.iter().enumerate() {
+        bytes += corpus.text_len(d);
+        if i + 1 - start >= BLOCK_DOCS || bytes >= BLOCK_BYTES {
+            out.push(start..i + 1);
+            start = i + 1;
+            bytes = 0;
+        }
+    }
+    if start < corpus.docs.len() {
+        out.push(start..corpus.docs.len());
+    }
+    out
+}
+
+/// One block's slices of the output arrays.
+struct BlockOut<'a> {
+    first: usize,
+    signatures: &'a mut [u32],
+    exact: &'a mut [u128],
+    tokens: &'a mut [u32],
+}
 
 /// Sketch every document of the corpus.
 pub fn compute(
@@ -183,33 +214,46 @@ pub fn compute(
     let mut exact = vec![0u128; n];
     let mut tokens = vec![0u32; n];
     progress.begin(Stage::Sketch, corpus.data_bytes());
-    signatures
-        .par_chunks_mut(k * BLOCK)
-        .zip(exact.par_chunks_mut(BLOCK))
-        .zip(tokens.par_chunks_mut(BLOCK))
-        .enumerate()
-        .try_for_each_init(
-            || Sketcher::new(params),
-            |sk, (block, ((sigs, ex), tk))| {
-                if cancel.load(Ordering::Relaxed) {
-                    return Err(Error::Interrupted);
-                }
-                let first = block * BLOCK;
-                let mut bytes = 0;
-                for (j, sig) in sigs.chunks_mut(k).enumerate() {
-                    let doc = &corpus.docs[first + j];
-                    bytes += corpus.text_len(doc);
-                    let mut buf = std::mem::take(&mut sk.text_buf);
-                    let text = corpus.text(doc, &mut buf);
-                    let s = sk.sketch(text, sig);
-                    sk.text_buf = buf;
-                    ex[j] = s.exact;
-                    tk[j] = s.tokens;
-                }
-                progress.advance(bytes);
-                Ok(())
-            },
-        )?;
+    // Cut the flat arrays at block boundaries (deterministic: depends only on the corpus).
+    let mut work = Vec::new();
+    {
+        let (mut sig_rest, mut ex_rest, mut tk_rest) =
+            (&mut signatures[..], &mut exact[..], &mut tokens[..]);
+        for r in blocks(corpus) {
+            let len = r.len();
+            let (s, s2) = std::mem::take(&mut sig_rest).split_at_mut(len * k);
+            let (e, e2) = std::mem::take(&mut ex_rest).split_at_mut(len);
+            let (t, t2) = std::mem::take(&mut tk_rest).split_at_mut(len);
+            work.push(BlockOut {
+                first: r.start,
+                signatures: s,
+                exact: e,
+                tokens: t,
+            });
+            (sig_rest, ex_rest, tk_rest) = (s2, e2, t2);
+        }
+    }
+    work.into_par_iter().try_for_each_init(
+        || Sketcher::new(params),
+        |sk, block| {
+            if cancel.load(Ordering::Relaxed) {
+                return Err(Error::Interrupted);
+            }
+            let mut bytes = 0;
+            for (j, sig) in block.signatures.chunks_mut(k).enumerate() {
+                let doc = &corpus.docs[block.first + j];
+                bytes += corpus.text_len(doc);
+                let mut buf = std::mem::take(&mut sk.text_buf);
+                let text = corpus.text(doc, &mut buf);
+                let s = sk.sketch(text, sig);
+                sk.text_buf = buf;
+                block.exact[j] = s.exact;
+                block.tokens[j] = s.tokens;
+            }
+            progress.advance(bytes);
+            Ok(())
+        },
+    )?;
     progress.end();
     Ok(Sketches {
         num_perm: k,
