@@ -105,7 +105,7 @@ fn bench_stages(c: &mut Criterion) {
         b.iter(|| {
             let mut tokens = 0;
             for d in &docs {
-                tokens += sk.sketch(black_box(d), &mut sig).tokens;
+                tokens += sk.sketch(black_box(d), &[], &mut sig).tokens;
             }
             assert!(tokens > 0);
             tokens
@@ -116,7 +116,7 @@ fn bench_stages(c: &mut Criterion) {
         b.iter(|| {
             let mut total = 0;
             for d in &docs {
-                sk.shingle_set(black_box(d), &mut set);
+                sk.shingle_set(black_box(d), &[], &mut set);
                 total += set.len();
             }
             total

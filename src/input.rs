@@ -202,6 +202,29 @@ impl Corpus {
         &self.files[d.file as usize].path
     }
 
+    /// Consecutive blocks of documents for parallel work: at most 256 documents and about
+    /// 256 KiB of text each, so a corpus of a few huge documents still splits into enough work
+    /// items to keep every core busy. Depends only on the corpus (deterministic).
+    pub fn blocks(&self) -> Vec<std::ops::Range<usize>> {
+        const BLOCK_DOCS: usize = 256;
+        const BLOCK_BYTES: u64 = 256 << 10;
+        let mut out = Vec::new();
+        let mut start = 0;
+        let mut bytes = 0;
+        for (i, d) in self.docs.iter().enumerate() {
+            bytes += self.text_len(d);
+            if i + 1 - start >= BLOCK_DOCS || bytes >= BLOCK_BYTES {
+                out.push(start..i + 1);
+                start = i + 1;
+                bytes = 0;
+            }
+        }
+        if start < self.docs.len() {
+            out.push(start..self.docs.len());
+        }
+        out
+    }
+
     /// Total bytes of input data (decompressed).
     pub fn data_bytes(&self) -> u64 {
         self.files.iter().map(|f| f.data.len() as u64).sum()

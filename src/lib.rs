@@ -88,7 +88,8 @@ pub fn scan(
     lap(Stage::Read, &mut clock);
 
     let params = SketchParams::from_config(&cfg);
-    let sketches = sketch::compute(&corpus, params, progress, cancel)?;
+    let exclude: Vec<u64> = Vec::new();
+    let sketches = sketch::compute(&corpus, params, &exclude, progress, cancel)?;
     lap(Stage::Sketch, &mut clock);
 
     progress.begin(Stage::Exact, 0);
@@ -110,6 +111,7 @@ pub fn scan(
     let verifier = verify::Verifier {
         corpus: &corpus,
         params,
+        exclude: &exclude,
         cancel,
     };
     let (edges, vstats) =

@@ -10,6 +10,7 @@
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 
 use crate::config::MAX_NGRAM;
+use crate::normalize::TokenSink;
 
 /// Word or character shingles.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
@@ -55,6 +56,10 @@ impl Shingler {
         }
     }
 
+    pub fn kind(&self) -> ShingleKind {
+        self.kind
+    }
+
     /// Start a new text.
     #[inline]
     pub fn reset(&mut self) {
@@ -87,12 +92,25 @@ impl Shingler {
         }
     }
 
+    /// The hash of one token, as word shingles use it.
+    #[inline]
+    pub fn token_hash(&self, token: &str) -> u64 {
+        xxh3_64_with_seed(token.as_bytes(), self.seed)
+    }
+
+    /// Feed one token by its [`Shingler::token_hash`] (word shingles only).
+    #[inline]
+    pub fn push_token_hash(&mut self, h: u64, emit: &mut impl FnMut(u64)) {
+        debug_assert_eq!(self.kind, ShingleKind::Word);
+        self.push_entry(&h.to_le_bytes(), emit);
+    }
+
     /// Feed one normalised token.
     #[inline]
     pub fn push_token(&mut self, token: &str, emit: &mut impl FnMut(u64)) {
         match self.kind {
             ShingleKind::Word => {
-                let h = xxh3_64_with_seed(token.as_bytes(), self.seed);
+                let h = self.token_hash(token);
                 self.push_entry(&h.to_le_bytes(), emit);
             }
             ShingleKind::Char => {
@@ -112,6 +130,74 @@ impl Shingler {
         if self.count > 0 && self.count < self.n as u64 {
             let len = self.count as usize * self.width;
             emit(xxh3_64_with_seed(&self.window[..len], self.seed));
+        }
+    }
+}
+
+/// Salt for line hashes, so a one-token line never shares a hash with its token.
+const LINE_SALT: u64 = 0x243f_6a88_85a3_08d3;
+
+/// The normalised tokens of one line, buffered so the caller can decide what to do with the
+/// line (count it, skip it as boilerplate, shingle it) once it has ended. Reuse one per thread.
+#[derive(Debug, Default)]
+pub struct LineTokens {
+    seed: u64,
+    keep_text: bool,
+    /// Token hashes (seeded xxh3-64) in order.
+    pub hashes: Vec<u64>,
+    /// The same hashes as little-endian bytes (what the line and exact hashes are taken over).
+    pub bytes: Vec<u8>,
+    /// Tokens joined by single spaces (only when asked for: character shingles need it).
+    pub text: String,
+    /// Every token is made of ASCII digits only.
+    pub numeric: bool,
+}
+
+impl LineTokens {
+    pub fn new(seed: u64, keep_text: bool) -> Self {
+        LineTokens {
+            seed,
+            keep_text,
+            numeric: true,
+            ..Default::default()
+        }
+    }
+
+    pub fn clear(&mut self) {
+        self.hashes.clear();
+        self.bytes.clear();
+        self.text.clear();
+        self.numeric = true;
+    }
+
+    pub fn len(&self) -> usize {
+        self.hashes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.hashes.is_empty()
+    }
+
+    /// Hash of the normalised line (its token sequence).
+    pub fn line_hash(&self) -> u64 {
+        xxh3_64_with_seed(&self.bytes, self.seed ^ LINE_SALT)
+    }
+}
+
+impl TokenSink for LineTokens {
+    #[inline]
+    fn token(&mut self, token: &str) {
+        let h = xxh3_64_with_seed(token.as_bytes(), self.seed);
+        self.hashes.push(h);
+        self.bytes.extend_from_slice(&h.to_le_bytes());
+        if self.numeric && !token.bytes().all(|b| b.is_ascii_digit()) {
+            self.numeric = false;
+        }
+        if self.keep_text {
+            if !self.text.is_empty() {
+                self.text.push(' ');
+            }
+            self.text.push_str(token);
         }
     }
 }

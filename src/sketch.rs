@@ -19,9 +19,9 @@ use crate::config::ScanConfig;
 use crate::error::{Error, Result};
 use crate::input::{Corpus, DocId};
 use crate::minhash::OphSketch;
-use crate::normalize::{Normalizer, Profile, TokenSink};
+use crate::normalize::{Normalizer, Profile};
 use crate::progress::{Progress, Stage};
-use crate::shingle::{ShingleKind, Shingler};
+use crate::shingle::{LineTokens, ShingleKind, Shingler};
 
 /// The parameters that determine a document's sketch.
 #[derive(Clone, Copy, Debug)]
@@ -74,48 +74,21 @@ pub struct Sketcher {
     params: SketchParams,
     normalizer: Normalizer,
     shingler: Shingler,
+    line: LineTokens,
     oph: OphSketch,
     exact: Xxh3,
     /// Buffer for unescaped JSON texts.
     pub text_buf: String,
 }
 
-struct SketchSink<'a> {
-    shingler: &'a mut Shingler,
-    oph: &'a mut OphSketch,
-    exact: &'a mut Xxh3,
-    tokens: u32,
-}
-
-impl TokenSink for SketchSink<'_> {
-    #[inline]
-    fn token(&mut self, token: &str) {
-        self.exact.update(token.as_bytes());
-        self.exact.update(b" ");
-        self.tokens = self.tokens.saturating_add(1);
-        let oph = &mut *self.oph;
-        self.shingler.push_token(token, &mut |h| oph.update(h));
-    }
-}
-
-struct SetSink<'a> {
-    shingler: &'a mut Shingler,
-    out: &'a mut Vec<u64>,
-}
-
-impl TokenSink for SetSink<'_> {
-    #[inline]
-    fn token(&mut self, token: &str) {
-        let out = &mut *self.out;
-        self.shingler.push_token(token, &mut |h| out.push(h));
-    }
-}
-
 /// What [`Sketcher::sketch`] learns about one text besides its signature.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DocSketch {
     pub exact: u128,
+    /// Tokens shingled (lines excluded as boilerplate do not count).
     pub tokens: u32,
+    /// Non-empty lines left out because their hash is in the exclusion set.
+    pub excluded_lines: u32,
 }
 
 impl Sketcher {
@@ -124,73 +97,89 @@ impl Sketcher {
             params,
             normalizer: Normalizer::new(params.profile),
             shingler: Shingler::new(params.shingle, params.ngram, params.seed),
+            line: LineTokens::new(params.seed, params.shingle == ShingleKind::Char),
             oph: OphSketch::new(params.num_perm),
             exact: Xxh3::with_seed(params.seed),
             text_buf: String::new(),
         }
     }
 
-    /// Sketch one text: its signature goes to `signature` (`num_perm` long).
-    pub fn sketch(&mut self, text: &str, signature: &mut [u32]) -> DocSketch {
+    /// Normalise `text` line by line (lines end at `\n`); every non-empty line whose hash is not
+    /// in `exclude` (sorted) is passed to `keep` with its tokens. Returns (tokens kept, lines
+    /// excluded).
+    fn for_each_kept_line(
+        normalizer: &mut Normalizer,
+        line: &mut LineTokens,
+        text: &str,
+        exclude: &[u64],
+        mut keep: impl FnMut(&LineTokens),
+    ) -> (u32, u32) {
+        let (mut tokens, mut excluded) = (0u32, 0u32);
+        for raw in text.split('\n') {
+            line.clear();
+            normalizer.run(raw, line);
+            if line.is_empty() {
+                continue;
+            }
+            if !exclude.is_empty() && exclude.binary_search(&line.line_hash()).is_ok() {
+                excluded += 1;
+                continue;
+            }
+            tokens = tokens.saturating_add(line.len() as u32);
+            keep(line);
+        }
+        (tokens, excluded)
+    }
+
+    fn feed_shingles(shingler: &mut Shingler, line: &LineTokens, emit: &mut impl FnMut(u64)) {
+        match shingler.kind() {
+            ShingleKind::Word => {
+                for &h in &line.hashes {
+                    shingler.push_token_hash(h, emit);
+                }
+            }
+            ShingleKind::Char => {
+                for tok in line.text.split(' ') {
+                    shingler.push_token(tok, emit);
+                }
+            }
+        }
+    }
+
+    /// Sketch one text, leaving out lines whose hash is in `exclude` (sorted; may be empty).
+    /// The signature goes to `signature` (`num_perm` long).
+    pub fn sketch(&mut self, text: &str, exclude: &[u64], signature: &mut [u32]) -> DocSketch {
         self.shingler.reset();
         self.oph.reset();
         self.exact.reset();
-        let mut sink = SketchSink {
-            shingler: &mut self.shingler,
-            oph: &mut self.oph,
-            exact: &mut self.exact,
-            tokens: 0,
-        };
-        self.normalizer.run(text, &mut sink);
-        let tokens = sink.tokens;
-        let oph = &mut self.oph;
+        let (shingler, oph, exact) = (&mut self.shingler, &mut self.oph, &mut self.exact);
+        let (tokens, excluded_lines) =
+            Self::for_each_kept_line(&mut self.normalizer, &mut self.line, text, exclude, |l| {
+                exact.update(&l.bytes);
+                Self::feed_shingles(shingler, l, &mut |h| oph.update(h));
+            });
         self.shingler.finish(&mut |h| oph.update(h));
         self.oph.finish_into(self.params.seed, signature);
         DocSketch {
             exact: self.exact.digest128(),
             tokens,
+            excluded_lines,
         }
     }
 
-    /// The sorted, deduplicated shingle hashes of one text (for exact verification).
-    pub fn shingle_set(&mut self, text: &str, out: &mut Vec<u64>) {
+    /// The sorted, deduplicated shingle hashes of one text (for exact verification), leaving out
+    /// lines whose hash is in `exclude`.
+    pub fn shingle_set(&mut self, text: &str, exclude: &[u64], out: &mut Vec<u64>) {
         out.clear();
         self.shingler.reset();
-        let mut sink = SetSink {
-            shingler: &mut self.shingler,
-            out,
-        };
-        self.normalizer.run(text, &mut sink);
+        let shingler = &mut self.shingler;
+        Self::for_each_kept_line(&mut self.normalizer, &mut self.line, text, exclude, |l| {
+            Self::feed_shingles(shingler, l, &mut |h| out.push(h));
+        });
         self.shingler.finish(&mut |h| out.push(h));
         out.sort_unstable();
         out.dedup();
     }
-}
-
-/// At most this many documents per parallel work item...
-const BLOCK_DOCS: usize = 256;
-/// ...and about this many text bytes, so a corpus of a few huge documents still splits into
-/// enough work items to keep every core busy.
-const BLOCK_BYTES: u64 = 256 << 10;
-
-/// Split `0..n` into consecutive blocks of at most [`BLOCK_DOCS`] documents and about
-/// [`BLOCK_BYTES`] bytes each (a block always has at least one document).
-fn blocks(corpus: &Corpus) -> Vec<std::ops::Range<usize>> {
-    let mut out = Vec::new();
-    let mut start = 0;
-    let mut bytes = 0;
-    for (i, d) in corpus.docs.iter().enumerate() {
-        bytes += corpus.text_len(d);
-        if i + 1 - start >= BLOCK_DOCS || bytes >= BLOCK_BYTES {
-            out.push(start..i + 1);
-            start = i + 1;
-            bytes = 0;
-        }
-    }
-    if start < corpus.docs.len() {
-        out.push(start..corpus.docs.len());
-    }
-    out
 }
 
 /// One block's slices of the output arrays.
@@ -201,10 +190,11 @@ struct BlockOut<'a> {
     tokens: &'a mut [u32],
 }
 
-/// Sketch every document of the corpus.
+/// Sketch every document of the corpus, leaving out lines whose hash is in `exclude` (sorted).
 pub fn compute(
     corpus: &Corpus,
     params: SketchParams,
+    exclude: &[u64],
     progress: &dyn Progress,
     cancel: &AtomicBool,
 ) -> Result<Sketches> {
@@ -219,7 +209,7 @@ pub fn compute(
     {
         let (mut sig_rest, mut ex_rest, mut tk_rest) =
             (&mut signatures[..], &mut exact[..], &mut tokens[..]);
-        for r in blocks(corpus) {
+        for r in corpus.blocks() {
             let len = r.len();
             let (s, s2) = std::mem::take(&mut sig_rest).split_at_mut(len * k);
             let (e, e2) = std::mem::take(&mut ex_rest).split_at_mut(len);
@@ -245,7 +235,7 @@ pub fn compute(
                 bytes += corpus.text_len(doc);
                 let mut buf = std::mem::take(&mut sk.text_buf);
                 let text = corpus.text(doc, &mut buf);
-                let s = sk.sketch(text, sig);
+                let s = sk.sketch(text, exclude, sig);
                 sk.text_buf = buf;
                 block.exact[j] = s.exact;
                 block.tokens[j] = s.tokens;
@@ -283,8 +273,16 @@ mod tests {
         let mut sk = Sketcher::new(params());
         let mut s1 = vec![0; 64];
         let mut s2 = vec![0; 64];
-        let a = sk.sketch("The quick brown fox\njumps over the lazy dog.", &mut s1);
-        let b = sk.sketch("THE QUICK, brown fox jumps\nover the lazy dog", &mut s2);
+        let a = sk.sketch(
+            "The quick brown fox\njumps over the lazy dog.",
+            &[],
+            &mut s1,
+        );
+        let b = sk.sketch(
+            "THE QUICK, brown fox jumps\nover the lazy dog",
+            &[],
+            &mut s2,
+        );
         assert_eq!(a, b);
         assert_eq!(a.tokens, 9);
         assert_eq!(s1, s2);
@@ -295,17 +293,37 @@ mod tests {
         let mut sk = Sketcher::new(params());
         let mut s1 = vec![0; 64];
         let mut s2 = vec![0; 64];
-        let a = sk.sketch("one two three four five six seven", &mut s1);
-        let b = sk.sketch("eight nine ten eleven twelve thirteen", &mut s2);
+        let a = sk.sketch("one two three four five six seven", &[], &mut s1);
+        let b = sk.sketch("eight nine ten eleven twelve thirteen", &[], &mut s2);
         assert_ne!(a.exact, b.exact);
         assert!(estimate_jaccard(&s1, &s2) < 0.2);
+    }
+
+    #[test]
+    fn excluded_lines_leave_the_shingles_of_the_rest_joined_across_the_gap() {
+        let mut sk = Sketcher::new(params());
+        let mut line = LineTokens::new(1, false);
+        Normalizer::new(Profile::Full).run("SITE NAME | share", &mut line);
+        let exclude = vec![line.line_hash()];
+        let mut a = Vec::new();
+        let mut b = Vec::new();
+        sk.shingle_set("alpha beta\nsite name share\ngamma delta", &exclude, &mut a);
+        sk.shingle_set("alpha beta gamma delta", &[], &mut b);
+        assert_eq!(a, b);
+        let mut sig = vec![0; 64];
+        let s = sk.sketch(
+            "alpha beta\nSite name: share!\ngamma delta",
+            &exclude,
+            &mut sig,
+        );
+        assert_eq!((s.tokens, s.excluded_lines), (4, 1));
     }
 
     #[test]
     fn shingle_set_is_sorted_unique_and_matches_count() {
         let mut sk = Sketcher::new(params());
         let mut set = Vec::new();
-        sk.shingle_set("a b c a b c a b c", &mut set);
+        sk.shingle_set("a b c a b c a b c", &[], &mut set);
         // windows: abc, bca, cab, abc, bca, cab, abc -> 3 distinct
         assert_eq!(set.len(), 3);
         assert!(set.windows(2).all(|w| w[0] < w[1]));

@@ -90,6 +90,8 @@ pub fn score_sets(a: &[u64], b: &[u64]) -> Score {
 pub struct Verifier<'a> {
     pub corpus: &'a Corpus,
     pub params: SketchParams,
+    /// Line hashes left out of shingling (sorted; boilerplate).
+    pub exclude: &'a [u64],
     pub cancel: &'a AtomicBool,
 }
 
@@ -126,7 +128,7 @@ impl Verifier<'_> {
                         let mut buf = std::mem::take(&mut sk.text_buf);
                         let text = corpus.text(&corpus.docs[d as usize], &mut buf);
                         let mut set = Vec::new();
-                        sk.shingle_set(text, &mut set);
+                        sk.shingle_set(text, self.exclude, &mut set);
                         sk.text_buf = buf;
                         set
                     },
