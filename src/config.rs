@@ -5,6 +5,7 @@
 
 use std::path::PathBuf;
 
+use crate::boilerplate::BoilerplateConfig;
 use crate::error::{Error, Result};
 use crate::normalize::Profile;
 use crate::shingle::ShingleKind;
@@ -70,6 +71,8 @@ pub struct InputConfig {
     pub format: FormatChoice,
     pub text_field: String,
     pub id_field: String,
+    /// JSON field naming the document's source (outlet); a URL gives its host.
+    pub source_field: Option<String>,
     /// Descend into hidden files and directories (names starting with `.`).
     pub hidden: bool,
     /// Files at least this large are memory-mapped, smaller ones read.
@@ -87,6 +90,7 @@ impl InputConfig {
             format: FormatChoice::Auto,
             text_field: DEFAULT_TEXT_FIELD.to_string(),
             id_field: DEFAULT_ID_FIELD.to_string(),
+            source_field: None,
             hidden: false,
             mmap_min_bytes: DEFAULT_MMAP_MIN_BYTES,
             no_mmap: false,
@@ -119,6 +123,8 @@ pub struct ScanConfig {
     pub verify: Verify,
     /// Turn the first input problem into a fatal error.
     pub strict: bool,
+    /// Boilerplate line detection.
+    pub boilerplate: BoilerplateConfig,
 }
 
 impl ScanConfig {
@@ -135,6 +141,7 @@ impl ScanConfig {
             keep: KeepPolicy::First,
             verify: Verify::Exact,
             strict: false,
+            boilerplate: BoilerplateConfig::default(),
         }
     }
 

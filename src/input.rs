@@ -127,6 +127,10 @@ pub struct Corpus {
     pub docs: Vec<Document>,
     /// Texts and ids that could not be borrowed from the input (repaired invalid UTF-8).
     pub owned: Vec<String>,
+    /// Distinct document sources (outlets), in order of first appearance.
+    pub sources: Vec<String>,
+    /// Source of each document, an index into `sources`.
+    pub doc_source: Vec<u32>,
     pub problems: Vec<Problem>,
     /// Records and whole-file documents that were skipped (each also has a problem).
     pub skipped_documents: u64,
@@ -195,6 +199,12 @@ impl Corpus {
             ),
             IdRef::Owned(i) => Cow::Borrowed(&self.owned[i as usize]),
         }
+    }
+
+    /// The source (outlet) of document `i`: `--source-field` for JSON Lines (a URL gives its
+    /// host), else the file for JSON Lines and the parent directory for text files.
+    pub fn doc_source_name(&self, i: usize) -> &str {
+        &self.sources[self.doc_source[i] as usize]
     }
 
     /// The path of the file document `d` came from.
@@ -638,6 +648,8 @@ fn sniff_compression(raw: &[u8]) -> Compression {
 struct Piece {
     docs: Vec<Document>,
     owned: Vec<String>,
+    /// Source of each document in `docs` (not yet interned).
+    doc_sources: Vec<String>,
     problems: Vec<Problem>,
     skipped: u64,
     lines: u64,
@@ -673,6 +685,9 @@ pub fn load(cfg: &InputConfig) -> Corpus {
         .collect();
     let mut docs = Vec::new();
     let mut owned = Vec::new();
+    let mut sources: Vec<String> = Vec::new();
+    let mut source_ids: std::collections::HashMap<String, u32> = std::collections::HashMap::new();
+    let mut doc_source = Vec::new();
     for (file_pieces, file) in pieces.into_iter().zip(&files) {
         let mut line_base = 0u64;
         for mut p in file_pieces {
@@ -697,14 +712,25 @@ pub fn load(cfg: &InputConfig) -> Corpus {
             }
             owned.append(&mut p.owned);
             problems.append(&mut p.problems);
+            for src in p.doc_sources {
+                let next = sources.len() as u32;
+                let id = *source_ids.entry(src).or_insert_with_key(|k| {
+                    sources.push(k.clone());
+                    next
+                });
+                doc_source.push(id);
+            }
             skipped_documents += p.skipped;
             line_base += p.lines;
         }
     }
+    debug_assert_eq!(doc_source.len(), docs.len());
     Corpus {
         files,
         docs,
         owned,
+        sources,
+        doc_source,
         problems,
         skipped_documents,
         skipped_files,
@@ -744,6 +770,11 @@ fn index_file(file_idx: u32, file: &InputFile, cfg: &InputConfig) -> Vec<Piece> 
                 text,
                 id: IdRef::File,
             });
+            let parent = Path::new(&file.path)
+                .parent()
+                .map(|p| p.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            piece.doc_sources.push(parent);
             vec![piece]
         }
         Format::Jsonl => {
@@ -795,7 +826,12 @@ fn index_jsonl_piece(
         if line.iter().all(|b| b.is_ascii_whitespace()) {
             continue;
         }
-        match parse_record(line, &cfg.text_field, &cfg.id_field) {
+        match parse_record(
+            line,
+            &cfg.text_field,
+            &cfg.id_field,
+            cfg.source_field.as_deref(),
+        ) {
             Ok(rec) => {
                 let base = line_start as u64;
                 let text = match rec.text {
@@ -860,6 +896,9 @@ fn index_jsonl_piece(
                     },
                     id,
                 });
+                piece
+                    .doc_sources
+                    .push(source_name(line, rec.source, &file.path));
             }
             Err(e) => {
                 if std::str::from_utf8(line).is_err() {
@@ -889,7 +928,12 @@ fn repair_record(
     piece: &mut Piece,
 ) {
     let fixed = String::from_utf8_lossy(line).into_owned();
-    let rec = match parse_record(fixed.as_bytes(), &cfg.text_field, &cfg.id_field) {
+    let rec = match parse_record(
+        fixed.as_bytes(),
+        &cfg.text_field,
+        &cfg.id_field,
+        cfg.source_field.as_deref(),
+    ) {
         Ok(r) => r,
         Err(e) => {
             piece.skipped += 1;
@@ -964,6 +1008,41 @@ fn repair_record(
         text: TextRef::Owned(text_idx),
         id,
     });
+    piece
+        .doc_sources
+        .push(source_name(fixed.as_bytes(), rec.source, &file.path));
+}
+
+/// The source of a record: the `--source-field` value (a URL gives its host, without `www.`),
+/// or the file when the field is absent.
+fn source_name(line: &[u8], field: Option<Field>, file: &str) -> String {
+    let Some(Field::String {
+        start,
+        len,
+        escaped,
+    }) = field
+    else {
+        return file.to_string();
+    };
+    let raw = String::from_utf8_lossy(&line[start..start + len]);
+    let mut value = String::new();
+    if escaped {
+        unescape_json_into(&raw, &mut value);
+    } else {
+        value.push_str(&raw);
+    }
+    url_host(&value).map(str::to_string).unwrap_or(value)
+}
+
+/// The host of an `http(s)://` URL, lower-cased callers aside, without a leading `www.`.
+pub fn url_host(s: &str) -> Option<&str> {
+    let rest = s
+        .strip_prefix("https://")
+        .or_else(|| s.strip_prefix("http://"))?;
+    let end = rest.find(['/', '?', '#', ':']).unwrap_or(rest.len());
+    let host = &rest[..end];
+    let host = host.rsplit('@').next().unwrap_or(host);
+    Some(host.strip_prefix("www.").unwrap_or(host))
 }
 
 /// A field found in a record, as offsets into the line.
@@ -987,14 +1066,21 @@ enum Field {
 struct Record {
     text: Option<Field>,
     id: Option<Field>,
+    source: Option<Field>,
 }
 
-/// Parse one JSON Lines record, locating the text and id fields without copying anything.
-fn parse_record(line: &[u8], text_field: &str, id_field: &str) -> Result<Record, String> {
+/// Parse one JSON Lines record, locating the text, id and source fields without copying anything.
+fn parse_record(
+    line: &[u8],
+    text_field: &str,
+    id_field: &str,
+    source_field: Option<&str>,
+) -> Result<Record, String> {
     let mut de = serde_json::Deserializer::from_slice(line);
     let found = RecordSeed {
         text_field,
         id_field,
+        source_field,
     }
     .deserialize(&mut de)
     .map_err(json_error)?;
@@ -1021,6 +1107,7 @@ fn parse_record(line: &[u8], text_field: &str, id_field: &str) -> Result<Record,
     Ok(Record {
         text: found.text.map(locate),
         id: found.id.map(locate),
+        source: found.source.map(locate),
     })
 }
 
@@ -1035,11 +1122,13 @@ fn json_error(e: serde_json::Error) -> String {
 struct RecordSeed<'a> {
     text_field: &'a str,
     id_field: &'a str,
+    source_field: Option<&'a str>,
 }
 
 struct Found2<'de> {
     text: Option<&'de RawValue>,
     id: Option<&'de RawValue>,
+    source: Option<&'de RawValue>,
 }
 
 impl<'de> DeserializeSeed<'de> for RecordSeed<'_> {
@@ -1058,12 +1147,15 @@ impl<'de> Visitor<'de> for RecordSeed<'_> {
         let mut out = Found2 {
             text: None,
             id: None,
+            source: None,
         };
         while let Some(key) = map.next_key::<Key<'de>>()? {
             if out.text.is_none() && key.0 == self.text_field {
                 out.text = Some(map.next_value::<&'de RawValue>()?);
             } else if out.id.is_none() && key.0 == self.id_field {
                 out.id = Some(map.next_value::<&'de RawValue>()?);
+            } else if out.source.is_none() && Some(key.0.as_ref()) == self.source_field {
+                out.source = Some(map.next_value::<&'de RawValue>()?);
             } else {
                 map.next_value::<IgnoredAny>()?;
             }
@@ -1109,7 +1201,7 @@ mod tests {
     #[test]
     fn parse_record_locates_text_and_id_without_copying() {
         let line = r#"{"id": "a1", "meta": {"x": [1, 2]}, "text": "hello\nworld"}"#;
-        let rec = parse_record(line.as_bytes(), "text", "id").unwrap();
+        let rec = parse_record(line.as_bytes(), "text", "id", None).unwrap();
         assert_eq!(field_str(line, rec.text), Some(r"hello\nworld"));
         assert_eq!(field_str(line, rec.id), Some("a1"));
         assert!(matches!(
@@ -1120,7 +1212,7 @@ mod tests {
 
     #[test]
     fn parse_record_reports_column_of_syntax_error() {
-        let err = parse_record(br#"{"text": "a" "id": 1}"#, "text", "id").unwrap_err();
+        let err = parse_record(br#"{"text": "a" "id": 1}"#, "text", "id", None).unwrap_err();
         assert!(err.contains("column 14"), "{err}");
         assert!(!err.contains("line 1"), "{err}");
     }
@@ -1128,18 +1220,34 @@ mod tests {
     #[test]
     fn parse_record_numeric_id_and_missing_text() {
         let line = r#"{"id": 42, "body": "x"}"#;
-        let rec = parse_record(line.as_bytes(), "text", "id").unwrap();
+        let rec = parse_record(line.as_bytes(), "text", "id", None).unwrap();
         assert!(rec.text.is_none());
         assert_eq!(field_str(line, rec.id), Some("42"));
         // A custom text field.
-        let rec = parse_record(line.as_bytes(), "body", "id").unwrap();
+        let rec = parse_record(line.as_bytes(), "body", "id", None).unwrap();
         assert_eq!(field_str(line, rec.text), Some("x"));
     }
 
     #[test]
     fn parse_record_rejects_non_objects_and_trailing_garbage() {
-        assert!(parse_record(b"[1,2]", "text", "id").is_err());
-        assert!(parse_record(br#"{"text":"a"} x"#, "text", "id").is_err());
+        assert!(parse_record(b"[1,2]", "text", "id", None).is_err());
+        assert!(parse_record(br#"{"text":"a"} x"#, "text", "id", None).is_err());
+    }
+
+    #[test]
+    fn source_field_is_read_and_urls_give_their_host() {
+        let line = r#"{"text": "x", "url": "https://www.example.com:8080/a/b?c=1"}"#;
+        let rec = parse_record(line.as_bytes(), "text", "id", Some("url")).unwrap();
+        assert_eq!(
+            source_name(line.as_bytes(), rec.source, "f.jsonl"),
+            "example.com"
+        );
+        let rec = parse_record(line.as_bytes(), "text", "id", Some("outlet")).unwrap();
+        assert_eq!(
+            source_name(line.as_bytes(), rec.source, "f.jsonl"),
+            "f.jsonl"
+        );
+        assert_eq!(url_host("ftp://x"), None);
     }
 
     #[test]

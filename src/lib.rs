@@ -5,16 +5,18 @@
 //! | # | stage | module | input → output |
 //! |---|-------|--------|----------------|
 //! | 0 | read | [`input`] | paths → [`Corpus`] (mapped files, document spans, problems) |
+//! | 0b | boilerplate | [`boilerplate`] | lines → [`DocLines`] → [`Boilerplate`] (flagged line hashes) |
 //! | 1 | normalise | [`normalize`] | text → token stream |
 //! | 2 | shingle | [`shingle`] | tokens → shingle hashes (xxh3) |
 //! | 3 | MinHash | [`minhash`], [`sketch`] | shingle hashes → [`Sketches`] (flat signatures, exact hashes) |
 //! | 4 | exact duplicates | [`cluster::exact_groups`] | exact hashes → [`ExactGroups`] |
 //! | 5 | LSH | [`lsh`] | signatures → candidate [`Pair`]s (sort-grouped band keys) |
 //! | 6 | verify + cluster | [`verify`], [`cluster`] | pairs → verified [`Edge`]s → [`Cluster`]s |
-//! | 7 | output | [`report`] | clusters → `clusters.jsonl`, `summary.json` |
+//! | 7 | output | [`report`] | clusters → `clusters.jsonl`, `boilerplate.jsonl`, `summary.json` |
 //!
 //! [`scan`] runs them in order; [`write_outputs`] writes the results atomically.
 
+pub mod boilerplate;
 pub mod cluster;
 pub mod config;
 pub mod error;
@@ -33,6 +35,7 @@ use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
+pub use boilerplate::{Boilerplate, DocLines};
 pub use cluster::{Cluster, ClusterKind, ExactGroups};
 pub use config::{Banding, KeepPolicy, ScanConfig};
 pub use error::{Error, Problem, ProblemKind, Result};
@@ -55,6 +58,7 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 /// Everything a scan produced.
 pub struct ScanOutput {
     pub corpus: Corpus,
+    pub boilerplate: Boilerplate,
     pub sketches: Sketches,
     pub clusters: Vec<Cluster>,
     pub summary: Summary,
@@ -87,9 +91,22 @@ pub fn scan(
     }
     lap(Stage::Read, &mut clock);
 
+    let bp = if cfg.boilerplate.enabled {
+        let lines = boilerplate::line_stats(&corpus, cfg.profile, cfg.seed, progress, cancel)?;
+        let bp = boilerplate::detect(&corpus, &lines, &cfg.boilerplate, cfg.profile, cfg.seed);
+        lap(Stage::Lines, &mut clock);
+        bp
+    } else {
+        Boilerplate::default()
+    };
+    let exclude: &[u64] = if cfg.boilerplate.exclude_from_shingles {
+        &bp.hashes
+    } else {
+        &[]
+    };
+
     let params = SketchParams::from_config(&cfg);
-    let exclude: Vec<u64> = Vec::new();
-    let sketches = sketch::compute(&corpus, params, &exclude, progress, cancel)?;
+    let sketches = sketch::compute(&corpus, params, exclude, progress, cancel)?;
     lap(Stage::Sketch, &mut clock);
 
     progress.begin(Stage::Exact, 0);
@@ -111,7 +128,7 @@ pub fn scan(
     let verifier = verify::Verifier {
         corpus: &corpus,
         params,
-        exclude: &exclude,
+        exclude,
         cancel,
     };
     let (edges, vstats) =
@@ -133,10 +150,11 @@ pub fn scan(
     lap(Stage::Cluster, &mut clock);
 
     let summary = summarise(
-        &cfg, banding, &corpus, &sketches, &groups, &clusters, vstats, timings, started,
+        &cfg, banding, &corpus, &bp, &sketches, &groups, &clusters, vstats, timings, started,
     );
     Ok(ScanOutput {
         corpus,
+        boilerplate: bp,
         sketches,
         clusters,
         summary,
@@ -205,6 +223,7 @@ fn summarise(
     cfg: &ScanConfig,
     banding: Banding,
     corpus: &Corpus,
+    bp: &Boilerplate,
     sketches: &Sketches,
     groups: &ExactGroups,
     clusters: &[Cluster],
@@ -282,6 +301,7 @@ fn summarise(
             documents: groups.lsh_members.len() as u64,
             verify: vstats,
         },
+        boilerplate: report::BoilerplateOut::new(&cfg.boilerplate, bp),
         timings_ms: timings,
         seconds,
         mb_per_s: if seconds > 0.0 {
@@ -307,6 +327,10 @@ pub fn write_outputs(out: &mut ScanOutput, dir: &Path, progress: &dyn Progress) 
     })?;
     report::atomic_write(&dir.join(report::CLUSTERS_FILE), |w| {
         report::write_clusters(w, &out.clusters, &out.corpus)
+    })?;
+    let profile = out.summary.options.normalization;
+    report::atomic_write(&dir.join(report::BOILERPLATE_FILE), |w| {
+        report::write_boilerplate(w, &out.boilerplate, &out.corpus, profile)
     })?;
     out.summary
         .timings_ms

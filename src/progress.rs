@@ -4,6 +4,7 @@
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Stage {
     Read,
+    Lines,
     Sketch,
     Exact,
     Candidates,
@@ -13,8 +14,9 @@ pub enum Stage {
 }
 
 impl Stage {
-    pub const ALL: [Stage; 7] = [
+    pub const ALL: [Stage; 8] = [
         Stage::Read,
+        Stage::Lines,
         Stage::Sketch,
         Stage::Exact,
         Stage::Candidates,
@@ -32,6 +34,7 @@ impl Stage {
     pub fn title(self) -> &'static str {
         match self {
             Stage::Read => "Reading input",
+            Stage::Lines => "Counting lines (boilerplate)",
             Stage::Sketch => "Shingling + MinHash",
             Stage::Exact => "Grouping exact duplicates",
             Stage::Candidates => "Finding candidates (LSH)",
@@ -45,6 +48,7 @@ impl Stage {
     pub fn key(self) -> &'static str {
         match self {
             Stage::Read => "read",
+            Stage::Lines => "lines",
             Stage::Sketch => "sketch",
             Stage::Exact => "exact",
             Stage::Candidates => "candidates",
@@ -56,7 +60,7 @@ impl Stage {
 
     /// Whether `advance` counts bytes (as opposed to items).
     pub fn counts_bytes(self) -> bool {
-        matches!(self, Stage::Read | Stage::Sketch)
+        matches!(self, Stage::Read | Stage::Lines | Stage::Sketch)
     }
 }
 

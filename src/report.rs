@@ -13,17 +13,19 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use crate::boilerplate::{Boilerplate, BoilerplateConfig, Reason};
 use crate::cluster::{Cluster, ClusterKind};
 use crate::config::{Banding, FormatChoice, KeepPolicy, ScanConfig, Verify};
 use crate::error::{Error, Problem, Result};
 use crate::input::Corpus;
-use crate::normalize::Profile;
+use crate::normalize::{Profile, normalize_to_string};
 use crate::shingle::ShingleKind;
 use crate::verify::VerifyStats;
 
 /// File names inside the output directory.
 pub const CLUSTERS_FILE: &str = "clusters.jsonl";
 pub const SUMMARY_FILE: &str = "summary.json";
+pub const BOILERPLATE_FILE: &str = "boilerplate.jsonl";
 
 /// Write `path` atomically: `fill` writes into a temporary file beside it, which is synced and
 /// renamed over `path` only if everything succeeded. On failure the temporary file is removed.
@@ -113,6 +115,102 @@ pub fn write_clusters(w: &mut impl Write, clusters: &[Cluster], corpus: &Corpus)
         w.write_all(b"\n")?;
     }
     Ok(())
+}
+
+/// Sources listed per boilerplate line at most.
+pub const MAX_LISTED_SOURCES: usize = 20;
+
+#[derive(Serialize)]
+struct SourceCount<'a> {
+    source: &'a str,
+    docs: u64,
+}
+
+#[derive(Serialize)]
+struct BoilerplateLineOut<'a> {
+    text: &'a str,
+    normalized: String,
+    /// Hash of the normalised line (hex), as `clean --from` uses it.
+    hash: String,
+    docs: u64,
+    max_repeats: u32,
+    reasons: Vec<Reason>,
+    sources: Vec<SourceCount<'a>>,
+    examples: Vec<Cow<'a, str>>,
+}
+
+/// Write one JSON line per flagged boilerplate line, in report order.
+pub fn write_boilerplate(
+    w: &mut impl Write,
+    bp: &Boilerplate,
+    corpus: &Corpus,
+    profile: Profile,
+) -> io::Result<()> {
+    let mut buf = String::new();
+    for f in &bp.lines {
+        let d = &corpus.docs[f.first.0.0 as usize];
+        let text = crate::boilerplate::raw_line(corpus.text(d, &mut buf), f.first.1);
+        let out = BoilerplateLineOut {
+            text,
+            normalized: normalize_to_string(text, profile).replace('\n', " "),
+            hash: format!("{:016x}", f.hash),
+            docs: f.docs,
+            max_repeats: f.max_repeats,
+            reasons: f.reasons().collect(),
+            sources: f
+                .sources
+                .iter()
+                .take(MAX_LISTED_SOURCES)
+                .map(|&(s, n)| SourceCount {
+                    source: &corpus.sources[s as usize],
+                    docs: n,
+                })
+                .collect(),
+            examples: f
+                .examples
+                .iter()
+                .map(|e| corpus.id(&corpus.docs[e.0 as usize]))
+                .collect(),
+        };
+        serde_json::to_writer(&mut *w, &out)?;
+        w.write_all(b"\n")?;
+    }
+    Ok(())
+}
+
+/// Boilerplate counts for the summary.
+#[derive(Clone, Debug, Serialize)]
+pub struct BoilerplateOut {
+    pub enabled: bool,
+    pub min_docs: usize,
+    pub lexicon: bool,
+    pub excluded_from_shingles: bool,
+    /// Distinct flagged lines.
+    pub lines: u64,
+    pub by_reason: BTreeMap<&'static str, u64>,
+    pub documents_affected: u64,
+    pub occurrences: u64,
+}
+
+impl BoilerplateOut {
+    pub fn new(cfg: &BoilerplateConfig, bp: &Boilerplate) -> Self {
+        let mut by_reason = BTreeMap::new();
+        for f in &bp.lines {
+            for r in f.reasons() {
+                *by_reason.entry(r.as_str()).or_insert(0) += 1;
+            }
+        }
+        BoilerplateOut {
+            enabled: cfg.enabled,
+            min_docs: cfg.min_docs,
+            lexicon: cfg.lexicon,
+            excluded_from_shingles: cfg.enabled && cfg.exclude_from_shingles,
+            lines: bp.lines.len() as u64,
+            by_reason,
+            documents_affected: bp.docs_affected,
+            occurrences: bp.occurrences,
+        }
+    }
 }
 
 /// Every input document, accounted for: `read = kept + duplicates + skipped`.
@@ -219,6 +317,7 @@ pub struct Summary {
     pub clusters: ClusterCounts,
     pub options: OptionsOut,
     pub lsh: LshOut,
+    pub boilerplate: BoilerplateOut,
     /// Milliseconds per stage.
     pub timings_ms: BTreeMap<&'static str, u64>,
     pub seconds: f64,

@@ -36,7 +36,8 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Scan inputs and write duplicate clusters (clusters.jsonl) and a summary (summary.json).
+    /// Scan inputs and write duplicate clusters (clusters.jsonl), boilerplate lines
+    /// (boilerplate.jsonl) and a summary (summary.json).
     #[command(after_long_help = format!("{EXAMPLES}\n\n{EXIT_CODES}"))]
     Scan(ScanArgs),
 }
@@ -136,6 +137,28 @@ pub struct ScanArgs {
     #[arg(long, value_name = "NAME", default_value = config::DEFAULT_ID_FIELD)]
     pub id_field: String,
 
+    /// JSON field naming each document's source (outlet) for per-source boilerplate; a URL gives
+    /// its host. Without it: the file (JSON Lines) or parent directory (text files).
+    #[arg(long, value_name = "NAME")]
+    pub source_field: Option<String>,
+
+    /// Documents of one source a line must appear in to be flagged as that source's template
+    /// (4× for one-word lines; corpus-wide lines need 4× more).
+    #[arg(long, value_name = "N", default_value_t = neardup::boilerplate::DEFAULT_MIN_DOCS)]
+    pub boilerplate_min_docs: usize,
+
+    /// Do not detect boilerplate lines at all.
+    #[arg(long)]
+    pub no_boilerplate: bool,
+
+    /// Detect and report boilerplate, but keep it in the shingles used for matching.
+    #[arg(long)]
+    pub keep_boilerplate_in_shingles: bool,
+
+    /// Do not flag the built-in list of navigation/sharing lines ("Skip to content", …).
+    #[arg(long)]
+    pub no_boilerplate_lexicon: bool,
+
     /// Also read hidden files and directories.
     #[arg(long)]
     pub hidden: bool,
@@ -199,6 +222,11 @@ impl ScanArgs {
         cfg.input.hidden = self.hidden;
         cfg.input.no_mmap = self.no_mmap;
         cfg.input.exclude = vec![self.output.clone()];
+        cfg.input.source_field = self.source_field.clone();
+        cfg.boilerplate.enabled = !self.no_boilerplate;
+        cfg.boilerplate.min_docs = self.boilerplate_min_docs;
+        cfg.boilerplate.exclude_from_shingles = !self.keep_boilerplate_in_shingles;
+        cfg.boilerplate.lexicon = !self.no_boilerplate_lexicon;
         cfg.strict = self.strict;
         cfg
     }

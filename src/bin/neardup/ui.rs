@@ -112,5 +112,17 @@ pub fn print_summary(s: &Summary, out_dir: &std::path::Path) {
         s.lsh.verify.candidate_pairs,
         s.lsh.verify.accepted
     );
+    if s.boilerplate.enabled {
+        eprintln!(
+            "  boilerplate: {} lines flagged, in {} documents{}",
+            s.boilerplate.lines,
+            s.boilerplate.documents_affected,
+            if s.boilerplate.excluded_from_shingles {
+                " (left out of matching)"
+            } else {
+                ""
+            }
+        );
+    }
     eprintln!("  wrote {}", out_dir.display());
 }

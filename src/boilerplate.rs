@@ -1,0 +1,767 @@
+//! Boilerplate lines: site names, navigation, bylines, sign-offs, share and hashtag lines, titles
+//! repeated in a page. Found before shingling, reported, kept out of near-duplicate detection,
+//! and stripped by `clean`.
+//!
+//! **Pass 1** ([`line_stats`]) normalises every line (lines end at `\n`) with the scan's profile,
+//! hashes it, and keeps per document the distinct non-empty lines with their repeat count, token
+//! count and first line number, in one flat array ([`DocLines`]).
+//!
+//! **Detection** ([`detect`]) groups those entries by line hash (sorting, not a shared map) and
+//! flags a line for any of these reasons:
+//!
+//! * `repeated`: it occurs at least [`MIN_REPEATS`] times in one document and has 2 to
+//!   [`MAX_REPEAT_TOKENS`] tokens (a title or site name printed five times in one page);
+//! * `template`: within one source (outlet) it occurs in at least `min_docs` documents (4× that
+//!   for a one-word line), and the documents carrying it have content of their own;
+//! * `common`: across all sources it occurs in at least [`COMMON_FACTOR`] × `min_docs` documents
+//!   (again 4× for one word), with the same own-content guard;
+//! * `hashtags`: every word of the raw line is a `#hashtag` (at least two);
+//! * `known`: it is one of a short list of navigation and sharing strings that content
+//!   management systems print ("Skip to content" and its translations, "Share on Facebook", …;
+//!   see [`KNOWN_LINES`]). Off with `--no-boilerplate-lexicon`.
+//!
+//! Guards keep ordinary text out: lines of numbers only are never flagged; a frequency rule only
+//! looks at lines of at most [`MAX_TEMPLATE_TOKENS`] tokens, and never at a line that in most of
+//! its documents is a *fragment* of hard-wrapped text (it continues the line before it, which
+//! ends without sentence punctuation, with a lower-case letter, or the next line continues it so:
+//! Reuters' `said.`); and the **own-content guard** tells a
+//! template from a syndicated paragraph. For each document, the *own content* is the share of its
+//! tokens in lines found in no other document of the same scope (source, or corpus). A template
+//! line sits in documents that each carry their own article (own content high); a paragraph of
+//! one wire story reprinted several times sits in documents that are copies of each other (own
+//! content low), so it is content, not boilerplate. A line is flagged by frequency only if the
+//! median own content of (a sample of) its documents is at least [`MIN_OWN_CONTENT`].
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use rayon::prelude::*;
+
+use crate::error::{Error, Result};
+use crate::input::{Corpus, DocId};
+use crate::normalize::{Normalizer, Profile};
+use crate::progress::{Progress, Stage};
+use crate::shingle::LineTokens;
+
+/// Default `--boilerplate-min-docs` (see README "Choosing the defaults").
+pub const DEFAULT_MIN_DOCS: usize = 5;
+/// A one-word line needs this many times more documents.
+pub const SINGLE_WORD_FACTOR: usize = 4;
+/// The corpus-wide rule needs this many times more documents than the per-source rule.
+pub const COMMON_FACTOR: usize = 4;
+/// Longest line (in tokens) the frequency rules consider.
+pub const MAX_TEMPLATE_TOKENS: usize = 60;
+/// Occurrences in one document that make a line `repeated` (two is too common in verse, recipes
+/// and lyrics; scraped pages repeat their site name and title many times).
+pub const MIN_REPEATS: u32 = 3;
+/// Longest line (in tokens) the within-document repetition rule considers.
+pub const MAX_REPEAT_TOKENS: usize = 30;
+/// Median own-content share required of the documents carrying a frequent line.
+pub const MIN_OWN_CONTENT: f32 = 0.25;
+/// Documents sampled per line and scope for the own-content median.
+const OWN_CONTENT_SAMPLE: usize = 31;
+/// Example document ids kept per flagged line.
+pub const EXAMPLES: usize = 3;
+
+/// Navigation and sharing lines printed by content management systems, in several languages.
+/// Matched as whole normalised lines.
+pub const KNOWN_LINES: &[&str] = &[
+    // "Skip to content" (WordPress and others) and variants.
+    "Skip to content",
+    "Skip to main content",
+    "Skip to navigation",
+    "Jump to navigation",
+    "التخطي إلى المحتوى",
+    "انتقل إلى المحتوى",
+    "تخطى إلى المحتوى",
+    "Aller au contenu",
+    "Aller au contenu principal",
+    "Zum Inhalt springen",
+    "Saltar al contenido",
+    "Ir al contenido",
+    "Passa al contenuto",
+    "Pular para o conteúdo",
+    "İçeriğe geç",
+    // Sharing.
+    "Share",
+    "Share this",
+    "Share this article",
+    "Share on Facebook",
+    "Share on Twitter",
+    "Share on WhatsApp",
+    "Click to share on Facebook",
+    "Click to share on Twitter",
+    "Tweet",
+    "Print",
+    "Email",
+    "شارك",
+    "شارك الخبر",
+    "شارك المقال",
+    "مشاركة",
+    "طباعة",
+    "تويتر",
+    "فيسبوك",
+    "واتساب",
+    "Partager",
+    "Teilen",
+    "Compartir",
+    // Reading prompts.
+    "Read more",
+    "Continue reading",
+    "Advertisement",
+    "اقرأ أيضا",
+    "اقرأ المزيد",
+    "إعلان",
+    "Lire aussi",
+    "Weiterlesen",
+    "Leer más",
+];
+
+/// One distinct line of one document.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LineEntry {
+    /// Hash of the normalised line.
+    pub hash: u64,
+    /// 1-based number of its first occurrence in the document text.
+    pub first_line: u32,
+    /// Normalised tokens (saturating).
+    pub tokens: u16,
+    /// Occurrences in the document (saturating).
+    pub count: u8,
+    /// `F_*` flags.
+    pub flags: u8,
+}
+
+const F_HASHTAGS: u8 = 1;
+const F_NUMERIC: u8 = 2;
+const F_FRAGMENT: u8 = 4;
+
+/// Whether a raw line ends without closing its sentence (hard-wrapped text goes on below). A
+/// quote closed after a comma (`,"`) is open too: `he said.` follows.
+fn ends_open(raw: &str) -> bool {
+    let t = raw.trim_end();
+    if t.ends_with(",\"") || t.ends_with(",”") || t.ends_with(",'") {
+        return true;
+    }
+    match t.chars().last() {
+        None => false,
+        Some(c) => !matches!(
+            c,
+            '.' | '!'
+                | '?'
+                | ':'
+                | ';'
+                | '"'
+                | '\''
+                | ')'
+                | ']'
+                | '”'
+                | '’'
+                | '»'
+                | '…'
+                | '؟'
+                | '؛'
+                | '。'
+                | '！'
+                | '？'
+        ),
+    }
+}
+
+/// Whether a raw line starts with a lower-case letter (only cased scripts can say so).
+fn starts_lower(raw: &str) -> bool {
+    raw.chars()
+        .find(|c| c.is_alphabetic())
+        .is_some_and(|c| c.is_lowercase())
+}
+
+/// Whether a line fills the document's wrap width (`width`: its longest line, in bytes), as the
+/// lines of hard-wrapped text do.
+fn is_full(raw: &str, width: usize) -> bool {
+    width >= 40 && raw.trim_end().len() * 4 >= width * 3
+}
+
+/// Whether the line `cur` is a piece of a sentence wrapped over several lines: it continues the
+/// line before it (which ends open and fills the wrap width, or is followed by a lower-case
+/// start), or the line after it continues it the same way.
+fn is_fragment(prev: &str, cur: &str, next: &str, width: usize) -> bool {
+    let prev_open = !prev.trim().is_empty() && ends_open(prev);
+    let cur_open = !next.trim().is_empty() && ends_open(cur);
+    (prev_open && (starts_lower(cur) || is_full(prev, width)))
+        || (cur_open && (starts_lower(next) || is_full(cur, width)))
+}
+
+/// Pass-1 result: for every document, its distinct non-empty lines (sorted by hash).
+#[derive(Debug, Default)]
+pub struct DocLines {
+    /// `entries[offsets[d]..offsets[d + 1]]` are document `d`'s lines.
+    pub offsets: Vec<usize>,
+    pub entries: Vec<LineEntry>,
+}
+
+impl DocLines {
+    pub fn of(&self, doc: usize) -> &[LineEntry] {
+        &self.entries[self.offsets[doc]..self.offsets[doc + 1]]
+    }
+}
+
+/// Whether every whitespace-separated word of a raw line is a hashtag (at least two words).
+pub fn is_hashtag_line(raw: &str) -> bool {
+    let mut n = 0;
+    for w in raw.split_whitespace() {
+        if !(w.starts_with('#') || w.starts_with('＃')) || w.chars().count() < 2 {
+            return false;
+        }
+        n += 1;
+    }
+    n >= 2
+}
+
+/// Reusable per-thread state for pass 1.
+struct LineScanner {
+    normalizer: Normalizer,
+    line: LineTokens,
+    doc: Vec<LineEntry>,
+    text_buf: String,
+}
+
+impl LineScanner {
+    fn new(profile: Profile, seed: u64) -> Self {
+        LineScanner {
+            normalizer: Normalizer::new(profile),
+            line: LineTokens::new(seed, false),
+            doc: Vec::new(),
+            text_buf: String::new(),
+        }
+    }
+
+    /// Append the distinct lines of `text` to `out`; returns how many.
+    fn scan(&mut self, text: &str, out: &mut Vec<LineEntry>) -> usize {
+        self.doc.clear();
+        let width = text
+            .split('\n')
+            .map(|l| l.trim_end().len())
+            .max()
+            .unwrap_or(0);
+        let mut lines = text.split('\n').peekable();
+        let mut prev = "";
+        let mut i = 0;
+        while let Some(raw) = lines.next() {
+            i += 1;
+            let next = lines.peek().copied().unwrap_or("");
+            let before = std::mem::replace(&mut prev, raw);
+            self.line.clear();
+            self.normalizer.run(raw, &mut self.line);
+            if self.line.is_empty() {
+                continue;
+            }
+            let mut flags = 0;
+            if self.line.numeric {
+                flags |= F_NUMERIC;
+            }
+            if is_hashtag_line(raw) {
+                flags |= F_HASHTAGS;
+            }
+            if is_fragment(before, raw, next, width) {
+                flags |= F_FRAGMENT;
+            }
+            self.doc.push(LineEntry {
+                hash: self.line.line_hash(),
+                first_line: i.min(u32::MAX as usize) as u32,
+                tokens: self.line.len().min(u16::MAX as usize) as u16,
+                count: 1,
+                flags,
+            });
+        }
+        self.doc.sort_unstable_by_key(|e| (e.hash, e.first_line));
+        let start = out.len();
+        for e in &self.doc {
+            let len = out.len();
+            match out.last_mut() {
+                Some(last) if len > start && last.hash == e.hash => {
+                    last.count = last.count.saturating_add(1);
+                    last.flags |= e.flags;
+                }
+                _ => out.push(*e),
+            }
+        }
+        out.len() - start
+    }
+}
+
+/// Pass 1: the distinct lines of every document, in parallel blocks.
+pub fn line_stats(
+    corpus: &Corpus,
+    profile: Profile,
+    seed: u64,
+    progress: &dyn Progress,
+    cancel: &AtomicBool,
+) -> Result<DocLines> {
+    progress.begin(Stage::Lines, corpus.data_bytes());
+    let parts: Vec<(Vec<LineEntry>, Vec<usize>)> = corpus
+        .blocks()
+        .into_par_iter()
+        .map_init(
+            || LineScanner::new(profile, seed),
+            |sc, range| {
+                if cancel.load(Ordering::Relaxed) {
+                    return Err(Error::Interrupted);
+                }
+                let mut entries = Vec::new();
+                let mut counts = Vec::with_capacity(range.len());
+                let mut bytes = 0;
+                for d in range {
+                    let doc = &corpus.docs[d];
+                    bytes += corpus.text_len(doc);
+                    let mut buf = std::mem::take(&mut sc.text_buf);
+                    let text = corpus.text(doc, &mut buf);
+                    counts.push(sc.scan(text, &mut entries));
+                    sc.text_buf = buf;
+                }
+                progress.advance(bytes);
+                Ok((entries, counts))
+            },
+        )
+        .collect::<Result<_>>()?;
+    let mut out = DocLines {
+        offsets: Vec::with_capacity(corpus.docs.len() + 1),
+        entries: Vec::with_capacity(parts.iter().map(|p| p.0.len()).sum()),
+    };
+    out.offsets.push(0);
+    for (entries, counts) in parts {
+        for c in counts {
+            out.offsets
+                .push(out.offsets.last().copied().unwrap_or(0) + c);
+        }
+        out.entries.extend(entries);
+    }
+    progress.end();
+    Ok(out)
+}
+
+/// Why a line was flagged (a set of these is reported per line).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reason {
+    Known,
+    Hashtags,
+    Repeated,
+    Template,
+    Common,
+}
+
+impl Reason {
+    pub const ALL: [Reason; 5] = [
+        Reason::Known,
+        Reason::Hashtags,
+        Reason::Repeated,
+        Reason::Template,
+        Reason::Common,
+    ];
+    fn bit(self) -> u8 {
+        1 << self as u8
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::Known => "known",
+            Reason::Hashtags => "hashtags",
+            Reason::Repeated => "repeated",
+            Reason::Template => "template",
+            Reason::Common => "common",
+        }
+    }
+}
+
+/// A flagged line.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FlaggedLine {
+    pub hash: u64,
+    /// Bit set of [`Reason`]s.
+    pub reasons: u8,
+    /// Documents containing the line.
+    pub docs: u64,
+    /// Most occurrences in one document.
+    pub max_repeats: u32,
+    /// `(source index, documents)` for every source it appears in, most documents first.
+    pub sources: Vec<(u32, u64)>,
+    /// The first few documents containing it.
+    pub examples: Vec<DocId>,
+    /// Where it was first seen: document and 1-based line.
+    pub first: (DocId, u32),
+    pub tokens: u16,
+}
+
+impl FlaggedLine {
+    pub fn reasons(&self) -> impl Iterator<Item = Reason> + '_ {
+        Reason::ALL
+            .into_iter()
+            .filter(|r| self.reasons & r.bit() != 0)
+    }
+}
+
+/// Options for detection.
+#[derive(Clone, Debug)]
+pub struct BoilerplateConfig {
+    /// Run detection at all.
+    pub enabled: bool,
+    pub min_docs: usize,
+    /// Flag the [`KNOWN_LINES`].
+    pub lexicon: bool,
+    /// Leave flagged lines out of shingling (the default).
+    pub exclude_from_shingles: bool,
+}
+
+impl Default for BoilerplateConfig {
+    fn default() -> Self {
+        BoilerplateConfig {
+            enabled: true,
+            min_docs: DEFAULT_MIN_DOCS,
+            lexicon: true,
+            exclude_from_shingles: true,
+        }
+    }
+}
+
+/// The detected boilerplate.
+#[derive(Clone, Debug, Default)]
+pub struct Boilerplate {
+    /// Hashes of flagged lines, sorted (for lookup).
+    pub hashes: Vec<u64>,
+    /// Flagged lines in report order (most documents first, ties by first-seen text).
+    pub lines: Vec<FlaggedLine>,
+    /// Documents with at least one flagged line.
+    pub docs_affected: u64,
+    /// Flagged line occurrences over all documents.
+    pub occurrences: u64,
+}
+
+impl Boilerplate {
+    pub fn contains(&self, hash: u64) -> bool {
+        self.hashes.binary_search(&hash).is_ok()
+    }
+}
+
+/// Hashes of the known lines under this profile and seed, sorted.
+pub fn known_hashes(profile: Profile, seed: u64) -> Vec<u64> {
+    let mut n = Normalizer::new(profile);
+    let mut line = LineTokens::new(seed, false);
+    let mut v: Vec<u64> = KNOWN_LINES
+        .iter()
+        .map(|s| {
+            line.clear();
+            n.run(s, &mut line);
+            line.line_hash()
+        })
+        .collect();
+    v.sort_unstable();
+    v.dedup();
+    v
+}
+
+/// The raw text of 1-based line `line` of `text`, trimmed.
+pub fn raw_line(text: &str, line: u32) -> &str {
+    text.split('\n')
+        .nth(line.saturating_sub(1) as usize)
+        .unwrap_or("")
+        .trim()
+}
+
+fn median(mut v: Vec<f32>) -> f32 {
+    if v.is_empty() {
+        return 0.0;
+    }
+    v.sort_unstable_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+/// Up to `k` evenly spaced items of `v`.
+fn sample<T: Copy>(v: &[T], k: usize) -> impl Iterator<Item = T> + '_ {
+    let step = v.len().div_ceil(k).max(1);
+    v.iter().step_by(step).copied()
+}
+
+/// Flag boilerplate lines from the pass-1 statistics.
+pub fn detect(
+    corpus: &Corpus,
+    lines: &DocLines,
+    cfg: &BoilerplateConfig,
+    profile: Profile,
+    seed: u64,
+) -> Boilerplate {
+    let n_docs = corpus.docs.len();
+    // (hash, doc, entry index) for every entry, grouped by sorting.
+    let mut index: Vec<(u64, u32, u32)> = Vec::with_capacity(lines.entries.len());
+    for d in 0..n_docs {
+        for i in lines.offsets[d]..lines.offsets[d + 1] {
+            index.push((lines.entries[i].hash, d as u32, i as u32));
+        }
+    }
+    index.par_sort_unstable();
+    let runs: Vec<std::ops::Range<usize>> = {
+        let mut v = Vec::new();
+        let mut i = 0;
+        while i < index.len() {
+            let mut j = i + 1;
+            while j < index.len() && index[j].0 == index[i].0 {
+                j += 1;
+            }
+            v.push(i..j);
+            i = j;
+        }
+        v
+    };
+    // Document frequency of every entry's line, corpus-wide and within its document's source.
+    let mut df_global = vec![0u32; lines.entries.len()];
+    let mut df_source = vec![0u32; lines.entries.len()];
+    for r in &runs {
+        let run = &index[r.clone()];
+        let mut by_source: Vec<(u32, u32)> = run
+            .iter()
+            .map(|&(_, d, i)| (corpus.doc_source[d as usize], i))
+            .collect();
+        by_source.sort_unstable();
+        let mut a = 0;
+        while a < by_source.len() {
+            let mut b = a + 1;
+            while b < by_source.len() && by_source[b].0 == by_source[a].0 {
+                b += 1;
+            }
+            for &(_, i) in &by_source[a..b] {
+                df_source[i as usize] = (b - a) as u32;
+            }
+            a = b;
+        }
+        for &(_, _, i) in run {
+            df_global[i as usize] = run.len() as u32;
+        }
+    }
+    // Own content of every document, per scope.
+    let own = |df: &[u32], d: usize| -> f32 {
+        let (mut own, mut all) = (0u64, 0u64);
+        for i in lines.offsets[d]..lines.offsets[d + 1] {
+            let t = lines.entries[i].tokens as u64 * lines.entries[i].count as u64;
+            all += t;
+            if df[i] == 1 {
+                own += t;
+            }
+        }
+        if all == 0 {
+            0.0
+        } else {
+            own as f32 / all as f32
+        }
+    };
+    let own_global: Vec<f32> = (0..n_docs)
+        .into_par_iter()
+        .map(|d| own(&df_global, d))
+        .collect();
+    let own_source: Vec<f32> = (0..n_docs)
+        .into_par_iter()
+        .map(|d| own(&df_source, d))
+        .collect();
+    let known = if cfg.lexicon {
+        known_hashes(profile, seed)
+    } else {
+        Vec::new()
+    };
+
+    let min_docs = cfg.min_docs.max(1);
+    let mut flagged: Vec<FlaggedLine> = runs
+        .par_iter()
+        .filter_map(|r| {
+            let run = &index[r.clone()];
+            let first = lines.entries[run[0].2 as usize];
+            if first.flags & F_NUMERIC != 0 {
+                return None;
+            }
+            let tokens = first.tokens as usize;
+            let mut reasons = 0u8;
+            let max_repeats = run
+                .iter()
+                .map(|&(_, _, i)| lines.entries[i as usize].count as u32)
+                .max()
+                .unwrap_or(1);
+
+            if run
+                .iter()
+                .any(|&(_, _, i)| lines.entries[i as usize].flags & F_HASHTAGS != 0)
+            {
+                reasons |= Reason::Hashtags.bit();
+            }
+            if max_repeats >= MIN_REPEATS && (2..=MAX_REPEAT_TOKENS).contains(&tokens) {
+                reasons |= Reason::Repeated.bit();
+            }
+            // A piece of a hard-wrapped sentence in most of its documents ("said." after a line
+            // ending "...the company") is text, however frequent.
+            let fragments = run
+                .iter()
+                .filter(|&&(_, _, i)| lines.entries[i as usize].flags & F_FRAGMENT != 0)
+                .count();
+            let mostly_fragment = fragments * 2 >= run.len();
+            let frequency_rules = tokens <= MAX_TEMPLATE_TOKENS && !mostly_fragment;
+            if !mostly_fragment && known.binary_search(&first.hash).is_ok() {
+                reasons |= Reason::Known.bit();
+            }
+            // Documents per source.
+            let mut src_docs: Vec<(u32, u32)> = run
+                .iter()
+                .map(|&(_, d, _)| (corpus.doc_source[d as usize], d))
+                .collect();
+            src_docs.sort_unstable();
+            let mut sources: Vec<(u32, u64)> = Vec::new();
+            let need = if tokens == 1 {
+                min_docs * SINGLE_WORD_FACTOR
+            } else {
+                min_docs
+            };
+            let mut a = 0;
+            while a < src_docs.len() {
+                let mut b = a + 1;
+                while b < src_docs.len() && src_docs[b].0 == src_docs[a].0 {
+                    b += 1;
+                }
+                sources.push((src_docs[a].0, (b - a) as u64));
+                if frequency_rules && b - a >= need {
+                    let docs: Vec<u32> = src_docs[a..b].iter().map(|&(_, d)| d).collect();
+                    let m = median(
+                        sample(&docs, OWN_CONTENT_SAMPLE)
+                            .map(|d| own_source[d as usize])
+                            .collect(),
+                    );
+                    if m >= MIN_OWN_CONTENT {
+                        reasons |= Reason::Template.bit();
+                    }
+                }
+                a = b;
+            }
+            if frequency_rules && run.len() >= need * COMMON_FACTOR {
+                let docs: Vec<u32> = run.iter().map(|&(_, d, _)| d).collect();
+                let m = median(
+                    sample(&docs, OWN_CONTENT_SAMPLE)
+                        .map(|d| own_global[d as usize])
+                        .collect(),
+                );
+                if m >= MIN_OWN_CONTENT {
+                    reasons |= Reason::Common.bit();
+                }
+            }
+            if reasons == 0 {
+                return None;
+            }
+            sources.sort_unstable_by(|x, y| y.1.cmp(&x.1).then(x.0.cmp(&y.0)));
+            let first_doc = run[0].1;
+            Some(FlaggedLine {
+                hash: first.hash,
+                reasons,
+                docs: run.len() as u64,
+                max_repeats,
+                sources,
+                examples: run
+                    .iter()
+                    .take(EXAMPLES)
+                    .map(|&(_, d, _)| DocId(d))
+                    .collect(),
+                first: (DocId(first_doc), first.first_line),
+                tokens: first.tokens,
+            })
+        })
+        .collect();
+    // Report order: most documents first, ties by first-seen text, then hash.
+    let mut keyed: Vec<(FlaggedLine, String)> = flagged
+        .drain(..)
+        .map(|f| {
+            let d = &corpus.docs[f.first.0.0 as usize];
+            let mut buf = String::new();
+            let text = raw_line(corpus.text(d, &mut buf), f.first.1).to_string();
+            (f, text)
+        })
+        .collect();
+    keyed.sort_by(|(a, ta), (b, tb)| {
+        b.docs
+            .cmp(&a.docs)
+            .then_with(|| ta.cmp(tb))
+            .then(a.hash.cmp(&b.hash))
+    });
+    let lines_out: Vec<FlaggedLine> = keyed.into_iter().map(|(f, _)| f).collect();
+    let mut hashes: Vec<u64> = lines_out.iter().map(|f| f.hash).collect();
+    hashes.sort_unstable();
+    let mut docs_affected = 0;
+    let mut occurrences = 0;
+    for d in 0..n_docs {
+        let mut any = false;
+        for e in lines.of(d) {
+            if hashes.binary_search(&e.hash).is_ok() {
+                any = true;
+                occurrences += e.count as u64;
+            }
+        }
+        docs_affected += any as u64;
+    }
+    Boilerplate {
+        hashes,
+        lines: lines_out,
+        docs_affected,
+        occurrences,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hashtag_lines_need_two_hashtags_and_nothing_else() {
+        assert!(is_hashtag_line("#الجزائر #تحاول #التقرب"));
+        assert!(is_hashtag_line("  #a1 ＃b2 "));
+        assert!(!is_hashtag_line("#solo"));
+        assert!(!is_hashtag_line("#a plain #b"));
+        assert!(!is_hashtag_line("# #"));
+    }
+
+    #[test]
+    fn scanner_counts_repeats_and_keeps_first_line_numbers() {
+        let mut sc = LineScanner::new(Profile::Full, 1);
+        let mut out = Vec::new();
+        let n = sc.scan(
+            "Site: News\nbody text here\n\nsite news\n2024\n#a #b",
+            &mut out,
+        );
+        assert_eq!(n, 4);
+        let site = out.iter().find(|e| e.count == 2).unwrap();
+        assert_eq!((site.first_line, site.tokens), (1, 2));
+        assert!(
+            out.iter()
+                .any(|e| e.flags & F_NUMERIC != 0 && e.first_line == 5)
+        );
+        assert!(
+            out.iter()
+                .any(|e| e.flags & F_HASHTAGS != 0 && e.first_line == 6)
+        );
+    }
+
+    #[test]
+    fn wrapped_sentence_pieces_are_fragments_and_sign_offs_are_not() {
+        let w = 70;
+        assert!(is_fragment(
+            "closed by regulators, the FDIC",
+            "said.",
+            "",
+            w
+        ));
+        let full = "the agency's outlook for grain exports was revised by the Commerce";
+        assert!(is_fragment(full, "Department said.", "", w));
+        assert!(is_fragment("\"We will not sell,\"", "he said.", "", w));
+        let m = "Moody's Investors Service Inc said it";
+        assert!(is_fragment("", m, "had lowered the rating", w));
+        assert!(!is_fragment("The deal closed on Friday.", "Reuter", "", w));
+        assert!(!is_fragment("Net 1,234 vs 987", "Reuter", "", w));
+        assert!(!is_fragment("نص عربي بلا ترقيم", "نص آخر", "", w));
+    }
+
+    #[test]
+    fn known_lines_include_skip_to_content_in_arabic() {
+        let known = known_hashes(Profile::Full, 9);
+        let mut line = LineTokens::new(9, false);
+        Normalizer::new(Profile::Full).run("  التخطّي إلى المحتوى ", &mut line);
+        assert!(known.binary_search(&line.line_hash()).is_ok());
+    }
+}
