@@ -537,10 +537,11 @@ pub fn detect(
     // Own content of every document, per scope.
     let own = |df: &[u32], d: usize| -> f32 {
         let (mut own, mut all) = (0u64, 0u64);
-        for i in lines.offsets[d]..lines.offsets[d + 1] {
-            let t = lines.entries[i].tokens as u64 * lines.entries[i].count as u64;
+        let range = lines.offsets[d]..lines.offsets[d + 1];
+        for (e, &f) in lines.entries[range.clone()].iter().zip(&df[range]) {
+            let t = e.tokens as u64 * e.count as u64;
             all += t;
-            if df[i] == 1 {
+            if f == 1 {
                 own += t;
             }
         }
