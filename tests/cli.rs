@@ -326,3 +326,43 @@ fn same_file_given_twice_is_read_once() {
         .success();
     assert_eq!(summary(out.path())["documents"]["read"], 1);
 }
+
+#[test]
+fn seed_002_site_name_title_skip_link_and_hashtag_line_are_flagged_as_boilerplate() {
+    let out = tempfile::tempdir().unwrap();
+    neardup()
+        .args(["scan", "-q", "-o"])
+        .arg(out.path())
+        .arg(fixture("news"))
+        .assert()
+        .success();
+    let lines: Vec<Value> = fs::read_to_string(out.path().join("boilerplate.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let find = |text: &str| {
+        lines
+            .iter()
+            .find(|l| l["text"].as_str().unwrap().trim() == text)
+            .unwrap_or_else(|| panic!("{text} not flagged: {lines:?}"))
+    };
+    let skip = find("التخطي إلى المحتوى");
+    assert_eq!(skip["reasons"], serde_json::json!(["known"]));
+    let site = find("الصالح نيوز :");
+    assert_eq!(site["max_repeats"], 6);
+    let title = find("الجزائر تحاول التقرب من واشنطن في مناكفة للمغرب ورسالة لروسيا");
+    // The hashtag line normalises to the title, so it is the same flagged line.
+    assert_eq!(
+        title["reasons"],
+        serde_json::json!(["hashtags", "repeated"])
+    );
+    assert_eq!(
+        title["examples"],
+        serde_json::json!(["002_55577ae79ef290c1.txt"])
+    );
+    assert_eq!(lines.len(), 3, "nothing else in the seeds is boilerplate");
+    let s = summary(out.path());
+    assert_eq!(s["boilerplate"]["documents_affected"], 1);
+    assert_eq!(s["boilerplate"]["excluded_from_shingles"], true);
+}

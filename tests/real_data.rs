@@ -25,19 +25,108 @@ fn data_dir(name: &str) -> Option<PathBuf> {
     None
 }
 
-/// The first `n` records of a zstd-compressed JSONL file (long-window frames).
-fn head_zst(path: &Path, n: usize) -> Vec<String> {
+/// Every `step`-th record of a zstd-compressed JSONL file (long-window frames), `n` at most.
+fn sample_zst(path: &Path, n: usize, step: usize) -> Vec<String> {
     let mut d = zstd::stream::read::Decoder::new(File::open(path).unwrap()).unwrap();
     d.window_log_max(27).unwrap();
     BufReader::new(d)
         .lines()
+        .step_by(step)
         .take(n)
         .map(|l| l.unwrap())
         .collect()
 }
 
 fn scan(paths: Vec<PathBuf>) -> neardup::ScanOutput {
-    neardup::scan(ScanConfig::new(paths), &NoProgress, &AtomicBool::new(false)).unwrap()
+    scan_with(ScanConfig::new(paths))
+}
+
+fn scan_with(cfg: ScanConfig) -> neardup::ScanOutput {
+    neardup::scan(cfg, &NoProgress, &AtomicBool::new(false)).unwrap()
+}
+
+/// The first-seen raw text of every flagged boilerplate line.
+fn flagged(out: &neardup::ScanOutput) -> Vec<String> {
+    let mut buf = String::new();
+    out.boilerplate
+        .lines
+        .iter()
+        .map(|f| {
+            let d = &out.corpus.docs[f.first.0.0 as usize];
+            neardup::boilerplate::raw_line(out.corpus.text(d, &mut buf), f.first.1).to_string()
+        })
+        .collect()
+}
+
+fn sample_file(
+    dir: &Path,
+    name: &str,
+    n: usize,
+    step: usize,
+    tmp: &Path,
+) -> (PathBuf, Vec<String>) {
+    let lines = sample_zst(&dir.join("docs.jsonl.zst"), n, step);
+    let path = tmp.join(name);
+    let mut f = File::create(&path).unwrap();
+    for l in &lines {
+        writeln!(f, "{l}").unwrap();
+    }
+    (path, lines)
+}
+
+#[test]
+fn reuters_sample_flags_the_reuter_sign_off_and_not_wrapped_sentence_pieces() {
+    let Some(dir) = data_dir("reuters21578") else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let (path, _) = sample_file(&dir, "reuters.jsonl", 5000, 1, tmp.path());
+    let out = scan(vec![path]);
+    let texts = flagged(&out);
+    assert_eq!(
+        texts[0],
+        "Reuter",
+        "most frequent flagged line: {:?}",
+        &texts[..5]
+    );
+    // REUTER normalises to the same line.
+    assert!(!texts.iter().any(|t| t == "REUTER"));
+    assert!(out.boilerplate.lines[0].docs > 3000);
+    for piece in ["said.", "company said.", "he said."] {
+        assert!(!texts.iter().any(|t| t == piece), "{piece} flagged");
+    }
+}
+
+#[test]
+fn saudinewsnet_sample_flags_wire_sign_off_contact_footer_and_bylines_per_outlet() {
+    let Some(dir) = data_dir("saudinewsnet") else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let (path, _) = sample_file(&dir, "snn.jsonl", 12000, 3, tmp.path());
+    let mut cfg = ScanConfig::new(vec![path]);
+    cfg.input.source_field = Some("source".into());
+    let out = scan_with(cfg);
+    let texts = flagged(&out);
+    for want in [
+        "// انتهى //",
+        "للتواصل مع الكاتب ارسل رسالة SMS",
+        "عين اليوم – متابعات",
+    ] {
+        assert!(texts.iter().any(|t| t == want), "{want} not flagged");
+    }
+    // Flagged lines are short furniture, not article paragraphs.
+    let long = out
+        .boilerplate
+        .lines
+        .iter()
+        .filter(|f| f.tokens > 30)
+        .count();
+    assert!(
+        long * 20 < texts.len(),
+        "{long} long lines flagged of {}",
+        texts.len()
+    );
 }
 
 fn clusters_by_id(out: &neardup::ScanOutput) -> HashMap<String, u32> {
@@ -56,7 +145,8 @@ fn saudinewsnet_sample_every_exact_body_group_lies_inside_one_cluster() {
     let Some(dir) = data_dir("saudinewsnet") else {
         return;
     };
-    let lines = head_zst(&dir.join("docs.jsonl.zst"), 6000);
+    let tmp = tempfile::tempdir().unwrap();
+    let (input, lines) = sample_file(&dir, "snn.jsonl", 6000, 1, tmp.path());
     let ids: HashSet<String> = lines
         .iter()
         .map(|l| {
@@ -66,13 +156,6 @@ fn saudinewsnet_sample_every_exact_body_group_lies_inside_one_cluster() {
                 .to_string()
         })
         .collect();
-    let tmp = tempfile::tempdir().unwrap();
-    let input = tmp.path().join("snn.jsonl");
-    let mut f = File::create(&input).unwrap();
-    for l in &lines {
-        writeln!(f, "{l}").unwrap();
-    }
-    drop(f);
     let out = scan(vec![input]);
     assert_eq!(out.summary.documents.read, 6000);
     let cluster_of = clusters_by_id(&out);
