@@ -66,9 +66,13 @@ pub enum ProblemKind {
 }
 
 impl ProblemKind {
-    /// Whether documents with this problem are dropped (as opposed to repaired and kept).
+    /// Whether input with this problem is dropped (as opposed to repaired, or kept in part as
+    /// for a compressed stream cut short).
     pub fn skips_document(self) -> bool {
-        !matches!(self, ProblemKind::InvalidUtf8 | ProblemKind::DuplicateId)
+        !matches!(
+            self,
+            ProblemKind::InvalidUtf8 | ProblemKind::DuplicateId | ProblemKind::CorruptCompressed
+        )
     }
 
     /// The snake-case name used in the summary.

@@ -75,6 +75,8 @@ pub struct InputFile {
     pub path: String,
     /// Document id for a text file: the path relative to the argument it was found under.
     pub id_base: String,
+    /// Found by walking a directory argument (so `id_base` is a relative path).
+    pub from_dir: bool,
     pub format: Format,
     pub compression: Compression,
     /// Whether the bytes are memory-mapped.
@@ -302,6 +304,7 @@ struct Found {
     path: Option<PathBuf>,
     display: String,
     id_base: String,
+    from_dir: bool,
 }
 
 fn is_hidden(name: &std::ffi::OsStr) -> bool {
@@ -324,6 +327,7 @@ fn discover(cfg: &InputConfig, problems: &mut Vec<Problem>) -> Vec<Found> {
                     path: None,
                     display: "-".into(),
                     id_base: "-".into(),
+                    from_dir: false,
                 });
             }
             continue;
@@ -367,6 +371,7 @@ fn discover(cfg: &InputConfig, problems: &mut Vec<Problem>) -> Vec<Found> {
                 path: Some(arg.clone()),
                 display: display.clone(),
                 id_base: display,
+                from_dir: false,
             });
         }
     }
@@ -468,6 +473,7 @@ fn walk(
                 path: Some(full.clone()),
                 display: full.to_string_lossy().into_owned(),
                 id_base: rel_child.to_string_lossy().into_owned(),
+                from_dir: true,
             });
         }
     }
@@ -623,6 +629,7 @@ fn load_file(found: &Found, cfg: &InputConfig) -> (Option<InputFile>, Vec<Proble
         Some(InputFile {
             path: found.display.clone(),
             id_base: found.id_base.clone(),
+            from_dir: found.from_dir,
             format,
             compression,
             mapped,

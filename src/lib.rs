@@ -17,6 +17,7 @@
 //! [`scan`] runs them in order; [`write_outputs`] writes the results atomically.
 
 pub mod boilerplate;
+pub mod clean;
 pub mod cluster;
 pub mod config;
 pub mod error;
@@ -31,11 +32,13 @@ pub mod sketch;
 pub mod verify;
 
 use std::collections::BTreeMap;
+use std::io::Write;
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 pub use boilerplate::{Boilerplate, DocLines};
+pub use clean::CleanConfig;
 pub use cluster::{Cluster, ClusterKind, ExactGroups};
 pub use config::{Banding, KeepPolicy, ScanConfig};
 pub use error::{Error, Problem, ProblemKind, Result};
@@ -242,6 +245,7 @@ fn summarise(
     Summary {
         tool: "neardup",
         version: VERSION,
+        inputs: report::InputsOut::new(corpus),
         documents: DocumentCounts {
             read: n + corpus.skipped_documents,
             kept: n - duplicates,
@@ -315,6 +319,101 @@ fn summarise(
             0.0
         },
     }
+}
+
+/// What [`clean`] did.
+#[derive(Debug, serde::Serialize)]
+pub struct CleanSummary {
+    pub tool: &'static str,
+    pub version: &'static str,
+    pub dedup: bool,
+    pub strip: bool,
+    pub dry_run: bool,
+    /// The scan directory reused, if any.
+    pub from: Option<String>,
+    pub documents: clean::CleanCounts,
+    /// The scan run for this clean (absent with `--from`).
+    pub scan: Option<Summary>,
+}
+
+/// Clean a corpus: scan it (or reuse the scan in `from`), then write it without duplicates and
+/// boilerplate lines into `clean_cfg.out`, with the report in `out/.neardup/`.
+pub fn clean(
+    mut cfg: ScanConfig,
+    clean_cfg: &clean::CleanConfig,
+    from: Option<&Path>,
+    progress: &dyn Progress,
+    cancel: &AtomicBool,
+) -> Result<CleanSummary> {
+    let report_dir = clean_cfg.out.join(clean::REPORT_DIR);
+    let (counts, scan_summary) = match from {
+        None => {
+            let mut out = scan(cfg.clone(), progress, cancel)?;
+            let strip: &[u64] = if cfg.boilerplate.enabled {
+                &out.boilerplate.hashes
+            } else {
+                &[]
+            };
+            let plan = clean::CleanPlan::from_clusters(out.corpus.docs.len(), &out.clusters, strip);
+            let counts = clean::run(
+                &out.corpus,
+                &plan,
+                clean_cfg,
+                cfg.profile,
+                cfg.seed,
+                progress,
+                cancel,
+            )?;
+            // The scan's own outputs go with the report, so `clean --from` can reuse them.
+            write_outputs(&mut out, &report_dir, &NoProgress)?;
+            (counts, Some(out.summary))
+        }
+        Some(dir) => {
+            let banding = cfg.validate()?;
+            progress.begin(Stage::Read, 0);
+            let corpus = input::load(&cfg.input);
+            progress.end();
+            if cfg.strict {
+                if let Some(p) = corpus.problems.first() {
+                    return Err(Error::Strict(p.clone()));
+                }
+            }
+            let inputs = report::InputsOut::new(&corpus);
+            // Serialising our own structs cannot fail.
+            let options = serde_json::to_value(OptionsOut::new(&cfg, banding)).unwrap_or_default();
+            let bp = serde_json::to_value(report::BoilerplateOut::new(
+                &cfg.boilerplate,
+                &Boilerplate::default(),
+            ))
+            .unwrap_or_default();
+            let plan = clean::plan_from_dir(dir, &corpus, &inputs.fingerprint, &options, &bp)?;
+            let counts = clean::run(
+                &corpus,
+                &plan,
+                clean_cfg,
+                cfg.profile,
+                cfg.seed,
+                progress,
+                cancel,
+            )?;
+            (counts, None)
+        }
+    };
+    let summary = CleanSummary {
+        tool: "neardup",
+        version: VERSION,
+        dedup: clean_cfg.dedup,
+        strip: clean_cfg.strip,
+        dry_run: clean_cfg.dry_run,
+        from: from.map(|p| p.display().to_string()),
+        documents: counts,
+        scan: scan_summary,
+    };
+    report::atomic_write(&report_dir.join(clean::CLEAN_SUMMARY_FILE), |w| {
+        serde_json::to_writer_pretty(&mut *w, &summary)?;
+        w.write_all(b"\n")
+    })?;
+    Ok(summary)
 }
 
 /// Write `clusters.jsonl` and `summary.json` into `dir` (created if needed), atomically.

@@ -300,6 +300,55 @@ pub struct LshOut {
     pub verify: VerifyStats,
 }
 
+/// Input files listed individually in the summary at most (all go into the fingerprint).
+pub const MAX_LISTED_INPUTS: usize = 1000;
+
+/// One input file's identity.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct InputFingerprint {
+    pub path: String,
+    /// Bytes of (decompressed) data.
+    pub bytes: u64,
+    /// xxh3-64 of the data, hex.
+    pub xxh3: String,
+}
+
+/// What the inputs were: `clean --from` checks it before reusing a scan.
+#[derive(Clone, Debug, Serialize)]
+pub struct InputsOut {
+    pub files: u64,
+    /// xxh3-64 over every file's path, size and hash, hex.
+    pub fingerprint: String,
+    pub list: Vec<InputFingerprint>,
+}
+
+impl InputsOut {
+    pub fn new(corpus: &Corpus) -> Self {
+        use rayon::prelude::*;
+        let all: Vec<InputFingerprint> = corpus
+            .files
+            .par_iter()
+            .map(|f| InputFingerprint {
+                path: f.path.clone(),
+                bytes: f.data.len() as u64,
+                xxh3: format!("{:016x}", xxhash_rust::xxh3::xxh3_64(&f.data)),
+            })
+            .collect();
+        let mut h = xxhash_rust::xxh3::Xxh3::new();
+        for f in &all {
+            h.update(f.path.as_bytes());
+            h.update(&[0]);
+            h.update(&f.bytes.to_le_bytes());
+            h.update(f.xxh3.as_bytes());
+        }
+        InputsOut {
+            files: all.len() as u64,
+            fingerprint: format!("{:016x}", h.digest()),
+            list: all.into_iter().take(MAX_LISTED_INPUTS).collect(),
+        }
+    }
+}
+
 /// Most problems listed individually in the summary (all are counted).
 pub const MAX_LISTED_PROBLEMS: usize = 1000;
 
@@ -308,6 +357,7 @@ pub const MAX_LISTED_PROBLEMS: usize = 1000;
 pub struct Summary {
     pub tool: &'static str,
     pub version: &'static str,
+    pub inputs: InputsOut,
     pub documents: DocumentCounts,
     /// Skipped documents and files by reason; repaired documents (invalid UTF-8) by reason too.
     pub problems_by_kind: BTreeMap<&'static str, u64>,

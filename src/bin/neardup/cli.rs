@@ -40,6 +40,57 @@ pub enum Command {
     /// (boilerplate.jsonl) and a summary (summary.json).
     #[command(after_long_help = format!("{EXAMPLES}\n\n{EXIT_CODES}"))]
     Scan(ScanArgs),
+    /// Write a cleaned copy of the inputs: duplicates dropped (each cluster keeps its
+    /// representative) and boilerplate lines removed, in the same shape (JSONL → JSONL with every
+    /// other field untouched, a tree of text files → the same tree, .gz/.zst → .gz/.zst). Inputs
+    /// are never modified; the audit trail goes to OUT/.neardup/removed.jsonl.
+    #[command(after_long_help = format!("{CLEAN_EXAMPLES}\n\n{EXIT_CODES}"))]
+    Clean(CleanArgs),
+}
+
+const CLEAN_EXAMPLES: &str = "\
+Examples:
+  neardup clean dump.jsonl.zst -o clean/                 # clean/dump.jsonl.zst
+  neardup clean crawl/ -o clean/ --dry-run               # only clean/.neardup/removed.jsonl
+  neardup scan crawl/ -o scan/ && neardup clean crawl/ --from scan/ -o clean/";
+
+#[derive(Args, Debug)]
+pub struct CleanArgs {
+    /// Files or directories to clean (directories recursively); `-` reads JSON Lines from stdin.
+    #[arg(required = true, value_name = "INPUT")]
+    pub inputs: Vec<PathBuf>,
+
+    /// Output directory for the cleaned corpus (and its report in OUT/.neardup/).
+    #[arg(short, long, value_name = "DIR")]
+    pub output: PathBuf,
+
+    /// Reuse the clusters and boilerplate of an earlier `scan` output directory (checked to be
+    /// from the same inputs and options) instead of scanning again.
+    #[arg(long, value_name = "SCAN_DIR")]
+    pub from: Option<PathBuf>,
+
+    /// Keep duplicates; only strip boilerplate lines.
+    #[arg(long)]
+    pub no_dedup: bool,
+
+    /// Keep boilerplate lines; only drop duplicates.
+    #[arg(long)]
+    pub no_strip: bool,
+
+    /// Write nothing but the report (OUT/.neardup/).
+    #[arg(long)]
+    pub dry_run: bool,
+
+    #[command(flatten)]
+    pub pipeline: PipelineArgs,
+
+    /// Worker threads (0: one per core).
+    #[arg(short = 'j', long, value_name = "N", default_value_t = 0)]
+    pub threads: usize,
+
+    /// No progress bars or summary on stderr (errors are still printed).
+    #[arg(short, long)]
+    pub quiet: bool,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -85,6 +136,25 @@ pub struct ScanArgs {
     #[arg(short, long, value_name = "DIR")]
     pub output: PathBuf,
 
+    #[command(flatten)]
+    pub pipeline: PipelineArgs,
+
+    /// Worker threads (0: one per core).
+    #[arg(short = 'j', long, value_name = "N", default_value_t = 0)]
+    pub threads: usize,
+
+    /// Exit with code 1 when any duplicate is found.
+    #[arg(long)]
+    pub fail_on_duplicates: bool,
+
+    /// No progress bars or summary on stderr (errors are still printed).
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+/// Options of the scan pipeline, shared by `scan` and `clean`.
+#[derive(Args, Debug)]
+pub struct PipelineArgs {
     /// Jaccard similarity at or above which two documents are near duplicates.
     #[arg(long, value_name = "FLOAT", default_value_t = config::DEFAULT_THRESHOLD)]
     pub threshold: f64,
@@ -167,27 +237,15 @@ pub struct ScanArgs {
     #[arg(long)]
     pub no_mmap: bool,
 
-    /// Worker threads (0: one per core).
-    #[arg(short = 'j', long, value_name = "N", default_value_t = 0)]
-    pub threads: usize,
-
     /// Stop at the first input problem instead of skipping it.
     #[arg(long)]
     pub strict: bool,
-
-    /// Exit with code 1 when any duplicate is found.
-    #[arg(long)]
-    pub fail_on_duplicates: bool,
-
-    /// No progress bars or summary on stderr (errors are still printed).
-    #[arg(short, long)]
-    pub quiet: bool,
 }
 
-impl ScanArgs {
-    /// The library configuration these arguments describe.
-    pub fn to_config(&self) -> ScanConfig {
-        let mut cfg = ScanConfig::new(self.inputs.clone());
+impl PipelineArgs {
+    /// The library configuration these arguments describe, for `inputs`, never reading `output`.
+    pub fn to_config(&self, inputs: &[PathBuf], output: &std::path::Path) -> ScanConfig {
+        let mut cfg = ScanConfig::new(inputs.to_vec());
         cfg.threshold = self.threshold;
         cfg.ngram = self.ngram;
         cfg.shingle = match self.shingle {
@@ -221,7 +279,7 @@ impl ScanArgs {
         cfg.input.id_field = self.id_field.clone();
         cfg.input.hidden = self.hidden;
         cfg.input.no_mmap = self.no_mmap;
-        cfg.input.exclude = vec![self.output.clone()];
+        cfg.input.exclude = vec![output.to_path_buf()];
         cfg.input.source_field = self.source_field.clone();
         cfg.boilerplate.enabled = !self.no_boilerplate;
         cfg.boilerplate.min_docs = self.boilerplate_min_docs;

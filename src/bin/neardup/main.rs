@@ -7,9 +7,10 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use clap::Parser;
-use neardup::{Error, NoProgress, Progress};
+use neardup::clean::CleanConfig;
+use neardup::{Error, NoProgress, Problem, Progress};
 
-use cli::{Cli, Command, ScanArgs};
+use cli::{CleanArgs, Cli, Command, ScanArgs};
 
 /// Process exit codes (also in `--help` and the README).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -32,62 +33,112 @@ fn main() -> ExitCode {
     });
     let code = match cli.command {
         Command::Scan(args) => run_scan(&args),
+        Command::Clean(args) => run_clean(&args),
     };
     ExitCode::from(code as u8)
 }
 
-fn run_scan(args: &ScanArgs) -> Exit {
-    let pool = match rayon::ThreadPoolBuilder::new()
-        .num_threads(args.threads)
-        .build()
-    {
+/// Run `work` on a pool of `threads` threads; map errors to exit codes.
+fn with_pool<T>(threads: usize, work: impl FnOnce() -> Result<T, Error> + Send) -> Result<T, Exit>
+where
+    T: Send,
+{
+    let pool = match rayon::ThreadPoolBuilder::new().num_threads(threads).build() {
         Ok(p) => p,
         Err(e) => {
-            eprintln!("neardup: cannot start {} threads: {e}", args.threads);
-            return Exit::Error;
+            eprintln!("neardup: cannot start {threads} threads: {e}");
+            return Err(Exit::Error);
         }
     };
-    let bars = ui::Bars::new(args.quiet);
-    let progress: &dyn Progress = if args.quiet { &NoProgress } else { &bars };
-    let result = pool.install(|| {
-        let mut out = neardup::scan(args.to_config(), progress, &CANCEL)?;
-        if CANCEL.load(Ordering::SeqCst) {
-            return Err(Error::Interrupted);
-        }
-        neardup::write_outputs(&mut out, &args.output, progress)?;
-        Ok(out)
-    });
-    match result {
-        Ok(out) => {
-            let s = &out.summary;
-            for p in s.problems.iter().take(20) {
-                eprintln!("neardup: {p}");
-            }
-            if s.problems.len() > 20 {
-                eprintln!(
-                    "neardup: … and {} more problems (see summary.json)",
-                    s.problems.len() - 20
-                );
-            }
-            if !args.quiet {
-                ui::print_summary(s, &args.output);
-            }
-            let skipped = s.documents.skipped > 0 || s.files.skipped > 0;
-            if skipped {
-                Exit::Error
-            } else if args.fail_on_duplicates && s.documents.duplicates > 0 {
-                Exit::DuplicatesFound
-            } else {
-                Exit::Success
-            }
-        }
+    match pool.install(work) {
+        Ok(v) => Ok(v),
         Err(Error::Interrupted) => {
-            eprintln!("neardup: interrupted; no output written");
-            Exit::Interrupted
+            eprintln!("neardup: interrupted; no partial output left");
+            Err(Exit::Interrupted)
         }
         Err(e) => {
             eprintln!("neardup: {e:#}");
-            Exit::Error
+            Err(Exit::Error)
         }
+    }
+}
+
+fn print_problems(problems: &[Problem]) {
+    for p in problems.iter().take(20) {
+        eprintln!("neardup: {p}");
+    }
+    if problems.len() > 20 {
+        eprintln!(
+            "neardup: … and {} more problems (see summary.json)",
+            problems.len() - 20
+        );
+    }
+}
+
+fn check_cancel() -> Result<(), Error> {
+    if CANCEL.load(Ordering::SeqCst) {
+        Err(Error::Interrupted)
+    } else {
+        Ok(())
+    }
+}
+
+fn run_scan(args: &ScanArgs) -> Exit {
+    let bars = ui::Bars::new(args.quiet);
+    let progress: &dyn Progress = if args.quiet { &NoProgress } else { &bars };
+    let cfg = args.pipeline.to_config(&args.inputs, &args.output);
+    let result = with_pool(args.threads, || {
+        let mut out = neardup::scan(cfg, progress, &CANCEL)?;
+        check_cancel()?;
+        neardup::write_outputs(&mut out, &args.output, progress)?;
+        Ok(out)
+    });
+    let out = match result {
+        Ok(out) => out,
+        Err(code) => return code,
+    };
+    let s = &out.summary;
+    print_problems(&s.problems);
+    if !args.quiet {
+        ui::print_summary(s, &args.output);
+    }
+    if s.documents.skipped > 0 || s.files.skipped > 0 {
+        Exit::Error
+    } else if args.fail_on_duplicates && s.documents.duplicates > 0 {
+        Exit::DuplicatesFound
+    } else {
+        Exit::Success
+    }
+}
+
+fn run_clean(args: &CleanArgs) -> Exit {
+    let bars = ui::Bars::new(args.quiet);
+    let progress: &dyn Progress = if args.quiet { &NoProgress } else { &bars };
+    let cfg = args.pipeline.to_config(&args.inputs, &args.output);
+    let clean_cfg = CleanConfig {
+        out: args.output.clone(),
+        dedup: !args.no_dedup,
+        strip: !args.no_strip,
+        dry_run: args.dry_run,
+    };
+    let result = with_pool(args.threads, || {
+        let s = neardup::clean(cfg, &clean_cfg, args.from.as_deref(), progress, &CANCEL)?;
+        check_cancel()?;
+        Ok(s)
+    });
+    let s = match result {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    if let Some(scan) = &s.scan {
+        print_problems(&scan.problems);
+    }
+    if !args.quiet {
+        ui::print_clean_summary(&s, &args.output);
+    }
+    if s.documents.skipped > 0 {
+        Exit::Error
+    } else {
+        Exit::Success
     }
 }

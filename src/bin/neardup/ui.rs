@@ -126,3 +126,30 @@ pub fn print_summary(s: &Summary, out_dir: &std::path::Path) {
     }
     eprintln!("  wrote {}", out_dir.display());
 }
+
+/// The short human summary printed on stderr after `clean`.
+pub fn print_clean_summary(s: &neardup::CleanSummary, out_dir: &std::path::Path) {
+    let d = &s.documents;
+    eprintln!(
+        "neardup clean: {} documents read: {} kept, {} dropped as duplicates, {} skipped",
+        d.read, d.kept, d.dropped_duplicates, d.skipped
+    );
+    eprintln!(
+        "  {} boilerplate lines removed from {} documents; {} files, {:.1} MB → {:.1} MB",
+        d.lines_stripped,
+        d.documents_stripped,
+        d.files_written,
+        d.bytes_in as f64 / 1e6,
+        d.bytes_out as f64 / 1e6
+    );
+    let report = out_dir.join(neardup::clean::REPORT_DIR);
+    if s.dry_run {
+        eprintln!("  dry run: nothing written but {}", report.display());
+    } else {
+        eprintln!(
+            "  wrote {} (audit trail in {})",
+            out_dir.display(),
+            report.display()
+        );
+    }
+}
