@@ -2,9 +2,10 @@
 //! repeated in a page. Found before shingling, reported, kept out of near-duplicate detection,
 //! and stripped by `clean`.
 //!
-//! **Pass 1** ([`line_stats`]) normalises every line (lines end at `\n`) with the scan's profile,
-//! hashes it, and keeps per document the distinct non-empty lines with their repeat count, token
-//! count and first line number, in one flat array ([`DocLines`]).
+//! **Pass 1** ([`crate::sketch::compute_with_lines`]) normalises every line (lines end at `\n`)
+//! with the scan's profile, hashes it, and keeps per document the distinct non-empty lines with
+//! their repeat count, token count and first line number, in one flat array ([`DocLines`]) —
+//! in the same pass that computes each document's full MinHash signature.
 //!
 //! **Detection** ([`detect`]) groups those entries by line hash (sorting, not a shared map) and
 //! flags a line for any of these reasons:
@@ -24,23 +25,25 @@
 //! looks at lines of at most [`MAX_TEMPLATE_TOKENS`] tokens, and never at a line that in most of
 //! its documents is a *fragment* of hard-wrapped text (it continues the line before it, which
 //! ends without sentence punctuation, with a lower-case letter, or the next line continues it so:
-//! Reuters' `said.`); and the **own-content guard** tells a
-//! template from a syndicated paragraph. For each document, the *own content* is the share of its
-//! tokens in lines found in no other document of the same scope (source, or corpus). A template
-//! line sits in documents that each carry their own article (own content high); a paragraph of
-//! one wire story reprinted several times sits in documents that are copies of each other (own
-//! content low), so it is content, not boilerplate. A line is flagged by frequency only if the
-//! median own content of (a sample of) its documents is at least [`MIN_OWN_CONTENT`].
-
-use std::sync::atomic::{AtomicBool, Ordering};
+//! Reuters' `said.`); and a guard tells a template from a syndicated paragraph, which is just as
+//! frequent. Within an **outlet** (a `--source-field` value, or the directory of text files), a
+//! line is a template if the documents carrying it have content of their own: the median share
+//! of their tokens in lines found in no other document of that outlet is at least
+//! [`MIN_OWN_CONTENT`] (an outlet does not reprint one story many times, so this is enough).
+//! Where the source is only the JSON Lines file a record came from, and for the corpus-wide
+//! rule, edited (and re-paragraphed) reprints also carry lines of their own, so the test is
+//! direct: the median MinHash similarity of consecutive documents carrying the line must be at
+//! most [`MAX_PAIR_SIMILARITY`] — different articles around a template, not copies of one story.
+//!
+//! **Pass 2** re-sketches only the documents that contain a flagged line, without it.
 
 use rayon::prelude::*;
 
-use crate::error::{Error, Result};
 use crate::input::{Corpus, DocId};
+use crate::minhash::estimate_jaccard;
 use crate::normalize::{Normalizer, Profile};
-use crate::progress::{Progress, Stage};
 use crate::shingle::LineTokens;
+use crate::sketch::Sketches;
 
 /// Default `--boilerplate-min-docs` (see README "Choosing the defaults").
 pub const DEFAULT_MIN_DOCS: usize = 5;
@@ -57,6 +60,10 @@ pub const MIN_REPEATS: u32 = 3;
 pub const MAX_REPEAT_TOKENS: usize = 30;
 /// Median own-content share required of the documents carrying a frequent line.
 pub const MIN_OWN_CONTENT: f32 = 0.25;
+/// Most similarity (MinHash estimate of Jaccard over the whole documents) allowed between
+/// documents sharing a frequent line, where the source does not name an outlet (and for the
+/// corpus-wide rule): above it they are copies of one story, not articles around a template.
+pub const MAX_PAIR_SIMILARITY: f64 = 0.2;
 /// Documents sampled per line and scope for the own-content median.
 const OWN_CONTENT_SAMPLE: usize = 31;
 /// Example document ids kept per flagged line.
@@ -216,126 +223,58 @@ pub fn is_hashtag_line(raw: &str) -> bool {
     n >= 2
 }
 
-/// Reusable per-thread state for pass 1.
-struct LineScanner {
-    normalizer: Normalizer,
-    line: LineTokens,
-    doc: Vec<LineEntry>,
-    text_buf: String,
+/// Width (longest line, in bytes) of a text, as the fragment test needs it.
+pub(crate) fn text_width(text: &str) -> usize {
+    text.split('\n')
+        .map(|l| l.trim_end().len())
+        .max()
+        .unwrap_or(0)
 }
 
-impl LineScanner {
-    fn new(profile: Profile, seed: u64) -> Self {
-        LineScanner {
-            normalizer: Normalizer::new(profile),
-            line: LineTokens::new(seed, false),
-            doc: Vec::new(),
-            text_buf: String::new(),
-        }
+/// The entry for one non-empty normalised line `line` of raw text `raw` (1-based `number`),
+/// between the raw lines `prev` and `next`, in a text `width` wide.
+pub(crate) fn line_entry(
+    line: &LineTokens,
+    raw: &str,
+    prev: &str,
+    next: &str,
+    number: usize,
+    width: usize,
+) -> LineEntry {
+    let mut flags = 0;
+    if line.numeric {
+        flags |= F_NUMERIC;
     }
-
-    /// Append the distinct lines of `text` to `out`; returns how many.
-    fn scan(&mut self, text: &str, out: &mut Vec<LineEntry>) -> usize {
-        self.doc.clear();
-        let width = text
-            .split('\n')
-            .map(|l| l.trim_end().len())
-            .max()
-            .unwrap_or(0);
-        let mut lines = text.split('\n').peekable();
-        let mut prev = "";
-        let mut i = 0;
-        while let Some(raw) = lines.next() {
-            i += 1;
-            let next = lines.peek().copied().unwrap_or("");
-            let before = std::mem::replace(&mut prev, raw);
-            self.line.clear();
-            self.normalizer.run(raw, &mut self.line);
-            if self.line.is_empty() {
-                continue;
-            }
-            let mut flags = 0;
-            if self.line.numeric {
-                flags |= F_NUMERIC;
-            }
-            if is_hashtag_line(raw) {
-                flags |= F_HASHTAGS;
-            }
-            if is_fragment(before, raw, next, width) {
-                flags |= F_FRAGMENT;
-            }
-            self.doc.push(LineEntry {
-                hash: self.line.line_hash(),
-                first_line: i.min(u32::MAX as usize) as u32,
-                tokens: self.line.len().min(u16::MAX as usize) as u16,
-                count: 1,
-                flags,
-            });
-        }
-        self.doc.sort_unstable_by_key(|e| (e.hash, e.first_line));
-        let start = out.len();
-        for e in &self.doc {
-            let len = out.len();
-            match out.last_mut() {
-                Some(last) if len > start && last.hash == e.hash => {
-                    last.count = last.count.saturating_add(1);
-                    last.flags |= e.flags;
-                }
-                _ => out.push(*e),
-            }
-        }
-        out.len() - start
+    if is_hashtag_line(raw) {
+        flags |= F_HASHTAGS;
+    }
+    if is_fragment(prev, raw, next, width) {
+        flags |= F_FRAGMENT;
+    }
+    LineEntry {
+        hash: line.line_hash(),
+        first_line: number.min(u32::MAX as usize) as u32,
+        tokens: line.len().min(u16::MAX as usize) as u16,
+        count: 1,
+        flags,
     }
 }
 
-/// Pass 1: the distinct lines of every document, in parallel blocks.
-pub fn line_stats(
-    corpus: &Corpus,
-    profile: Profile,
-    seed: u64,
-    progress: &dyn Progress,
-    cancel: &AtomicBool,
-) -> Result<DocLines> {
-    progress.begin(Stage::Lines, corpus.data_bytes());
-    let parts: Vec<(Vec<LineEntry>, Vec<usize>)> = corpus
-        .blocks()
-        .into_par_iter()
-        .map_init(
-            || LineScanner::new(profile, seed),
-            |sc, range| {
-                if cancel.load(Ordering::Relaxed) {
-                    return Err(Error::Interrupted);
-                }
-                let mut entries = Vec::new();
-                let mut counts = Vec::with_capacity(range.len());
-                let mut bytes = 0;
-                for d in range {
-                    let doc = &corpus.docs[d];
-                    bytes += corpus.text_len(doc);
-                    let mut buf = std::mem::take(&mut sc.text_buf);
-                    let text = corpus.text(doc, &mut buf);
-                    counts.push(sc.scan(text, &mut entries));
-                    sc.text_buf = buf;
-                }
-                progress.advance(bytes);
-                Ok((entries, counts))
-            },
-        )
-        .collect::<Result<_>>()?;
-    let mut out = DocLines {
-        offsets: Vec::with_capacity(corpus.docs.len() + 1),
-        entries: Vec::with_capacity(parts.iter().map(|p| p.0.len()).sum()),
-    };
-    out.offsets.push(0);
-    for (entries, counts) in parts {
-        for c in counts {
-            out.offsets
-                .push(out.offsets.last().copied().unwrap_or(0) + c);
+/// Sort one document's line entries and merge repeats into `out`; returns how many were added.
+pub(crate) fn merge_doc_lines(doc: &mut [LineEntry], out: &mut Vec<LineEntry>) -> usize {
+    doc.sort_unstable_by_key(|e| (e.hash, e.first_line));
+    let start = out.len();
+    for e in doc.iter() {
+        let len = out.len();
+        match out.last_mut() {
+            Some(last) if len > start && last.hash == e.hash => {
+                last.count = last.count.saturating_add(1);
+                last.flags |= e.flags;
+            }
+            _ => out.push(*e),
         }
-        out.entries.extend(entries);
     }
-    progress.end();
-    Ok(out)
+    out.len() - start
 }
 
 /// Why a line was flagged (a set of these is reported per line).
@@ -438,6 +377,14 @@ impl Boilerplate {
     pub fn contains(&self, hash: u64) -> bool {
         self.hashes.binary_search(&hash).is_ok()
     }
+
+    /// Documents with at least one flagged line, sorted.
+    pub fn affected_docs(&self, lines: &DocLines) -> Vec<u32> {
+        (0..lines.offsets.len().saturating_sub(1))
+            .filter(|&d| lines.of(d).iter().any(|e| self.contains(e.hash)))
+            .map(|d| d as u32)
+            .collect()
+    }
 }
 
 /// Hashes of the known lines under this profile and seed, sorted.
@@ -465,6 +412,24 @@ pub fn raw_line(text: &str, line: u32) -> &str {
         .trim()
 }
 
+/// Median similarity between consecutive documents of (a sample of) `docs`: high when they are
+/// copies of one story, low when they are different articles sharing a template.
+fn median_pair_similarity(sketches: &Sketches, docs: &[u32]) -> f64 {
+    let step = docs.len().div_ceil(OWN_CONTENT_SAMPLE + 1).max(1);
+    let picked: Vec<u32> = docs.iter().step_by(step).copied().collect();
+    let mut v: Vec<f64> = picked
+        .windows(2)
+        .map(|w| {
+            estimate_jaccard(
+                sketches.signature(DocId(w[0])),
+                sketches.signature(DocId(w[1])),
+            )
+        })
+        .collect();
+    v.sort_unstable_by(|a, b| a.total_cmp(b));
+    v.get(v.len() / 2).copied().unwrap_or(0.0)
+}
+
 fn median(mut v: Vec<f32>) -> f32 {
     if v.is_empty() {
         return 0.0;
@@ -483,6 +448,7 @@ fn sample<T: Copy>(v: &[T], k: usize) -> impl Iterator<Item = T> + '_ {
 pub fn detect(
     corpus: &Corpus,
     lines: &DocLines,
+    sketches: &Sketches,
     cfg: &BoilerplateConfig,
     profile: Profile,
     seed: u64,
@@ -509,8 +475,7 @@ pub fn detect(
         }
         v
     };
-    // Document frequency of every entry's line, corpus-wide and within its document's source.
-    let mut df_global = vec![0u32; lines.entries.len()];
+    // Document frequency of every entry's line within its document's source.
     let mut df_source = vec![0u32; lines.entries.len()];
     for r in &runs {
         let run = &index[r.clone()];
@@ -530,11 +495,8 @@ pub fn detect(
             }
             a = b;
         }
-        for &(_, _, i) in run {
-            df_global[i as usize] = run.len() as u32;
-        }
     }
-    // Own content of every document, per scope.
+    // Own content of every document within its source.
     let own = |df: &[u32], d: usize| -> f32 {
         let (mut own, mut all) = (0u64, 0u64);
         let range = lines.offsets[d]..lines.offsets[d + 1];
@@ -551,10 +513,6 @@ pub fn detect(
             own as f32 / all as f32
         }
     };
-    let own_global: Vec<f32> = (0..n_docs)
-        .into_par_iter()
-        .map(|d| own(&df_global, d))
-        .collect();
     let own_source: Vec<f32> = (0..n_docs)
         .into_par_iter()
         .map(|d| own(&df_source, d))
@@ -623,12 +581,18 @@ pub fn detect(
                 sources.push((src_docs[a].0, (b - a) as u64));
                 if frequency_rules && b - a >= need {
                     let docs: Vec<u32> = src_docs[a..b].iter().map(|&(_, d)| d).collect();
-                    let m = median(
-                        sample(&docs, OWN_CONTENT_SAMPLE)
-                            .map(|d| own_source[d as usize])
-                            .collect(),
-                    );
-                    if m >= MIN_OWN_CONTENT {
+                    let template = if corpus.source_is_outlet[src_docs[a].0 as usize] {
+                        // One outlet does not reprint one story many times: documents with
+                        // content of their own carrying this line make it the outlet's template.
+                        median(
+                            sample(&docs, OWN_CONTENT_SAMPLE)
+                                .map(|d| own_source[d as usize])
+                                .collect(),
+                        ) >= MIN_OWN_CONTENT
+                    } else {
+                        median_pair_similarity(sketches, &docs) <= MAX_PAIR_SIMILARITY
+                    };
+                    if template {
                         reasons |= Reason::Template.bit();
                     }
                 }
@@ -636,12 +600,7 @@ pub fn detect(
             }
             if frequency_rules && run.len() >= need * COMMON_FACTOR {
                 let docs: Vec<u32> = run.iter().map(|&(_, d, _)| d).collect();
-                let m = median(
-                    sample(&docs, OWN_CONTENT_SAMPLE)
-                        .map(|d| own_global[d as usize])
-                        .collect(),
-                );
-                if m >= MIN_OWN_CONTENT {
+                if median_pair_similarity(sketches, &docs) <= MAX_PAIR_SIMILARITY {
                     reasons |= Reason::Common.bit();
                 }
             }
@@ -718,11 +677,28 @@ mod tests {
         assert!(!is_hashtag_line("# #"));
     }
 
+    fn scan(text: &str, out: &mut Vec<LineEntry>) -> usize {
+        let mut n = Normalizer::new(Profile::Full);
+        let mut line = LineTokens::new(1, false);
+        let width = text_width(text);
+        let raws: Vec<&str> = text.split('\n').collect();
+        let mut doc = Vec::new();
+        for (i, raw) in raws.iter().enumerate() {
+            line.clear();
+            n.run(raw, &mut line);
+            if !line.is_empty() {
+                let prev = if i > 0 { raws[i - 1] } else { "" };
+                let next = raws.get(i + 1).copied().unwrap_or("");
+                doc.push(line_entry(&line, raw, prev, next, i + 1, width));
+            }
+        }
+        merge_doc_lines(&mut doc, out)
+    }
+
     #[test]
-    fn scanner_counts_repeats_and_keeps_first_line_numbers() {
-        let mut sc = LineScanner::new(Profile::Full, 1);
+    fn line_entries_count_repeats_and_keep_first_line_numbers() {
         let mut out = Vec::new();
-        let n = sc.scan(
+        let n = scan(
             "Site: News\nbody text here\n\nsite news\n2024\n#a #b",
             &mut out,
         );

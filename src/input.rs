@@ -129,8 +129,11 @@ pub struct Corpus {
     pub docs: Vec<Document>,
     /// Texts and ids that could not be borrowed from the input (repaired invalid UTF-8).
     pub owned: Vec<String>,
-    /// Distinct document sources (outlets), in order of first appearance.
+    /// Distinct document sources, in order of first appearance.
     pub sources: Vec<String>,
+    /// Per source: whether it names an outlet (a `--source-field` value, or the directory of
+    /// text files) rather than just the JSON Lines file a record came from.
+    pub source_is_outlet: Vec<bool>,
     /// Source of each document, an index into `sources`.
     pub doc_source: Vec<u32>,
     pub problems: Vec<Problem>,
@@ -655,8 +658,8 @@ fn sniff_compression(raw: &[u8]) -> Compression {
 struct Piece {
     docs: Vec<Document>,
     owned: Vec<String>,
-    /// Source of each document in `docs` (not yet interned).
-    doc_sources: Vec<String>,
+    /// Source of each document in `docs` (not yet interned), and whether it is an outlet.
+    doc_sources: Vec<(String, bool)>,
     problems: Vec<Problem>,
     skipped: u64,
     lines: u64,
@@ -693,6 +696,7 @@ pub fn load(cfg: &InputConfig) -> Corpus {
     let mut docs = Vec::new();
     let mut owned = Vec::new();
     let mut sources: Vec<String> = Vec::new();
+    let mut source_is_outlet: Vec<bool> = Vec::new();
     let mut source_ids: std::collections::HashMap<String, u32> = std::collections::HashMap::new();
     let mut doc_source = Vec::new();
     for (file_pieces, file) in pieces.into_iter().zip(&files) {
@@ -719,10 +723,11 @@ pub fn load(cfg: &InputConfig) -> Corpus {
             }
             owned.append(&mut p.owned);
             problems.append(&mut p.problems);
-            for src in p.doc_sources {
+            for (src, outlet) in p.doc_sources {
                 let next = sources.len() as u32;
                 let id = *source_ids.entry(src).or_insert_with_key(|k| {
                     sources.push(k.clone());
+                    source_is_outlet.push(outlet);
                     next
                 });
                 doc_source.push(id);
@@ -737,6 +742,7 @@ pub fn load(cfg: &InputConfig) -> Corpus {
         docs,
         owned,
         sources,
+        source_is_outlet,
         doc_source,
         problems,
         skipped_documents,
@@ -781,7 +787,7 @@ fn index_file(file_idx: u32, file: &InputFile, cfg: &InputConfig) -> Vec<Piece> 
                 .parent()
                 .map(|p| p.to_string_lossy().into_owned())
                 .unwrap_or_default();
-            piece.doc_sources.push(parent);
+            piece.doc_sources.push((parent, true));
             vec![piece]
         }
         Format::Jsonl => {
@@ -1021,15 +1027,15 @@ fn repair_record(
 }
 
 /// The source of a record: the `--source-field` value (a URL gives its host, without `www.`),
-/// or the file when the field is absent.
-fn source_name(line: &[u8], field: Option<Field>, file: &str) -> String {
+/// an outlet; or the file when the field is absent, not one.
+fn source_name(line: &[u8], field: Option<Field>, file: &str) -> (String, bool) {
     let Some(Field::String {
         start,
         len,
         escaped,
     }) = field
     else {
-        return file.to_string();
+        return (file.to_string(), false);
     };
     let raw = String::from_utf8_lossy(&line[start..start + len]);
     let mut value = String::new();
@@ -1038,7 +1044,7 @@ fn source_name(line: &[u8], field: Option<Field>, file: &str) -> String {
     } else {
         value.push_str(&raw);
     }
-    url_host(&value).map(str::to_string).unwrap_or(value)
+    (url_host(&value).map(str::to_string).unwrap_or(value), true)
 }
 
 /// The host of an `http(s)://` URL, lower-cased callers aside, without a leading `www.`.
@@ -1247,12 +1253,12 @@ mod tests {
         let rec = parse_record(line.as_bytes(), "text", "id", Some("url")).unwrap();
         assert_eq!(
             source_name(line.as_bytes(), rec.source, "f.jsonl"),
-            "example.com"
+            ("example.com".to_string(), true)
         );
         let rec = parse_record(line.as_bytes(), "text", "id", Some("outlet")).unwrap();
         assert_eq!(
             source_name(line.as_bytes(), rec.source, "f.jsonl"),
-            "f.jsonl"
+            ("f.jsonl".to_string(), false)
         );
         assert_eq!(url_host("ftp://x"), None);
     }

@@ -94,23 +94,53 @@ pub fn scan(
     }
     lap(Stage::Read, &mut clock);
 
-    let bp = if cfg.boilerplate.enabled {
-        let lines = boilerplate::line_stats(&corpus, cfg.profile, cfg.seed, progress, cancel)?;
-        let bp = boilerplate::detect(&corpus, &lines, &cfg.boilerplate, cfg.profile, cfg.seed);
-        lap(Stage::Lines, &mut clock);
-        bp
+    // Pass 1: sketches of the whole documents, and their lines when boilerplate is detected.
+    let params = SketchParams::from_config(&cfg);
+    let (mut sketches, lines) = if cfg.boilerplate.enabled {
+        let (s, l) = sketch::compute_with_lines(&corpus, params, progress, cancel)?;
+        (s, Some(l))
     } else {
-        Boilerplate::default()
+        (
+            sketch::compute(&corpus, params, &[], progress, cancel)?,
+            None,
+        )
     };
+    lap(Stage::Sketch, &mut clock);
+
+    // Boilerplate: flag lines, then (pass 2) sketch the documents that have any without them.
+    let bp = match &lines {
+        Some(lines) => {
+            let bp = boilerplate::detect(
+                &corpus,
+                lines,
+                &sketches,
+                &cfg.boilerplate,
+                cfg.profile,
+                cfg.seed,
+            );
+            if cfg.boilerplate.exclude_from_shingles {
+                let affected = bp.affected_docs(lines);
+                sketch::resketch(
+                    &corpus,
+                    params,
+                    &bp.hashes,
+                    &mut sketches,
+                    &affected,
+                    progress,
+                    cancel,
+                )?;
+            }
+            bp
+        }
+        None => Boilerplate::default(),
+    };
+    drop(lines);
+    lap(Stage::Boilerplate, &mut clock);
     let exclude: &[u64] = if cfg.boilerplate.exclude_from_shingles {
         &bp.hashes
     } else {
         &[]
     };
-
-    let params = SketchParams::from_config(&cfg);
-    let sketches = sketch::compute(&corpus, params, exclude, progress, cancel)?;
-    lap(Stage::Sketch, &mut clock);
 
     progress.begin(Stage::Exact, 0);
     let groups = cluster::exact_groups(&sketches.exact, &sketches.tokens);

@@ -4,8 +4,8 @@
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Stage {
     Read,
-    Lines,
     Sketch,
+    Boilerplate,
     Exact,
     Candidates,
     Verify,
@@ -16,8 +16,8 @@ pub enum Stage {
 impl Stage {
     pub const ALL: [Stage; 8] = [
         Stage::Read,
-        Stage::Lines,
         Stage::Sketch,
+        Stage::Boilerplate,
         Stage::Exact,
         Stage::Candidates,
         Stage::Verify,
@@ -34,8 +34,8 @@ impl Stage {
     pub fn title(self) -> &'static str {
         match self {
             Stage::Read => "Reading input",
-            Stage::Lines => "Counting lines (boilerplate)",
-            Stage::Sketch => "Shingling + MinHash",
+            Stage::Boilerplate => "Boilerplate lines",
+            Stage::Sketch => "Shingling + MinHash + lines",
             Stage::Exact => "Grouping exact duplicates",
             Stage::Candidates => "Finding candidates (LSH)",
             Stage::Verify => "Verifying candidates",
@@ -48,7 +48,7 @@ impl Stage {
     pub fn key(self) -> &'static str {
         match self {
             Stage::Read => "read",
-            Stage::Lines => "lines",
+            Stage::Boilerplate => "boilerplate",
             Stage::Sketch => "sketch",
             Stage::Exact => "exact",
             Stage::Candidates => "candidates",
@@ -60,7 +60,7 @@ impl Stage {
 
     /// Whether `advance` counts bytes (as opposed to items).
     pub fn counts_bytes(self) -> bool {
-        matches!(self, Stage::Read | Stage::Lines | Stage::Sketch)
+        matches!(self, Stage::Read | Stage::Sketch | Stage::Boilerplate)
     }
 }
 

@@ -15,6 +15,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use rayon::prelude::*;
 use xxhash_rust::xxh3::Xxh3;
 
+use crate::boilerplate::{self, DocLines, LineEntry};
 use crate::config::ScanConfig;
 use crate::error::{Error, Result};
 use crate::input::{Corpus, DocId};
@@ -77,6 +78,8 @@ pub struct Sketcher {
     line: LineTokens,
     oph: OphSketch,
     exact: Xxh3,
+    /// One document's line entries before they are merged.
+    doc_lines: Vec<LineEntry>,
     /// Buffer for unescaped JSON texts.
     pub text_buf: String,
 }
@@ -100,8 +103,53 @@ impl Sketcher {
             line: LineTokens::new(params.seed, params.shingle == ShingleKind::Char),
             oph: OphSketch::new(params.num_perm),
             exact: Xxh3::with_seed(params.seed),
+            doc_lines: Vec::new(),
             text_buf: String::new(),
         }
+    }
+
+    /// Sketch one whole text (pass 1) and append its distinct lines to `entries` (see
+    /// [`crate::boilerplate`]); returns the sketch and how many entries were added.
+    pub fn sketch_with_lines(
+        &mut self,
+        text: &str,
+        signature: &mut [u32],
+        entries: &mut Vec<LineEntry>,
+    ) -> (DocSketch, usize) {
+        self.shingler.reset();
+        self.oph.reset();
+        self.exact.reset();
+        self.doc_lines.clear();
+        let width = boilerplate::text_width(text);
+        let mut lines = text.split('\n').peekable();
+        let (mut prev, mut number, mut tokens) = ("", 0usize, 0u32);
+        while let Some(raw) = lines.next() {
+            number += 1;
+            let next = lines.peek().copied().unwrap_or("");
+            let before = std::mem::replace(&mut prev, raw);
+            self.line.clear();
+            self.normalizer.run(raw, &mut self.line);
+            if self.line.is_empty() {
+                continue;
+            }
+            self.doc_lines.push(boilerplate::line_entry(
+                &self.line, raw, before, next, number, width,
+            ));
+            tokens = tokens.saturating_add(self.line.len() as u32);
+            self.exact.update(&self.line.bytes);
+            let oph = &mut self.oph;
+            Self::feed_shingles(&mut self.shingler, &self.line, &mut |h| oph.update(h));
+        }
+        let oph = &mut self.oph;
+        self.shingler.finish(&mut |h| oph.update(h));
+        self.oph.finish_into(self.params.seed, signature);
+        let n = boilerplate::merge_doc_lines(&mut self.doc_lines, entries);
+        let sketch = DocSketch {
+            exact: self.exact.digest128(),
+            tokens,
+            excluded_lines: 0,
+        };
+        (sketch, n)
     }
 
     /// Normalise `text` line by line (lines end at `\n`); every non-empty line whose hash is not
@@ -190,6 +238,33 @@ struct BlockOut<'a> {
     tokens: &'a mut [u32],
 }
 
+/// Cut the flat output arrays at the corpus's block boundaries (deterministic: depends only on
+/// the corpus).
+fn split_blocks<'a>(
+    corpus: &Corpus,
+    k: usize,
+    signatures: &'a mut [u32],
+    exact: &'a mut [u128],
+    tokens: &'a mut [u32],
+) -> Vec<BlockOut<'a>> {
+    let mut work = Vec::new();
+    let (mut sig_rest, mut ex_rest, mut tk_rest) = (signatures, exact, tokens);
+    for r in corpus.blocks() {
+        let len = r.len();
+        let (s, s2) = std::mem::take(&mut sig_rest).split_at_mut(len * k);
+        let (e, e2) = std::mem::take(&mut ex_rest).split_at_mut(len);
+        let (t, t2) = std::mem::take(&mut tk_rest).split_at_mut(len);
+        work.push(BlockOut {
+            first: r.start,
+            signatures: s,
+            exact: e,
+            tokens: t,
+        });
+        (sig_rest, ex_rest, tk_rest) = (s2, e2, t2);
+    }
+    work
+}
+
 /// Sketch every document of the corpus, leaving out lines whose hash is in `exclude` (sorted).
 pub fn compute(
     corpus: &Corpus,
@@ -200,50 +275,31 @@ pub fn compute(
 ) -> Result<Sketches> {
     let n = corpus.docs.len();
     let k = params.num_perm;
-    let mut signatures = vec![0u32; n * k];
-    let mut exact = vec![0u128; n];
-    let mut tokens = vec![0u32; n];
+    let (mut signatures, mut exact, mut tokens) =
+        (vec![0u32; n * k], vec![0u128; n], vec![0u32; n]);
     progress.begin(Stage::Sketch, corpus.data_bytes());
-    // Cut the flat arrays at block boundaries (deterministic: depends only on the corpus).
-    let mut work = Vec::new();
-    {
-        let (mut sig_rest, mut ex_rest, mut tk_rest) =
-            (&mut signatures[..], &mut exact[..], &mut tokens[..]);
-        for r in corpus.blocks() {
-            let len = r.len();
-            let (s, s2) = std::mem::take(&mut sig_rest).split_at_mut(len * k);
-            let (e, e2) = std::mem::take(&mut ex_rest).split_at_mut(len);
-            let (t, t2) = std::mem::take(&mut tk_rest).split_at_mut(len);
-            work.push(BlockOut {
-                first: r.start,
-                signatures: s,
-                exact: e,
-                tokens: t,
-            });
-            (sig_rest, ex_rest, tk_rest) = (s2, e2, t2);
-        }
-    }
-    work.into_par_iter().try_for_each_init(
-        || Sketcher::new(params),
-        |sk, block| {
-            if cancel.load(Ordering::Relaxed) {
-                return Err(Error::Interrupted);
-            }
-            let mut bytes = 0;
-            for (j, sig) in block.signatures.chunks_mut(k).enumerate() {
-                let doc = &corpus.docs[block.first + j];
-                bytes += corpus.text_len(doc);
-                let mut buf = std::mem::take(&mut sk.text_buf);
-                let text = corpus.text(doc, &mut buf);
-                let s = sk.sketch(text, exclude, sig);
-                sk.text_buf = buf;
-                block.exact[j] = s.exact;
-                block.tokens[j] = s.tokens;
-            }
-            progress.advance(bytes);
-            Ok(())
-        },
-    )?;
+    split_blocks(corpus, k, &mut signatures, &mut exact, &mut tokens)
+        .into_par_iter()
+        .try_for_each_init(
+            || Sketcher::new(params),
+            |sk, block| {
+                if cancel.load(Ordering::Relaxed) {
+                    return Err(Error::Interrupted);
+                }
+                let mut bytes = 0;
+                for (j, sig) in block.signatures.chunks_mut(k).enumerate() {
+                    let doc = &corpus.docs[block.first + j];
+                    bytes += corpus.text_len(doc);
+                    let mut buf = std::mem::take(&mut sk.text_buf);
+                    let s = sk.sketch(corpus.text(doc, &mut buf), exclude, sig);
+                    sk.text_buf = buf;
+                    block.exact[j] = s.exact;
+                    block.tokens[j] = s.tokens;
+                }
+                progress.advance(bytes);
+                Ok(())
+            },
+        )?;
     progress.end();
     Ok(Sketches {
         num_perm: k,
@@ -251,6 +307,122 @@ pub fn compute(
         exact,
         tokens,
     })
+}
+
+/// Pass 1 with boilerplate detection: sketch every whole document and collect its lines.
+pub fn compute_with_lines(
+    corpus: &Corpus,
+    params: SketchParams,
+    progress: &dyn Progress,
+    cancel: &AtomicBool,
+) -> Result<(Sketches, DocLines)> {
+    let n = corpus.docs.len();
+    let k = params.num_perm;
+    let (mut signatures, mut exact, mut tokens) =
+        (vec![0u32; n * k], vec![0u128; n], vec![0u32; n]);
+    progress.begin(Stage::Sketch, corpus.data_bytes());
+    let parts: Vec<(Vec<LineEntry>, Vec<usize>)> =
+        split_blocks(corpus, k, &mut signatures, &mut exact, &mut tokens)
+            .into_par_iter()
+            .map_init(
+                || Sketcher::new(params),
+                |sk, block| {
+                    if cancel.load(Ordering::Relaxed) {
+                        return Err(Error::Interrupted);
+                    }
+                    let mut bytes = 0;
+                    let mut entries = Vec::new();
+                    let mut counts = Vec::with_capacity(block.exact.len());
+                    for (j, sig) in block.signatures.chunks_mut(k).enumerate() {
+                        let doc = &corpus.docs[block.first + j];
+                        bytes += corpus.text_len(doc);
+                        let mut buf = std::mem::take(&mut sk.text_buf);
+                        let (s, c) =
+                            sk.sketch_with_lines(corpus.text(doc, &mut buf), sig, &mut entries);
+                        sk.text_buf = buf;
+                        block.exact[j] = s.exact;
+                        block.tokens[j] = s.tokens;
+                        counts.push(c);
+                    }
+                    progress.advance(bytes);
+                    Ok((entries, counts))
+                },
+            )
+            .collect::<Result<_>>()?;
+    let mut lines = DocLines {
+        offsets: Vec::with_capacity(n + 1),
+        entries: Vec::with_capacity(parts.iter().map(|p| p.0.len()).sum()),
+    };
+    lines.offsets.push(0);
+    for (entries, counts) in parts {
+        for c in counts {
+            lines
+                .offsets
+                .push(lines.offsets.last().copied().unwrap_or(0) + c);
+        }
+        lines.entries.extend(entries);
+    }
+    progress.end();
+    Ok((
+        Sketches {
+            num_perm: k,
+            signatures,
+            exact,
+            tokens,
+        },
+        lines,
+    ))
+}
+
+/// Pass 2: sketch `docs` (sorted) again without the lines in `exclude`, in place.
+pub fn resketch(
+    corpus: &Corpus,
+    params: SketchParams,
+    exclude: &[u64],
+    sketches: &mut Sketches,
+    docs: &[u32],
+    progress: &dyn Progress,
+    cancel: &AtomicBool,
+) -> Result<()> {
+    let k = params.num_perm;
+    let bytes: u64 = docs
+        .iter()
+        .map(|&d| corpus.text_len(&corpus.docs[d as usize]))
+        .sum();
+    progress.begin(Stage::Boilerplate, bytes);
+    let done: Vec<(Vec<u32>, Vec<DocSketch>)> = docs
+        .par_chunks(64)
+        .map_init(
+            || Sketcher::new(params),
+            |sk, chunk| {
+                if cancel.load(Ordering::Relaxed) {
+                    return Err(Error::Interrupted);
+                }
+                let mut sigs = vec![0u32; chunk.len() * k];
+                let mut out = Vec::with_capacity(chunk.len());
+                let mut bytes = 0;
+                for (&d, sig) in chunk.iter().zip(sigs.chunks_mut(k)) {
+                    let doc = &corpus.docs[d as usize];
+                    bytes += corpus.text_len(doc);
+                    let mut buf = std::mem::take(&mut sk.text_buf);
+                    out.push(sk.sketch(corpus.text(doc, &mut buf), exclude, sig));
+                    sk.text_buf = buf;
+                }
+                progress.advance(bytes);
+                Ok((sigs, out))
+            },
+        )
+        .collect::<Result<_>>()?;
+    for (chunk, (sigs, out)) in docs.chunks(64).zip(done) {
+        for (j, &d) in chunk.iter().enumerate() {
+            let d = d as usize;
+            sketches.signatures[d * k..(d + 1) * k].copy_from_slice(&sigs[j * k..(j + 1) * k]);
+            sketches.exact[d] = out[j].exact;
+            sketches.tokens[d] = out[j].tokens;
+        }
+    }
+    progress.end();
+    Ok(())
 }
 
 #[cfg(test)]

@@ -111,3 +111,52 @@ fn without_boilerplate_detection_the_template_dominates() {
         "outlet2/wire.txt".to_string()
     ]));
 }
+
+#[test]
+fn paragraphs_of_a_story_reprinted_many_times_in_one_file_are_not_boilerplate() {
+    let tmp = tempfile::tempdir().unwrap();
+    let story: Vec<String> = (0..6).map(|i| words(500 + i, 25)).collect();
+    let footer = "Send your news tips to the desk at tips@example.com today.";
+    let mut lines = Vec::new();
+    // Six edited reprints: each drops a different paragraph, merges two others into one line,
+    // and adds a line of its own.
+    for r in 0..6usize {
+        let mut paras: Vec<String> = story
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != r)
+            .map(|(_, p)| p.clone())
+            .collect();
+        let merged = format!("{} {}", paras[0], paras[1]);
+        paras.splice(0..2, [merged]);
+        paras.insert(0, words(900 + r as u64, 10));
+        lines.push(serde_json::json!({"id": format!("r{r}"), "text": paras.join("\n")}));
+    }
+    // Six different articles with one shared footer line.
+    for a in 0..6u64 {
+        let text = format!("{}\n{}\n{footer}", words(700 + a, 30), words(800 + a, 30));
+        lines.push(serde_json::json!({"id": format!("a{a}"), "text": text}));
+    }
+    let path = tmp.path().join("one.jsonl");
+    let body: Vec<String> = lines.iter().map(|v| v.to_string()).collect();
+    fs::write(&path, body.join("\n")).unwrap();
+    let out = neardup::scan(
+        ScanConfig::new(vec![path]),
+        &NoProgress,
+        &AtomicBool::new(false),
+    )
+    .unwrap();
+    let mut buf = String::new();
+    let flagged: Vec<String> = out
+        .boilerplate
+        .lines
+        .iter()
+        .map(|f| {
+            let d = &out.corpus.docs[f.first.0.0 as usize];
+            neardup::boilerplate::raw_line(out.corpus.text(d, &mut buf), f.first.1).to_string()
+        })
+        .collect();
+    assert_eq!(flagged, vec![footer.to_string()]);
+    // The reprints still cluster together.
+    assert!(out.clusters.iter().any(|c| c.members.len() == 6));
+}
