@@ -10,7 +10,8 @@
 //! **Detection** ([`detect`]) groups those entries by line hash (sorting, not a shared map) and
 //! flags a line for any of these reasons:
 //!
-//! * `repeated`: it occurs at least [`MIN_REPEATS`] times in one document and has 2 to
+//! * `repeated`: it occurs at least [`MIN_REPEATS`] times in one document, and at least once per
+//!   [`REPEAT_LINES_PER_OCCURRENCE`] lines of it, and has 2 to
 //!   [`MAX_REPEAT_TOKENS`] tokens (a title or site name printed five times in one page);
 //! * `template`: within one source (outlet) it occurs in at least `min_docs` documents (4× that
 //!   for a one-word line), and the documents carrying it have content of their own;
@@ -54,8 +55,11 @@ pub const COMMON_FACTOR: usize = 4;
 /// Longest line (in tokens) the frequency rules consider.
 pub const MAX_TEMPLATE_TOKENS: usize = 60;
 /// Occurrences in one document that make a line `repeated` (two is too common in verse, recipes
-/// and lyrics; scraped pages repeat their site name and title many times).
+/// and lyrics; scraped pages repeat their site name and title many times)...
 pub const MIN_REPEATS: u32 = 3;
+/// ...and at least one occurrence per this many lines of the document, so a formula that recurs
+/// a few times in a book is not mistaken for a page's repeated title.
+pub const REPEAT_LINES_PER_OCCURRENCE: u32 = 50;
 /// Longest line (in tokens) the within-document repetition rule considers.
 pub const MAX_REPEAT_TOKENS: usize = 30;
 /// Median own-content share required of the documents carrying a frequent line.
@@ -326,6 +330,8 @@ pub struct FlaggedLine {
     pub examples: Vec<DocId>,
     /// Where it was first seen: document and 1-based line.
     pub first: (DocId, u32),
+    /// The raw text of that first occurrence, trimmed.
+    pub text: String,
     pub tokens: u16,
 }
 
@@ -517,6 +523,10 @@ pub fn detect(
         .into_par_iter()
         .map(|d| own(&df_source, d))
         .collect();
+    // Non-empty lines of every document, for the repetition rule.
+    let doc_lines: Vec<u32> = (0..n_docs)
+        .map(|d| lines.of(d).iter().map(|e| e.count as u32).sum())
+        .collect();
     let known = if cfg.lexicon {
         known_hashes(profile, seed)
     } else {
@@ -546,7 +556,11 @@ pub fn detect(
             {
                 reasons |= Reason::Hashtags.bit();
             }
-            if max_repeats >= MIN_REPEATS && (2..=MAX_REPEAT_TOKENS).contains(&tokens) {
+            let repeated_somewhere = run.iter().any(|&(_, d, i)| {
+                let c = lines.entries[i as usize].count as u32;
+                c >= MIN_REPEATS && c * REPEAT_LINES_PER_OCCURRENCE >= doc_lines[d as usize]
+            });
+            if repeated_somewhere && (2..=MAX_REPEAT_TOKENS).contains(&tokens) {
                 reasons |= Reason::Repeated.bit();
             }
             // A piece of a hard-wrapped sentence in most of its documents ("said." after a line
@@ -621,27 +635,42 @@ pub fn detect(
                     .map(|&(_, d, _)| DocId(d))
                     .collect(),
                 first: (DocId(first_doc), first.first_line),
+                text: String::new(),
                 tokens: first.tokens,
             })
         })
         .collect();
+    // First-seen texts: decode each document once for all the lines wanted from it.
+    flagged.sort_unstable_by_key(|f| f.first);
+    let mut i = 0;
+    let mut buf = String::new();
+    while i < flagged.len() {
+        let doc = flagged[i].first.0;
+        let mut j = i;
+        while j < flagged.len() && flagged[j].first.0 == doc {
+            j += 1;
+        }
+        let text = corpus.text(&corpus.docs[doc.0 as usize], &mut buf);
+        let mut lines_iter = text.split('\n').enumerate();
+        for f in &mut flagged[i..j] {
+            // Sorted by line number within the document: one forward walk.
+            for (n, raw) in lines_iter.by_ref() {
+                if n + 1 == f.first.1 as usize {
+                    f.text = raw.trim().to_string();
+                    break;
+                }
+            }
+        }
+        i = j;
+    }
     // Report order: most documents first, ties by first-seen text, then hash.
-    let mut keyed: Vec<(FlaggedLine, String)> = flagged
-        .drain(..)
-        .map(|f| {
-            let d = &corpus.docs[f.first.0.0 as usize];
-            let mut buf = String::new();
-            let text = raw_line(corpus.text(d, &mut buf), f.first.1).to_string();
-            (f, text)
-        })
-        .collect();
-    keyed.sort_by(|(a, ta), (b, tb)| {
+    flagged.sort_by(|a, b| {
         b.docs
             .cmp(&a.docs)
-            .then_with(|| ta.cmp(tb))
+            .then_with(|| a.text.cmp(&b.text))
             .then(a.hash.cmp(&b.hash))
     });
-    let lines_out: Vec<FlaggedLine> = keyed.into_iter().map(|(f, _)| f).collect();
+    let lines_out = flagged;
     let mut hashes: Vec<u64> = lines_out.iter().map(|f| f.hash).collect();
     hashes.sort_unstable();
     let mut docs_affected = 0;

@@ -146,10 +146,8 @@ pub fn write_boilerplate(
     corpus: &Corpus,
     profile: Profile,
 ) -> io::Result<()> {
-    let mut buf = String::new();
     for f in &bp.lines {
-        let d = &corpus.docs[f.first.0.0 as usize];
-        let text = crate::boilerplate::raw_line(corpus.text(d, &mut buf), f.first.1);
+        let text = f.text.as_str();
         let out = BoilerplateLineOut {
             text,
             normalized: normalize_to_string(text, profile).replace('\n', " "),
