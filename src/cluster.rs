@@ -10,7 +10,7 @@ use rayon::prelude::*;
 
 use crate::config::KeepPolicy;
 use crate::input::DocId;
-use crate::verify::{Edge, Score};
+use crate::verify::{Criterion, Edge, MatchKind, Score};
 
 /// Index of a cluster in `clusters.jsonl` (clusters ordered by their first document).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
@@ -24,11 +24,12 @@ pub enum ClusterKind {
     Near,
 }
 
-/// A member of a cluster and its similarity to the representative.
+/// A member of a cluster, its similarity to the representative, and why it matches it.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Member {
     pub doc: DocId,
     pub score: Score,
+    pub matched: MatchKind,
 }
 
 /// A cluster of two or more documents; `members[0]` is the kept representative.
@@ -115,17 +116,9 @@ pub fn exact_groups(exact: &[u128], tokens: &[u32]) -> ExactGroups {
     out
 }
 
-/// Connected components of exact groups and edges, as clusters with the representative first
-/// (members not yet scored: exact copies of the representative get 1.0, others 0.0 until
-/// [`crate::verify`] fills them in).
-pub fn build_clusters(
-    n: usize,
-    groups: &ExactGroups,
-    edges: &[Edge],
-    exact: &[u128],
-    tokens: &[u32],
-    keep: KeepPolicy,
-) -> Vec<Cluster> {
+/// Connected components (of two or more documents) of exact groups and verified edges, each
+/// sorted, in order of their first document.
+pub fn components(n: usize, groups: &ExactGroups, edges: &[Edge]) -> Vec<Vec<u32>> {
     let mut uf = UnionFind::new(n);
     for g in &groups.groups {
         for &d in &g[1..] {
@@ -135,9 +128,8 @@ pub fn build_clusters(
     for e in edges {
         uf.union(e.a, e.b);
     }
-    // (root, doc) for every document in a non-trivial component.
-    let mut size = vec![0u32; n];
     let roots: Vec<u32> = (0..n as u32).map(|d| uf.find(d)).collect();
+    let mut size = vec![0u32; n];
     for &r in &roots {
         size[r as usize] += 1;
     }
@@ -150,50 +142,141 @@ pub fn build_clusters(
         }
         if comp_of_root[r as usize] == u32::MAX {
             comp_of_root[r as usize] = comps.len() as u32;
-            comps.push(Vec::new());
+            comps.push(Vec::with_capacity(size[r as usize] as usize));
         }
         comps[comp_of_root[r as usize] as usize].push(d);
     }
     comps
+}
+
+/// How much the chaining guard changed.
+#[derive(Clone, Copy, Debug, Default, serde::Serialize)]
+pub struct ChainStats {
+    /// Connected components of two or more documents.
+    pub components: u64,
+    /// Components that did not become one cluster.
+    pub components_split: u64,
+    /// Documents not similar to their component's first representative (re-clustered or alone).
+    pub documents_split_off: u64,
+    /// Of those, documents similar to no representative: they stay unclustered.
+    pub documents_left_alone: u64,
+}
+
+/// Clusters from components, guarded against chaining: in each component (ordered by `keep`
+/// priority) the first document is a representative and takes every remaining document that
+/// `criterion` matches *directly* with it; the rest form the next round. So every member of
+/// every cluster is similar to its representative, never only through a chain of others.
+/// `score` gives exact (or estimated) scores of `(representative, member)` pairs; `known`
+/// are scores already verified (edges), reused instead of scored again.
+pub fn center_clusters(
+    comps: Vec<Vec<u32>>,
+    keep: KeepPolicy,
+    exact: &[u128],
+    tokens: &[u32],
+    criterion: &Criterion,
+    known: &[Edge],
+    mut score: impl FnMut(&[(u32, u32)]) -> crate::Result<Vec<Score>>,
+) -> crate::Result<(Vec<Cluster>, ChainStats)> {
+    let mut known: Vec<(u32, u32, Score)> = known
+        .iter()
+        .map(|e| (e.a.min(e.b), e.a.max(e.b), e.score))
+        .collect();
+    known.sort_unstable_by_key(|&(a, b, _)| (a, b));
+    let lookup = |a: u32, b: u32| {
+        let key = (a.min(b), a.max(b));
+        known
+            .binary_search_by_key(&key, |&(x, y, _)| (x, y))
+            .ok()
+            .map(|i| known[i].2)
+    };
+    let mut stats = ChainStats {
+        components: comps.len() as u64,
+        ..Default::default()
+    };
+    let mut active: Vec<Vec<u32>> = comps
         .into_iter()
-        .enumerate()
-        .map(|(i, docs)| {
-            let rep = match keep {
-                KeepPolicy::First => docs[0],
-                KeepPolicy::Longest => *docs
-                    .iter()
-                    .max_by_key(|&&d| (tokens[d as usize], std::cmp::Reverse(d)))
-                    .expect("non-empty component"),
-            };
-            let all_same = docs
-                .iter()
-                .all(|&d| exact[d as usize] == exact[rep as usize]);
-            let mut members = Vec::with_capacity(docs.len());
-            let one = Score {
-                jaccard: 1.0,
-                containment: 1.0,
-            };
-            members.push(Member {
-                doc: DocId(rep),
-                score: one,
-            });
-            for &d in &docs {
-                if d == rep {
-                    continue;
+        .map(|mut c| {
+            if keep == KeepPolicy::Longest {
+                c.sort_by_key(|&d| (std::cmp::Reverse(tokens[d as usize]), d));
+            }
+            c
+        })
+        .collect();
+    let mut first_round = true;
+    let mut built: Vec<(u32, Vec<Member>)> = Vec::new();
+    while !active.is_empty() {
+        // Scores needed this round.
+        let mut pairs = Vec::new();
+        for c in &active {
+            let rep = c[0];
+            for &d in &c[1..] {
+                if exact[d as usize] != exact[rep as usize] && lookup(rep, d).is_none() {
+                    pairs.push((rep, d));
                 }
-                let same = exact[d as usize] == exact[rep as usize];
-                members.push(Member {
-                    doc: DocId(d),
-                    score: if same {
-                        one
-                    } else {
-                        Score {
+            }
+        }
+        let scored = score(&pairs)?;
+        let mut fresh = pairs.iter().zip(scored).map(|(&p, s)| (p, s));
+        let mut next = Vec::new();
+        for c in active {
+            let rep = c[0];
+            let mut members = vec![Member {
+                doc: DocId(rep),
+                score: Score::IDENTICAL,
+                matched: MatchKind::Exact,
+            }];
+            let mut rest = Vec::new();
+            for &d in &c[1..] {
+                let (s, kind) = if exact[d as usize] == exact[rep as usize] {
+                    (Score::IDENTICAL, Some(MatchKind::Exact))
+                } else {
+                    let s = match lookup(rep, d) {
+                        Some(s) => s,
+                        None => fresh.next().map(|(_, s)| s).unwrap_or(Score {
                             jaccard: 0.0,
                             containment: 0.0,
-                        }
-                    },
-                });
+                            min_size: 0,
+                        }),
+                    };
+                    (s, criterion.matches(&s))
+                };
+                match kind {
+                    Some(matched) => members.push(Member {
+                        doc: DocId(d),
+                        score: s,
+                        matched,
+                    }),
+                    None => rest.push(d),
+                }
             }
+            if first_round && !rest.is_empty() {
+                stats.components_split += 1;
+                stats.documents_split_off += rest.len() as u64;
+            }
+            if members.len() > 1 {
+                members[1..].sort_unstable_by_key(|m| m.doc);
+                built.push((*c.iter().min().unwrap_or(&rep), members));
+            } else {
+                stats.documents_left_alone += 1;
+            }
+            match rest.len() {
+                0 => {}
+                1 => stats.documents_left_alone += 1,
+                _ => next.push(rest),
+            }
+        }
+        active = next;
+        first_round = false;
+    }
+    built.sort_unstable_by_key(|(first, m)| (*first, m[0].doc));
+    let clusters = built
+        .into_iter()
+        .enumerate()
+        .map(|(i, (_, members))| {
+            let rep = members[0].doc.0 as usize;
+            let all_same = members
+                .iter()
+                .all(|m| exact[m.doc.0 as usize] == exact[rep]);
             Cluster {
                 id: ClusterId(i as u32),
                 kind: if all_same {
@@ -204,22 +287,39 @@ pub fn build_clusters(
                 members,
             }
         })
-        .collect()
+        .collect();
+    Ok((clusters, stats))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn sc(j: f64) -> Score {
+        Score {
+            jaccard: j,
+            containment: j,
+            min_size: 100,
+        }
+    }
+
     fn edge(a: u32, b: u32) -> Edge {
         Edge {
             a,
             b,
-            score: Score {
-                jaccard: 0.9,
-                containment: 0.9,
-            },
+            score: sc(0.9),
         }
+    }
+
+    const HALF: Criterion = Criterion {
+        jaccard: 0.5,
+        containment: None,
+    };
+
+    fn ids(c: &[Cluster]) -> Vec<Vec<u32>> {
+        c.iter()
+            .map(|c| c.members.iter().map(|m| m.doc.0).collect())
+            .collect()
     }
 
     #[test]
@@ -242,27 +342,110 @@ mod tests {
     }
 
     #[test]
-    fn clusters_are_components_with_representative_first_and_stable_ids() {
+    fn components_join_exact_groups_and_edges_in_any_order() {
         let exact = [1, 2, 1, 3, 4, 5];
-        let tokens = [10, 10, 10, 30, 10, 10];
+        let tokens = [10; 6];
         let g = exact_groups(&exact, &tokens);
-        let edges = [edge(3, 1), edge(4, 5)];
-        let c = build_clusters(6, &g, &edges, &exact, &tokens, KeepPolicy::First);
-        let docs: Vec<Vec<u32>> = c
-            .iter()
-            .map(|c| c.members.iter().map(|m| m.doc.0).collect())
-            .collect();
-        assert_eq!(docs, vec![vec![0, 2], vec![1, 3], vec![4, 5]]);
-        assert_eq!(c[0].kind, ClusterKind::Exact);
-        assert_eq!(c[1].kind, ClusterKind::Near);
-        // Reversed edge order gives the same clusters.
-        let edges_rev = [edge(5, 4), edge(1, 3)];
-        assert_eq!(
-            build_clusters(6, &g, &edges_rev, &exact, &tokens, KeepPolicy::First),
-            c
+        let a = components(6, &g, &[edge(3, 1), edge(4, 5)]);
+        let b = components(6, &g, &[edge(5, 4), edge(1, 3)]);
+        assert_eq!(a, vec![vec![0, 2], vec![1, 3], vec![4, 5]]);
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn a_chain_does_not_pull_unrelated_documents_into_a_cluster() {
+        // 0~1 (0.8), 1~2 (0.6), 2~3 (0.8): a chain; 0 and 2, 0 and 3 are not similar, 2 and 3 are.
+        let exact = [1, 2, 3, 4];
+        let tokens = [10; 4];
+        let pair_score = |a: u32, b: u32| match (a.min(b), a.max(b)) {
+            (0, 1) => 0.8,
+            (1, 2) => 0.6,
+            (2, 3) => 0.8,
+            _ => 0.1,
+        };
+        let edges = [
+            Edge {
+                a: 0,
+                b: 1,
+                score: sc(0.8),
+            },
+            Edge {
+                a: 1,
+                b: 2,
+                score: sc(0.6),
+            },
+            Edge {
+                a: 2,
+                b: 3,
+                score: sc(0.8),
+            },
+        ];
+        let comps = vec![vec![0, 1, 2, 3]];
+        let (c, stats) = center_clusters(
+            comps,
+            KeepPolicy::First,
+            &exact,
+            &tokens,
+            &HALF,
+            &edges,
+            |p| Ok(p.iter().map(|&(a, b)| sc(pair_score(a, b))).collect()),
+        )
+        .unwrap();
+        assert_eq!(ids(&c), vec![vec![0, 1], vec![2, 3]]);
+        assert!(
+            c.iter()
+                .flat_map(|c| &c.members)
+                .all(|m| m.score.jaccard >= 0.5)
         );
-        // keep=longest picks doc 3 (30 tokens) in the second cluster.
-        let l = build_clusters(6, &g, &edges, &exact, &tokens, KeepPolicy::Longest);
-        assert_eq!(l[1].keep(), DocId(3));
+        assert_eq!((stats.components_split, stats.documents_split_off), (1, 2));
+        assert_eq!(stats.documents_left_alone, 0);
+    }
+
+    #[test]
+    fn exact_copies_are_exact_clusters_and_keep_longest_picks_the_representative() {
+        let exact = [1, 1, 2];
+        let tokens = [10, 10, 30];
+        let edges = [
+            Edge {
+                a: 0,
+                b: 2,
+                score: sc(0.7),
+            },
+            Edge {
+                a: 1,
+                b: 2,
+                score: sc(0.7),
+            },
+        ];
+        let run = |keep| {
+            center_clusters(
+                vec![vec![0, 1, 2]],
+                keep,
+                &exact,
+                &tokens,
+                &HALF,
+                &edges,
+                |p| Ok(p.iter().map(|_| sc(0.7)).collect()),
+            )
+            .unwrap()
+            .0
+        };
+        let first = run(KeepPolicy::First);
+        assert_eq!(ids(&first), vec![vec![0, 1, 2]]);
+        assert_eq!(first[0].members[1].matched, MatchKind::Exact);
+        assert_eq!(first[0].kind, ClusterKind::Near);
+        assert_eq!(run(KeepPolicy::Longest)[0].keep(), DocId(2));
+        let only_copies = center_clusters(
+            vec![vec![0, 1]],
+            KeepPolicy::First,
+            &exact,
+            &tokens,
+            &HALF,
+            &[],
+            |_| Ok(vec![]),
+        )
+        .unwrap()
+        .0;
+        assert_eq!(only_copies[0].kind, ClusterKind::Exact);
     }
 }

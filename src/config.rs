@@ -12,6 +12,11 @@ use crate::shingle::ShingleKind;
 
 /// Default Jaccard threshold for near duplicates (see README "Choosing the defaults").
 pub const DEFAULT_THRESHOLD: f64 = 0.5;
+/// Default containment threshold: a document whose shingles are at least this much inside a
+/// longer one is its duplicate (see README "Choosing the defaults").
+pub const DEFAULT_CONTAINMENT: f64 = 0.7;
+/// Smallest size ratio (smaller / larger document) the containment banding is tuned to catch.
+pub const CONTAINMENT_MIN_RATIO: f64 = 0.25;
 /// Default shingle size: word 5-grams.
 pub const DEFAULT_NGRAM: usize = 5;
 /// Default number of MinHash bins (one-permutation hashing).
@@ -112,6 +117,8 @@ pub struct ScanConfig {
     pub input: InputConfig,
     /// Jaccard threshold for near duplicates, in (0, 1].
     pub threshold: f64,
+    /// Containment threshold, or `None` for Jaccard only.
+    pub containment: Option<f64>,
     pub shingle: ShingleKind,
     pub ngram: usize,
     pub num_perm: usize,
@@ -132,6 +139,7 @@ impl ScanConfig {
         ScanConfig {
             input: InputConfig::new(paths),
             threshold: DEFAULT_THRESHOLD,
+            containment: Some(DEFAULT_CONTAINMENT),
             shingle: ShingleKind::Word,
             ngram: DEFAULT_NGRAM,
             num_perm: DEFAULT_NUM_PERM,
@@ -145,6 +153,25 @@ impl ScanConfig {
         }
     }
 
+    /// When two documents are duplicates.
+    pub fn criterion(&self) -> crate::verify::Criterion {
+        crate::verify::Criterion {
+            jaccard: self.threshold,
+            containment: self.containment,
+        }
+    }
+
+    /// The second LSH banding, for containment: tuned for the Jaccard that a pair has when the
+    /// smaller document (at least [`CONTAINMENT_MIN_RATIO`] of the larger) is contained at the
+    /// containment threshold, `J = c·r / (1 + r − c·r)`. `None` when containment is off or that
+    /// Jaccard is not below the threshold's anyway.
+    pub fn containment_banding(&self) -> Option<Banding> {
+        let c = self.containment?;
+        let r = CONTAINMENT_MIN_RATIO;
+        let j = c * r / (1.0 + r - c * r);
+        (j < self.threshold).then(|| crate::lsh::optimal_banding(j, self.num_perm))
+    }
+
     /// Check ranges and fill in the derived banding; returns the banding in use.
     pub fn validate(&mut self) -> Result<Banding> {
         if !(self.threshold > 0.0 && self.threshold <= 1.0) {
@@ -152,6 +179,13 @@ impl ScanConfig {
                 "--threshold must be in (0, 1], got {}",
                 self.threshold
             )));
+        }
+        if let Some(c) = self.containment {
+            if !(c > 0.0 && c <= 1.0) {
+                return Err(Error::Config(format!(
+                    "--containment must be in (0, 1], got {c}"
+                )));
+            }
         }
         if self.ngram == 0 || self.ngram > MAX_NGRAM {
             return Err(Error::Config(format!(

@@ -50,10 +50,8 @@ pub use sketch::Sketches;
 pub use verify::Edge;
 
 use crate::config::Verify;
-use crate::minhash::estimate_jaccard;
 use crate::report::{ClusterCounts, DocumentCounts, FileCounts, LshOut, OptionsOut};
 use crate::sketch::SketchParams;
-use crate::verify::Score;
 
 /// The tool version, recorded in every summary.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -147,7 +145,9 @@ pub fn scan(
     progress.end();
     lap(Stage::Exact, &mut clock);
 
-    let pairs = lsh::candidates(
+    // Candidates: a banding for the Jaccard threshold, and with containment a second, lower one
+    // that catches a short document inside a longer one.
+    let mut pairs = lsh::candidates(
         &sketches.signatures,
         sketches.num_perm,
         banding,
@@ -156,8 +156,22 @@ pub fn scan(
         progress,
         cancel,
     )?;
+    let containment_banding = cfg.containment_banding();
+    if let Some(cb) = containment_banding {
+        let more = lsh::candidates(
+            &sketches.signatures,
+            sketches.num_perm,
+            cb,
+            &groups.lsh_members,
+            cfg.seed ^ CONTAINMENT_SALT,
+            progress,
+            cancel,
+        )?;
+        pairs = lsh::merge_pairs(pairs, more);
+    }
     lap(Stage::Candidates, &mut clock);
 
+    let criterion = cfg.criterion();
     let verifier = verify::Verifier {
         corpus: &corpus,
         params,
@@ -165,25 +179,43 @@ pub fn scan(
         cancel,
     };
     let (edges, vstats) =
-        verifier.verify_candidates(&pairs, &sketches, cfg.threshold, cfg.verify, progress)?;
+        verifier.verify_candidates(&pairs, &sketches, &criterion, cfg.verify, progress)?;
     drop(pairs);
     lap(Stage::Verify, &mut clock);
 
     progress.begin(Stage::Cluster, 0);
-    let mut clusters = cluster::build_clusters(
-        corpus.docs.len(),
-        &groups,
-        &edges,
+    let comps = cluster::components(corpus.docs.len(), &groups, &edges);
+    let (clusters, chains) = cluster::center_clusters(
+        comps,
+        cfg.keep,
         &sketches.exact,
         &sketches.tokens,
-        cfg.keep,
-    );
-    score_members(&mut clusters, &edges, &verifier, &sketches, cfg.verify)?;
+        &criterion,
+        &edges,
+        |pairs| match cfg.verify {
+            Verify::Exact => verifier.exact_scores(pairs, &NoProgress),
+            Verify::Estimate => Ok(pairs
+                .iter()
+                .map(|&(a, b)| sketches.estimate(DocId(a), DocId(b)))
+                .collect()),
+        },
+    )?;
     progress.end();
     lap(Stage::Cluster, &mut clock);
 
     let summary = summarise(
-        &cfg, banding, &corpus, &bp, &sketches, &groups, &clusters, vstats, timings, started,
+        &cfg,
+        banding,
+        containment_banding,
+        &corpus,
+        &bp,
+        &sketches,
+        &groups,
+        &clusters,
+        vstats,
+        chains,
+        timings,
+        started,
     );
     Ok(ScanOutput {
         corpus,
@@ -195,72 +227,22 @@ pub fn scan(
     })
 }
 
-/// Fill in each near-cluster member's similarity to the representative: from the verified edge
-/// when the member was verified against it directly, otherwise computed now.
-fn score_members(
-    clusters: &mut [Cluster],
-    edges: &[Edge],
-    verifier: &verify::Verifier,
-    sketches: &Sketches,
-    mode: Verify,
-) -> Result<()> {
-    // Verified edges, sorted for lookup by (smaller, larger) document.
-    let known: Vec<(u32, u32, Score)> = {
-        let mut v: Vec<_> = edges
-            .iter()
-            .map(|e| (e.a.min(e.b), e.a.max(e.b), e.score))
-            .collect();
-        v.sort_unstable_by_key(|&(a, b, _)| (a, b));
-        v
-    };
-    let mut pairs = Vec::new();
-    let mut slots = Vec::new();
-    for (ci, c) in clusters.iter_mut().enumerate() {
-        let keep = c.keep();
-        for (mi, m) in c.members.iter_mut().enumerate().skip(1) {
-            if sketches.exact[m.doc.0 as usize] == sketches.exact[keep.0 as usize] {
-                continue;
-            }
-            let key = (keep.0.min(m.doc.0), keep.0.max(m.doc.0));
-            match known.binary_search_by_key(&key, |&(a, b, _)| (a, b)) {
-                Ok(i) => m.score = known[i].2,
-                Err(_) => {
-                    pairs.push((keep.0, m.doc.0));
-                    slots.push((ci, mi));
-                }
-            }
-        }
-    }
-    let scores: Vec<Score> = match mode {
-        Verify::Exact => verifier.exact_scores(&pairs, &NoProgress)?,
-        Verify::Estimate => pairs
-            .iter()
-            .map(|&(a, b)| {
-                let e =
-                    estimate_jaccard(sketches.signature(DocId(a)), sketches.signature(DocId(b)));
-                Score {
-                    jaccard: e,
-                    containment: e,
-                }
-            })
-            .collect(),
-    };
-    for ((ci, mi), s) in slots.into_iter().zip(scores) {
-        clusters[ci].members[mi].score = s;
-    }
-    Ok(())
-}
+/// Seed salt for the containment banding, so its band keys never coincide with the Jaccard
+/// banding's.
+const CONTAINMENT_SALT: u64 = 0x5bd1_e995_0000_0001;
 
 #[allow(clippy::too_many_arguments)]
 fn summarise(
     cfg: &ScanConfig,
     banding: Banding,
+    containment_banding: Option<Banding>,
     corpus: &Corpus,
     bp: &Boilerplate,
     sketches: &Sketches,
     groups: &ExactGroups,
     clusters: &[Cluster],
     vstats: verify::VerifyStats,
+    chains: cluster::ChainStats,
     timings: BTreeMap<&'static str, u64>,
     started: Instant,
 ) -> Summary {
@@ -318,11 +300,12 @@ fn summarise(
                 .map(|c| c.members.len() as u64)
                 .max()
                 .unwrap_or(0),
-            members_below_threshold: clusters
+            by_containment: clusters
                 .iter()
                 .flat_map(|c| &c.members)
-                .filter(|m| m.score.jaccard < cfg.threshold)
+                .filter(|m| m.matched == verify::MatchKind::Containment)
                 .count() as u64,
+            chaining_guard: chains,
         },
         options: OptionsOut::new(cfg, banding),
         lsh: LshOut {
@@ -333,6 +316,8 @@ fn summarise(
                 banding,
             )),
             documents: groups.lsh_members.len() as u64,
+            containment_bands: containment_banding.map(|b| b.bands),
+            containment_rows: containment_banding.map(|b| b.rows),
             verify: vstats,
         },
         boilerplate: report::BoilerplateOut::new(&cfg.boilerplate, bp),

@@ -57,6 +57,14 @@ pub fn optimal_banding(threshold: f64, num_perm: usize) -> Banding {
     best
 }
 
+/// Merge two sorted, unique pair lists into one.
+pub fn merge_pairs(mut a: Vec<Pair>, b: Vec<Pair>) -> Vec<Pair> {
+    a.extend(b);
+    a.par_sort_unstable();
+    a.dedup();
+    a
+}
+
 /// A candidate pair `(a, b)` of document indices with `a < b`.
 pub type Pair = (u32, u32);
 

@@ -75,6 +75,7 @@ struct MemberOut<'a> {
     similarity: f64,
     jaccard: f64,
     containment: f64,
+    matched: crate::verify::MatchKind,
 }
 
 #[derive(Serialize)]
@@ -101,6 +102,7 @@ pub fn write_clusters(w: &mut impl Write, clusters: &[Cluster], corpus: &Corpus)
                     similarity: round4(m.score.jaccard),
                     jaccard: round4(m.score.jaccard),
                     containment: round4(m.score.containment),
+                    matched: m.matched,
                 }
             })
             .collect();
@@ -241,15 +243,17 @@ pub struct ClusterCounts {
     pub near: u64,
     pub documents_in_clusters: u64,
     pub largest: u64,
-    /// Members whose similarity to their representative is below the threshold (joined
-    /// through other members).
-    pub members_below_threshold: u64,
+    /// Members in their cluster by containment (not Jaccard).
+    pub by_containment: u64,
+    /// What the chaining guard did: every member is similar to its representative.
+    pub chaining_guard: crate::cluster::ChainStats,
 }
 
 /// The effective options of a run.
 #[derive(Clone, Debug, Serialize)]
 pub struct OptionsOut {
     pub threshold: f64,
+    pub containment: Option<f64>,
     pub shingle: ShingleKind,
     pub ngram: usize,
     pub num_perm: usize,
@@ -269,6 +273,7 @@ impl OptionsOut {
     pub fn new(cfg: &ScanConfig, banding: Banding) -> Self {
         OptionsOut {
             threshold: cfg.threshold,
+            containment: cfg.containment,
             shingle: cfg.shingle,
             ngram: cfg.ngram,
             num_perm: cfg.num_perm,
@@ -294,6 +299,9 @@ pub struct LshOut {
     pub candidate_probability_at_threshold: f64,
     /// Documents that entered LSH (one per exact group, plus every unique non-empty document).
     pub documents: u64,
+    /// The second banding, for containment candidates (absent when containment is off).
+    pub containment_bands: Option<usize>,
+    pub containment_rows: Option<usize>,
     #[serde(flatten)]
     pub verify: VerifyStats,
 }

@@ -55,6 +55,8 @@ pub struct Sketches {
     pub exact: Vec<u128>,
     /// Number of normalised tokens.
     pub tokens: Vec<u32>,
+    /// Number of shingles (with repeats; an upper bound of the distinct set's size).
+    pub shingles: Vec<u32>,
 }
 
 impl Sketches {
@@ -64,6 +66,16 @@ impl Sketches {
     }
     pub fn len(&self) -> usize {
         self.tokens.len()
+    }
+
+    /// MinHash estimates of Jaccard and containment of two documents.
+    pub fn estimate(&self, a: DocId, b: DocId) -> crate::verify::Score {
+        crate::verify::estimate_score(
+            self.signature(a),
+            self.signature(b),
+            self.shingles[a.0 as usize],
+            self.shingles[b.0 as usize],
+        )
     }
     pub fn is_empty(&self) -> bool {
         self.tokens.is_empty()
@@ -92,6 +104,8 @@ pub struct DocSketch {
     pub tokens: u32,
     /// Non-empty lines left out because their hash is in the exclusion set.
     pub excluded_lines: u32,
+    /// Shingles emitted (with repeats).
+    pub shingles: u32,
 }
 
 impl Sketcher {
@@ -122,7 +136,7 @@ impl Sketcher {
         self.doc_lines.clear();
         let width = boilerplate::text_width(text);
         let mut lines = text.split('\n').peekable();
-        let (mut prev, mut number, mut tokens) = ("", 0usize, 0u32);
+        let (mut prev, mut number, mut tokens, mut shingles) = ("", 0usize, 0u32, 0u32);
         while let Some(raw) = lines.next() {
             number += 1;
             let next = lines.peek().copied().unwrap_or("");
@@ -138,16 +152,23 @@ impl Sketcher {
             tokens = tokens.saturating_add(self.line.len() as u32);
             self.exact.update(&self.line.bytes);
             let oph = &mut self.oph;
-            Self::feed_shingles(&mut self.shingler, &self.line, &mut |h| oph.update(h));
+            Self::feed_shingles(&mut self.shingler, &self.line, &mut |h| {
+                shingles = shingles.saturating_add(1);
+                oph.update(h)
+            });
         }
         let oph = &mut self.oph;
-        self.shingler.finish(&mut |h| oph.update(h));
+        self.shingler.finish(&mut |h| {
+            shingles = shingles.saturating_add(1);
+            oph.update(h)
+        });
         self.oph.finish_into(self.params.seed, signature);
         let n = boilerplate::merge_doc_lines(&mut self.doc_lines, entries);
         let sketch = DocSketch {
             exact: self.exact.digest128(),
             tokens,
             excluded_lines: 0,
+            shingles,
         };
         (sketch, n)
     }
@@ -201,17 +222,25 @@ impl Sketcher {
         self.oph.reset();
         self.exact.reset();
         let (shingler, oph, exact) = (&mut self.shingler, &mut self.oph, &mut self.exact);
+        let mut shingles = 0u32;
         let (tokens, excluded_lines) =
             Self::for_each_kept_line(&mut self.normalizer, &mut self.line, text, exclude, |l| {
                 exact.update(&l.bytes);
-                Self::feed_shingles(shingler, l, &mut |h| oph.update(h));
+                Self::feed_shingles(shingler, l, &mut |h| {
+                    shingles = shingles.saturating_add(1);
+                    oph.update(h)
+                });
             });
-        self.shingler.finish(&mut |h| oph.update(h));
+        self.shingler.finish(&mut |h| {
+            shingles = shingles.saturating_add(1);
+            oph.update(h)
+        });
         self.oph.finish_into(self.params.seed, signature);
         DocSketch {
             exact: self.exact.digest128(),
             tokens,
             excluded_lines,
+            shingles,
         }
     }
 
@@ -234,35 +263,65 @@ impl Sketcher {
 struct BlockOut<'a> {
     first: usize,
     signatures: &'a mut [u32],
+    meta: BlockMeta<'a>,
+}
+
+/// One block's slices of the per-document arrays other than signatures.
+struct BlockMeta<'a> {
     exact: &'a mut [u128],
     tokens: &'a mut [u32],
+    shingles: &'a mut [u32],
+}
+
+impl BlockMeta<'_> {
+    fn set(&mut self, j: usize, s: &DocSketch) {
+        self.exact[j] = s.exact;
+        self.tokens[j] = s.tokens;
+        self.shingles[j] = s.shingles;
+    }
 }
 
 /// Cut the flat output arrays at the corpus's block boundaries (deterministic: depends only on
 /// the corpus).
-fn split_blocks<'a>(
-    corpus: &Corpus,
-    k: usize,
-    signatures: &'a mut [u32],
-    exact: &'a mut [u128],
-    tokens: &'a mut [u32],
-) -> Vec<BlockOut<'a>> {
+fn split_blocks<'a>(corpus: &Corpus, k: usize, out: &'a mut Sketches) -> Vec<BlockOut<'a>> {
     let mut work = Vec::new();
-    let (mut sig_rest, mut ex_rest, mut tk_rest) = (signatures, exact, tokens);
+    let (mut sig_rest, mut ex_rest, mut tk_rest, mut sh_rest) = (
+        &mut out.signatures[..],
+        &mut out.exact[..],
+        &mut out.tokens[..],
+        &mut out.shingles[..],
+    );
     for r in corpus.blocks() {
         let len = r.len();
         let (s, s2) = std::mem::take(&mut sig_rest).split_at_mut(len * k);
         let (e, e2) = std::mem::take(&mut ex_rest).split_at_mut(len);
         let (t, t2) = std::mem::take(&mut tk_rest).split_at_mut(len);
+        let (h, h2) = std::mem::take(&mut sh_rest).split_at_mut(len);
         work.push(BlockOut {
             first: r.start,
             signatures: s,
-            exact: e,
-            tokens: t,
+            meta: BlockMeta {
+                exact: e,
+                tokens: t,
+                shingles: h,
+            },
         });
-        (sig_rest, ex_rest, tk_rest) = (s2, e2, t2);
+        (sig_rest, ex_rest, tk_rest, sh_rest) = (s2, e2, t2, h2);
     }
     work
+}
+
+impl Sketches {
+    /// Zeroed arrays for `n` documents.
+    fn zeroed(n: usize, k: usize) -> Self {
+        Sketches {
+            num_perm: k,
+            signatures: vec![0; n * k],
+            exact: vec![0; n],
+            tokens: vec![0; n],
+            shingles: vec![0; n],
+        }
+    }
 }
 
 /// Sketch every document of the corpus, leaving out lines whose hash is in `exclude` (sorted).
@@ -273,16 +332,14 @@ pub fn compute(
     progress: &dyn Progress,
     cancel: &AtomicBool,
 ) -> Result<Sketches> {
-    let n = corpus.docs.len();
     let k = params.num_perm;
-    let (mut signatures, mut exact, mut tokens) =
-        (vec![0u32; n * k], vec![0u128; n], vec![0u32; n]);
+    let mut out = Sketches::zeroed(corpus.docs.len(), k);
     progress.begin(Stage::Sketch, corpus.data_bytes());
-    split_blocks(corpus, k, &mut signatures, &mut exact, &mut tokens)
+    split_blocks(corpus, k, &mut out)
         .into_par_iter()
         .try_for_each_init(
             || Sketcher::new(params),
-            |sk, block| {
+            |sk, mut block| {
                 if cancel.load(Ordering::Relaxed) {
                     return Err(Error::Interrupted);
                 }
@@ -293,20 +350,14 @@ pub fn compute(
                     let mut buf = std::mem::take(&mut sk.text_buf);
                     let s = sk.sketch(corpus.text(doc, &mut buf), exclude, sig);
                     sk.text_buf = buf;
-                    block.exact[j] = s.exact;
-                    block.tokens[j] = s.tokens;
+                    block.meta.set(j, &s);
                 }
                 progress.advance(bytes);
                 Ok(())
             },
         )?;
     progress.end();
-    Ok(Sketches {
-        num_perm: k,
-        signatures,
-        exact,
-        tokens,
-    })
+    Ok(out)
 }
 
 /// Pass 1 with boilerplate detection: sketch every whole document and collect its lines.
@@ -318,37 +369,34 @@ pub fn compute_with_lines(
 ) -> Result<(Sketches, DocLines)> {
     let n = corpus.docs.len();
     let k = params.num_perm;
-    let (mut signatures, mut exact, mut tokens) =
-        (vec![0u32; n * k], vec![0u128; n], vec![0u32; n]);
+    let mut out = Sketches::zeroed(n, k);
     progress.begin(Stage::Sketch, corpus.data_bytes());
-    let parts: Vec<(Vec<LineEntry>, Vec<usize>)> =
-        split_blocks(corpus, k, &mut signatures, &mut exact, &mut tokens)
-            .into_par_iter()
-            .map_init(
-                || Sketcher::new(params),
-                |sk, block| {
-                    if cancel.load(Ordering::Relaxed) {
-                        return Err(Error::Interrupted);
-                    }
-                    let mut bytes = 0;
-                    let mut entries = Vec::new();
-                    let mut counts = Vec::with_capacity(block.exact.len());
-                    for (j, sig) in block.signatures.chunks_mut(k).enumerate() {
-                        let doc = &corpus.docs[block.first + j];
-                        bytes += corpus.text_len(doc);
-                        let mut buf = std::mem::take(&mut sk.text_buf);
-                        let (s, c) =
-                            sk.sketch_with_lines(corpus.text(doc, &mut buf), sig, &mut entries);
-                        sk.text_buf = buf;
-                        block.exact[j] = s.exact;
-                        block.tokens[j] = s.tokens;
-                        counts.push(c);
-                    }
-                    progress.advance(bytes);
-                    Ok((entries, counts))
-                },
-            )
-            .collect::<Result<_>>()?;
+    let parts: Vec<(Vec<LineEntry>, Vec<usize>)> = split_blocks(corpus, k, &mut out)
+        .into_par_iter()
+        .map_init(
+            || Sketcher::new(params),
+            |sk, mut block| {
+                if cancel.load(Ordering::Relaxed) {
+                    return Err(Error::Interrupted);
+                }
+                let mut bytes = 0;
+                let mut entries = Vec::new();
+                let mut counts = Vec::with_capacity(block.meta.exact.len());
+                for (j, sig) in block.signatures.chunks_mut(k).enumerate() {
+                    let doc = &corpus.docs[block.first + j];
+                    bytes += corpus.text_len(doc);
+                    let mut buf = std::mem::take(&mut sk.text_buf);
+                    let (s, c) =
+                        sk.sketch_with_lines(corpus.text(doc, &mut buf), sig, &mut entries);
+                    sk.text_buf = buf;
+                    block.meta.set(j, &s);
+                    counts.push(c);
+                }
+                progress.advance(bytes);
+                Ok((entries, counts))
+            },
+        )
+        .collect::<Result<_>>()?;
     let mut lines = DocLines {
         offsets: Vec::with_capacity(n + 1),
         entries: Vec::with_capacity(parts.iter().map(|p| p.0.len()).sum()),
@@ -363,15 +411,7 @@ pub fn compute_with_lines(
         lines.entries.extend(entries);
     }
     progress.end();
-    Ok((
-        Sketches {
-            num_perm: k,
-            signatures,
-            exact,
-            tokens,
-        },
-        lines,
-    ))
+    Ok((out, lines))
 }
 
 /// Pass 2: sketch `docs` (sorted) again without the lines in `exclude`, in place.
@@ -419,6 +459,7 @@ pub fn resketch(
             sketches.signatures[d * k..(d + 1) * k].copy_from_slice(&sigs[j * k..(j + 1) * k]);
             sketches.exact[d] = out[j].exact;
             sketches.tokens[d] = out[j].tokens;
+            sketches.shingles[d] = out[j].shingles;
         }
     }
     progress.end();

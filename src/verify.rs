@@ -28,11 +28,83 @@ const BATCH_PAIRS: usize = 50_000;
 /// Stored text bytes of the distinct documents in one batch (bounds the shingle-set memory).
 const BATCH_TEXT_BYTES: u64 = 256 << 20;
 
+/// The smaller document must have at least this many distinct shingles for containment to
+/// count: a two-line note is "contained" in many long articles without being a copy of any.
+pub const MIN_CONTAINMENT_SHINGLES: u32 = 30;
+
 /// Similarity of two documents.
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
 pub struct Score {
     pub jaccard: f64,
     pub containment: f64,
+    /// Distinct shingles of the smaller document.
+    pub min_size: u32,
+}
+
+impl Score {
+    /// Identical documents.
+    pub const IDENTICAL: Score = Score {
+        jaccard: 1.0,
+        containment: 1.0,
+        min_size: u32::MAX,
+    };
+}
+
+/// Why two documents match.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MatchKind {
+    /// Identical after normalisation.
+    Exact,
+    /// Jaccard at or above the threshold.
+    Jaccard,
+    /// The smaller is contained in the larger at or above the containment threshold.
+    Containment,
+}
+
+/// When two documents are duplicates.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Criterion {
+    /// Jaccard threshold.
+    pub jaccard: f64,
+    /// Containment threshold, if containment counts.
+    pub containment: Option<f64>,
+}
+
+impl Criterion {
+    /// Whether a pair with this score is a duplicate, and why.
+    pub fn matches(&self, s: &Score) -> Option<MatchKind> {
+        if s.jaccard >= self.jaccard {
+            return Some(MatchKind::Jaccard);
+        }
+        match self.containment {
+            Some(c) if s.containment >= c && s.min_size >= MIN_CONTAINMENT_SHINGLES => {
+                Some(MatchKind::Containment)
+            }
+            _ => None,
+        }
+    }
+
+    /// Whether a pair with these MinHash estimates is worth verifying exactly.
+    fn plausible(&self, est: &Score) -> bool {
+        est.jaccard >= self.jaccard - ESTIMATE_MARGIN
+            || self.containment.is_some_and(|c| {
+                est.containment >= c - ESTIMATE_MARGIN
+                    && est.min_size >= MIN_CONTAINMENT_SHINGLES / 2
+            })
+    }
+}
+
+/// MinHash estimates of Jaccard and containment, given the two documents' shingle counts.
+pub fn estimate_score(a: &[u32], b: &[u32], size_a: u32, size_b: u32) -> Score {
+    let j = estimate_jaccard(a, b);
+    let (sa, sb) = (size_a.max(1) as f64, size_b.max(1) as f64);
+    let inter = j * (sa + sb) / (1.0 + j);
+    Score {
+        jaccard: j,
+        containment: (inter / sa.min(sb)).min(1.0),
+        min_size: size_a.min(size_b),
+    }
 }
 
 /// A verified pair.
@@ -71,17 +143,20 @@ pub fn intersection_len(a: &[u64], b: &[u64]) -> usize {
 
 /// Exact Jaccard and containment of two sorted, deduplicated shingle sets.
 pub fn score_sets(a: &[u64], b: &[u64]) -> Score {
+    let min_size = a.len().min(b.len()) as u32;
     if a.is_empty() || b.is_empty() {
         return Score {
             jaccard: 0.0,
             containment: 0.0,
+            min_size,
         };
     }
     let inter = intersection_len(a, b) as f64;
     let union = (a.len() + b.len()) as f64 - inter;
     Score {
         jaccard: inter / union,
-        containment: inter / a.len().min(b.len()) as f64,
+        containment: inter / min_size as f64,
+        min_size,
     }
 }
 
@@ -146,12 +221,12 @@ impl Verifier<'_> {
         Ok(out)
     }
 
-    /// Verify candidate pairs; returns the accepted edges (Jaccard ≥ `threshold`).
+    /// Verify candidate pairs; returns the accepted edges (those `criterion` matches).
     pub fn verify_candidates(
         &self,
         pairs: &[Pair],
         sketches: &Sketches,
-        threshold: f64,
+        criterion: &Criterion,
         mode: Verify,
         progress: &dyn Progress,
     ) -> Result<(Vec<Edge>, VerifyStats)> {
@@ -160,11 +235,9 @@ impl Verifier<'_> {
             ..Default::default()
         };
         progress.begin(Stage::Verify, pairs.len() as u64);
-        let estimates: Vec<f64> = pairs
+        let estimates: Vec<Score> = pairs
             .par_iter()
-            .map(|&(a, b)| {
-                estimate_jaccard(sketches.signature(DocId(a)), sketches.signature(DocId(b)))
-            })
+            .map(|&(a, b)| sketches.estimate(DocId(a), DocId(b)))
             .collect();
         let edges = match mode {
             Verify::Estimate => {
@@ -172,22 +245,15 @@ impl Verifier<'_> {
                 pairs
                     .iter()
                     .zip(&estimates)
-                    .filter(|&(_, &e)| e >= threshold)
-                    .map(|(&(a, b), &e)| Edge {
-                        a,
-                        b,
-                        score: Score {
-                            jaccard: e,
-                            containment: e,
-                        },
-                    })
+                    .filter(|(_, e)| criterion.matches(e).is_some())
+                    .map(|(&(a, b), &score)| Edge { a, b, score })
                     .collect()
             }
             Verify::Exact => {
                 let keep: Vec<Pair> = pairs
                     .iter()
                     .zip(&estimates)
-                    .filter(|&(_, &e)| e >= threshold - ESTIMATE_MARGIN)
+                    .filter(|(_, e)| criterion.plausible(e))
                     .map(|(&p, _)| p)
                     .collect();
                 stats.rejected_by_estimate = (pairs.len() - keep.len()) as u64;
@@ -196,7 +262,7 @@ impl Verifier<'_> {
                 let scores = self.exact_scores(&keep, progress)?;
                 keep.into_iter()
                     .zip(scores)
-                    .filter(|(_, s)| s.jaccard >= threshold)
+                    .filter(|(_, s)| criterion.matches(s).is_some())
                     .map(|((a, b), score)| Edge { a, b, score })
                     .collect::<Vec<Edge>>()
             }
@@ -220,6 +286,54 @@ mod tests {
         assert!((s.containment - 2.0 / 4.0).abs() < 1e-12);
         assert_eq!(score_sets(&a, &[]).jaccard, 0.0);
         assert_eq!(score_sets(&a, &a).jaccard, 1.0);
+    }
+
+    #[test]
+    fn criterion_accepts_containment_only_for_big_enough_documents() {
+        let c = Criterion {
+            jaccard: 0.5,
+            containment: Some(0.8),
+        };
+        let teaser = Score {
+            jaccard: 0.2,
+            containment: 0.95,
+            min_size: 40,
+        };
+        assert_eq!(c.matches(&teaser), Some(MatchKind::Containment));
+        let tiny = Score {
+            min_size: 5,
+            ..teaser
+        };
+        assert_eq!(c.matches(&tiny), None);
+        let copy = Score {
+            jaccard: 0.7,
+            containment: 0.8,
+            min_size: 5,
+        };
+        assert_eq!(c.matches(&copy), Some(MatchKind::Jaccard));
+        let off = Criterion {
+            containment: None,
+            ..c
+        };
+        assert_eq!(off.matches(&teaser), None);
+    }
+
+    #[test]
+    fn containment_estimate_from_signatures_tracks_the_truth() {
+        // A teaser of 60 shingles inside an article of 300: J = 0.2, C = 1.
+        use crate::minhash::OphSketch;
+        let sig = |items: std::ops::Range<u64>| {
+            let mut o = OphSketch::new(256);
+            for x in items {
+                o.update(xxhash_rust::xxh3::xxh3_64(&x.to_le_bytes()));
+            }
+            let mut out = vec![0; 256];
+            o.finish_into(3, &mut out);
+            out
+        };
+        let s = estimate_score(&sig(0..60), &sig(0..300), 60, 300);
+        assert!((s.jaccard - 0.2).abs() < 0.08, "{s:?}");
+        assert!(s.containment > 0.7, "{s:?}");
     }
 
     #[test]

@@ -366,3 +366,39 @@ fn seed_002_site_name_title_skip_link_and_hashtag_line_are_flagged_as_boilerplat
     assert_eq!(s["boilerplate"]["documents_affected"], 1);
     assert_eq!(s["boilerplate"]["excluded_from_shingles"], true);
 }
+
+#[test]
+fn a_teaser_clusters_with_its_article_by_containment_and_not_without_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let article = fs::read_to_string(fixture("news/001_b41f992ba022ab64.txt")).unwrap();
+    let lines: Vec<&str> = article.lines().collect();
+    let teaser = lines[..lines.len() / 3].join("\n") + "\nRead the full story on our site.";
+    fs::write(tmp.path().join("article.txt"), &article).unwrap();
+    fs::write(tmp.path().join("teaser.txt"), teaser).unwrap();
+    fs::copy(
+        fixture("news/004_881663dc31e09145.txt"),
+        tmp.path().join("other.txt"),
+    )
+    .unwrap();
+    let out = tmp.path().join("out");
+    neardup()
+        .args(["scan", "-q", "--keep", "longest", "-o"])
+        .arg(&out)
+        .arg(tmp.path())
+        .assert()
+        .success();
+    let cs = clusters(&out);
+    assert_eq!(cs.len(), 1, "{cs:?}");
+    assert_eq!(member_ids(&cs[0]), ["article.txt", "teaser.txt"]);
+    let teaser_member = &cs[0]["members"][1];
+    assert_eq!(teaser_member["matched"], "containment");
+    assert!(teaser_member["jaccard"].as_f64().unwrap() < 0.5);
+    assert!(teaser_member["containment"].as_f64().unwrap() >= 0.7);
+    neardup()
+        .args(["scan", "-q", "--no-containment", "-o"])
+        .arg(&out)
+        .arg(tmp.path())
+        .assert()
+        .success();
+    assert!(clusters(&out).is_empty());
+}

@@ -159,6 +159,16 @@ pub struct PipelineArgs {
     #[arg(long, value_name = "FLOAT", default_value_t = config::DEFAULT_THRESHOLD)]
     pub threshold: f64,
 
+    /// Containment (share of the smaller document's shingles found in the larger) at or above
+    /// which a document is a duplicate of a longer one: a teaser, a truncated reprint, an article
+    /// inside a longer page. The smaller must have at least 30 distinct shingles.
+    #[arg(long, value_name = "FLOAT", default_value_t = config::DEFAULT_CONTAINMENT)]
+    pub containment: f64,
+
+    /// Match on Jaccard only.
+    #[arg(long)]
+    pub no_containment: bool,
+
     /// Shingle size (n-gram length, in words or characters).
     #[arg(long, value_name = "N", default_value_t = config::DEFAULT_NGRAM)]
     pub ngram: usize,
@@ -247,6 +257,7 @@ impl PipelineArgs {
     pub fn to_config(&self, inputs: &[PathBuf], output: &std::path::Path) -> ScanConfig {
         let mut cfg = ScanConfig::new(inputs.to_vec());
         cfg.threshold = self.threshold;
+        cfg.containment = (!self.no_containment).then_some(self.containment);
         cfg.ngram = self.ngram;
         cfg.shingle = match self.shingle {
             ShingleArg::Word => ShingleKind::Word,
