@@ -21,6 +21,7 @@ pub mod clean;
 pub mod cluster;
 pub mod config;
 pub mod error;
+pub mod eval;
 pub mod input;
 pub mod lsh;
 pub mod minhash;

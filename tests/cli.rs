@@ -402,3 +402,48 @@ fn a_teaser_clusters_with_its_article_by_containment_and_not_without_it() {
         .success();
     assert!(clusters(&out).is_empty());
 }
+
+#[test]
+fn eval_scores_a_scan_against_labels_as_json() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    neardup()
+        .args(["scan", "-q", "-o"])
+        .arg(&out)
+        .arg(fixture("news"))
+        .assert()
+        .success();
+    let labels = tmp.path().join("labels.jsonl");
+    let mut l = String::new();
+    for e in fs::read_dir(fixture("news")).unwrap() {
+        let name = e.unwrap().file_name().to_string_lossy().to_string();
+        let cluster = if name.starts_with("001") {
+            "001".to_string()
+        } else {
+            name.clone()
+        };
+        l.push_str(&format!(
+            "{{\"id\":\"{name}\",\"cluster\":\"{cluster}\"}}\n"
+        ));
+    }
+    fs::write(&labels, l).unwrap();
+    let o = neardup()
+        .args(["eval", "--json", "--truth"])
+        .arg(&labels)
+        .arg(out.join("clusters.jsonl"))
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let r: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(r["true_pairs"], 3);
+    assert_eq!(r["correct_pairs"], 3);
+    assert_eq!(r["f1"], 1.0);
+    assert_eq!(r["adjusted_rand_index"], 1.0);
+    neardup()
+        .args(["eval", "--truth"])
+        .arg(tmp.path().join("missing.jsonl"))
+        .arg(out.join("clusters.jsonl"))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("missing.jsonl"));
+}

@@ -46,6 +46,29 @@ pub enum Command {
     /// are never modified; the audit trail goes to OUT/.neardup/removed.jsonl.
     #[command(after_long_help = format!("{CLEAN_EXAMPLES}\n\n{EXIT_CODES}"))]
     Clean(CleanArgs),
+    /// Score a clusters.jsonl against ground-truth labels ({"id":…, "cluster":…} per line):
+    /// pairwise precision, recall, F1, adjusted Rand index, and recall per category.
+    Eval(EvalArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct EvalArgs {
+    /// Ground truth: JSON Lines with "id" and "cluster" (documents alone in their cluster are
+    /// singletons).
+    #[arg(long, value_name = "LABELS")]
+    pub truth: PathBuf,
+
+    /// The clusters to score (a scan's clusters.jsonl).
+    #[arg(value_name = "CLUSTERS")]
+    pub clusters: PathBuf,
+
+    /// Label field with a category (e.g. cut/light/heavy) to report recall per category.
+    #[arg(long, value_name = "NAME")]
+    pub category_field: Option<String>,
+
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
 }
 
 const CLEAN_EXAMPLES: &str = "\

@@ -10,11 +10,11 @@ use clap::Parser;
 use neardup::clean::CleanConfig;
 use neardup::{Error, NoProgress, Problem, Progress};
 
-use cli::{CleanArgs, Cli, Command, ScanArgs};
+use cli::{CleanArgs, Cli, Command, EvalArgs, ScanArgs};
 
 /// Process exit codes (also in `--help` and the README).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Exit {
+pub(crate) enum Exit {
     Success = 0,
     DuplicatesFound = 1,
     Error = 2,
@@ -34,6 +34,7 @@ fn main() -> ExitCode {
     let code = match cli.command {
         Command::Scan(args) => run_scan(&args),
         Command::Clean(args) => run_clean(&args),
+        Command::Eval(args) => run_eval(&args),
     };
     ExitCode::from(code as u8)
 }
@@ -141,4 +142,24 @@ fn run_clean(args: &CleanArgs) -> Exit {
     } else {
         Exit::Success
     }
+}
+
+fn run_eval(args: &EvalArgs) -> Exit {
+    let r = match neardup::eval::evaluate(
+        &args.truth,
+        &args.clusters,
+        args.category_field.as_deref(),
+    ) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("neardup: {e:#}");
+            return Exit::Error;
+        }
+    };
+    let text = if args.json {
+        serde_json::to_string_pretty(&r).unwrap_or_default() + "\n"
+    } else {
+        ui::eval_table(&r)
+    };
+    ui::print_stdout(&text)
 }

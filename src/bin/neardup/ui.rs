@@ -153,3 +153,48 @@ pub fn print_clean_summary(s: &neardup::CleanSummary, out_dir: &std::path::Path)
         );
     }
 }
+
+/// The human table for `eval`.
+pub fn eval_table(r: &neardup::eval::EvalResult) -> String {
+    use std::fmt::Write;
+    let mut s = String::new();
+    let _ = writeln!(s, "documents            {}", r.documents);
+    let _ = writeln!(
+        s,
+        "pairs                {} true, {} predicted, {} correct",
+        r.true_pairs, r.predicted_pairs, r.correct_pairs
+    );
+    let _ = writeln!(s, "precision            {:.4}", r.precision);
+    let _ = writeln!(s, "recall               {:.4}", r.recall);
+    let _ = writeln!(s, "F1                   {:.4}", r.f1);
+    let _ = writeln!(s, "adjusted Rand index  {:.4}", r.adjusted_rand_index);
+    if r.unlabelled_predicted > 0 {
+        let _ = writeln!(s, "unlabelled (ignored) {}", r.unlabelled_predicted);
+    }
+    for (c, v) in &r.recall_by_category {
+        let _ = writeln!(
+            s,
+            "recall[{c}]{:>width$}{:.4} ({} of {} pairs)",
+            "",
+            v.recall,
+            v.correct_pairs,
+            v.true_pairs,
+            width = 13usize.saturating_sub(c.len())
+        );
+    }
+    s
+}
+
+/// Print to stdout; a closed pipe (`| head`) is not an error.
+pub fn print_stdout(text: &str) -> crate::Exit {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+        Ok(()) => crate::Exit::Success,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => crate::Exit::Success,
+        Err(e) => {
+            eprintln!("neardup: cannot write to stdout: {e}");
+            crate::Exit::Error
+        }
+    }
+}
