@@ -109,17 +109,15 @@ pub fn evaluate(truth: &Path, clusters: &Path, category_field: Option<&str>) -> 
     let n = true_of.len();
     // Prediction: every labelled document starts as its own singleton.
     let mut pred_of: Vec<u32> = (0..n as u32).collect();
-    let mut next_pred = n as u32;
     let mut unlabelled = 0u64;
-    for (line, v) in read_lines(clusters)? {
+    // Predicted clusters are numbered after the singletons.
+    for (p, (line, v)) in (n as u32..).zip(read_lines(clusters)?) {
         let members = v["members"].as_array().ok_or_else(|| {
             Error::Config(format!(
                 "{}:{line}: no \"members\" array",
                 clusters.display()
             ))
         })?;
-        let p = next_pred;
-        next_pred += 1;
         for m in members {
             match key(&m["id"]).and_then(|id| doc_index.get(&id).copied()) {
                 Some(d) => pred_of[d] = p,
