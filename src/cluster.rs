@@ -158,16 +158,20 @@ pub struct ChainStats {
     pub components_split: u64,
     /// Documents not similar to their component's first representative (re-clustered or alone).
     pub documents_split_off: u64,
-    /// Of those, documents similar to no representative: they stay unclustered.
+    /// Of those, documents similar to no centre: they stay unclustered.
     pub documents_left_alone: u64,
+    /// Members that match their cluster's centre but not the kept representative (`matched`
+    /// is `via_centre`).
+    pub members_not_matching_representative: u64,
 }
 
-/// Clusters from components, guarded against chaining: in each component (ordered by `keep`
-/// priority) the first document is a representative and takes every remaining document that
-/// `criterion` matches *directly* with it; the rest form the next round. So every member of
-/// every cluster is similar to its representative, never only through a chain of others.
-/// `score` gives exact (or estimated) scores of `(representative, member)` pairs; `known`
-/// are scores already verified (edges), reused instead of scored again.
+/// Clusters from components, guarded against chaining. In each component the document with the
+/// most verified matches (ties: `keep` priority) is a centre and takes every remaining document
+/// that `criterion` matches *directly* with it; the rest form the next round (star clustering).
+/// So every member is similar to its cluster's centre, never only through a chain of others.
+/// The kept representative is then the `keep` choice among the members, and every member is
+/// scored against it (`score` gives exact or estimated scores of pairs; `known` are scores
+/// already verified, reused).
 pub fn center_clusters(
     comps: Vec<Vec<u32>>,
     keep: KeepPolicy,
@@ -189,6 +193,16 @@ pub fn center_clusters(
             .ok()
             .map(|i| known[i].2)
     };
+    // Verified matches per document (edges), for choosing centres.
+    let mut degree: std::collections::HashMap<u32, u32> = std::collections::HashMap::new();
+    for &(a, b, _) in &known {
+        *degree.entry(a).or_default() += 1;
+        *degree.entry(b).or_default() += 1;
+    }
+    let priority = |d: u32| match keep {
+        KeepPolicy::First => (0, d),
+        KeepPolicy::Longest => (u32::MAX - tokens[d as usize], d),
+    };
     let mut stats = ChainStats {
         components: comps.len() as u64,
         ..Default::default()
@@ -196,57 +210,53 @@ pub fn center_clusters(
     let mut active: Vec<Vec<u32>> = comps
         .into_iter()
         .map(|mut c| {
-            if keep == KeepPolicy::Longest {
-                c.sort_by_key(|&d| (std::cmp::Reverse(tokens[d as usize]), d));
+            // Exact copies count as matches too.
+            let mut copies: std::collections::HashMap<u128, u32> = std::collections::HashMap::new();
+            for &d in &c {
+                *copies.entry(exact[d as usize]).or_default() += 1;
             }
+            let deg =
+                |d: u32| degree.get(&d).copied().unwrap_or(0) + copies[&exact[d as usize]] - 1;
+            c.sort_by_cached_key(|&d| (std::cmp::Reverse(deg(d)), priority(d)));
             c
         })
         .collect();
     let mut first_round = true;
-    let mut built: Vec<(u32, Vec<Member>)> = Vec::new();
+    let mut built: Vec<Vec<u32>> = Vec::new();
+    let zero = Score {
+        jaccard: 0.0,
+        containment: 0.0,
+        min_size: 0,
+    };
     while !active.is_empty() {
-        // Scores needed this round.
         let mut pairs = Vec::new();
         for c in &active {
-            let rep = c[0];
+            let center = c[0];
             for &d in &c[1..] {
-                if exact[d as usize] != exact[rep as usize] && lookup(rep, d).is_none() {
-                    pairs.push((rep, d));
+                if exact[d as usize] != exact[center as usize] && lookup(center, d).is_none() {
+                    pairs.push((center, d));
                 }
             }
         }
         let scored = score(&pairs)?;
-        let mut fresh = pairs.iter().zip(scored).map(|(&p, s)| (p, s));
+        let mut fresh = scored.into_iter();
         let mut next = Vec::new();
         for c in active {
-            let rep = c[0];
-            let mut members = vec![Member {
-                doc: DocId(rep),
-                score: Score::IDENTICAL,
-                matched: MatchKind::Exact,
-            }];
+            let center = c[0];
+            let mut members = vec![center];
             let mut rest = Vec::new();
             for &d in &c[1..] {
-                let (s, kind) = if exact[d as usize] == exact[rep as usize] {
-                    (Score::IDENTICAL, Some(MatchKind::Exact))
-                } else {
-                    let s = match lookup(rep, d) {
+                let matched = exact[d as usize] == exact[center as usize] || {
+                    let s = match lookup(center, d) {
                         Some(s) => s,
-                        None => fresh.next().map(|(_, s)| s).unwrap_or(Score {
-                            jaccard: 0.0,
-                            containment: 0.0,
-                            min_size: 0,
-                        }),
+                        None => fresh.next().unwrap_or(zero),
                     };
-                    (s, criterion.matches(&s))
+                    criterion.matches(&s).is_some()
                 };
-                match kind {
-                    Some(matched) => members.push(Member {
-                        doc: DocId(d),
-                        score: s,
-                        matched,
-                    }),
-                    None => rest.push(d),
+                if matched {
+                    members.push(d);
+                } else {
+                    rest.push(d);
                 }
             }
             if first_round && !rest.is_empty() {
@@ -254,8 +264,7 @@ pub fn center_clusters(
                 stats.documents_split_off += rest.len() as u64;
             }
             if members.len() > 1 {
-                members[1..].sort_unstable_by_key(|m| m.doc);
-                built.push((*c.iter().min().unwrap_or(&rep), members));
+                built.push(members);
             } else {
                 stats.documents_left_alone += 1;
             }
@@ -268,8 +277,50 @@ pub fn center_clusters(
         active = next;
         first_round = false;
     }
-    built.sort_unstable_by_key(|(first, m)| (*first, m[0].doc));
-    let clusters = built
+    // The kept representative of each cluster, and every member's score against it.
+    for m in &mut built {
+        m.sort_by_key(|&d| priority(d));
+    }
+    let mut pairs = Vec::new();
+    for m in &built {
+        for &d in &m[1..] {
+            if exact[d as usize] != exact[m[0] as usize] && lookup(m[0], d).is_none() {
+                pairs.push((m[0], d));
+            }
+        }
+    }
+    let mut fresh = score(&pairs)?.into_iter();
+    let mut clusters: Vec<(u32, Vec<Member>)> = built
+        .into_iter()
+        .map(|m| {
+            let rep = m[0];
+            let mut members = vec![Member {
+                doc: DocId(rep),
+                score: Score::IDENTICAL,
+                matched: MatchKind::Exact,
+            }];
+            for &d in &m[1..] {
+                let (s, kind) = if exact[d as usize] == exact[rep as usize] {
+                    (Score::IDENTICAL, Some(MatchKind::Exact))
+                } else {
+                    let s = lookup(rep, d).unwrap_or_else(|| fresh.next().unwrap_or(zero));
+                    (s, criterion.matches(&s))
+                };
+                if kind.is_none() {
+                    stats.members_not_matching_representative += 1;
+                }
+                members.push(Member {
+                    doc: DocId(d),
+                    score: s,
+                    matched: kind.unwrap_or(MatchKind::ViaCentre),
+                });
+            }
+            members[1..].sort_unstable_by_key(|m| m.doc);
+            (*m.iter().min().unwrap_or(&rep), members)
+        })
+        .collect();
+    clusters.sort_unstable_by_key(|(first, m)| (*first, m[0].doc));
+    let clusters = clusters
         .into_iter()
         .enumerate()
         .map(|(i, (_, members))| {
@@ -354,35 +405,25 @@ mod tests {
 
     #[test]
     fn a_chain_does_not_pull_unrelated_documents_into_a_cluster() {
-        // 0~1 (0.8), 1~2 (0.6), 2~3 (0.8): a chain; 0 and 2, 0 and 3 are not similar, 2 and 3 are.
-        let exact = [1, 2, 3, 4];
-        let tokens = [10; 4];
+        // A chain 0~1 (0.8), 1~2 (0.6), 2~3 (0.8), 3~4 (0.8); nothing else is similar.
+        let exact = [1, 2, 3, 4, 5];
+        let tokens = [10; 5];
         let pair_score = |a: u32, b: u32| match (a.min(b), a.max(b)) {
             (0, 1) => 0.8,
             (1, 2) => 0.6,
-            (2, 3) => 0.8,
+            (2, 3) | (3, 4) => 0.8,
             _ => 0.1,
         };
-        let edges = [
-            Edge {
-                a: 0,
-                b: 1,
-                score: sc(0.8),
-            },
-            Edge {
-                a: 1,
-                b: 2,
-                score: sc(0.6),
-            },
-            Edge {
-                a: 2,
-                b: 3,
-                score: sc(0.8),
-            },
-        ];
-        let comps = vec![vec![0, 1, 2, 3]];
+        let edges: Vec<Edge> = [(0, 1), (1, 2), (2, 3), (3, 4)]
+            .iter()
+            .map(|&(a, b)| Edge {
+                a,
+                b,
+                score: sc(pair_score(a, b)),
+            })
+            .collect();
         let (c, stats) = center_clusters(
-            comps,
+            vec![vec![0, 1, 2, 3, 4]],
             KeepPolicy::First,
             &exact,
             &tokens,
@@ -391,12 +432,13 @@ mod tests {
             |p| Ok(p.iter().map(|&(a, b)| sc(pair_score(a, b))).collect()),
         )
         .unwrap();
-        assert_eq!(ids(&c), vec![vec![0, 1], vec![2, 3]]);
-        assert!(
-            c.iter()
-                .flat_map(|c| &c.members)
-                .all(|m| m.score.jaccard >= 0.5)
-        );
+        // Centre 1 (two matches, first) takes 0 and 2; 3 and 4 form their own cluster. Without
+        // the guard, union-find would put all five in one cluster.
+        assert_eq!(ids(&c), vec![vec![0, 1, 2], vec![3, 4]]);
+        // Kept: 0 (first). 2 matches the centre 1, not 0 itself, and says so.
+        assert_eq!(c[0].members[1].matched, MatchKind::Jaccard);
+        assert_eq!(c[0].members[2].matched, MatchKind::ViaCentre);
+        assert_eq!(stats.members_not_matching_representative, 1);
         assert_eq!((stats.components_split, stats.documents_split_off), (1, 2));
         assert_eq!(stats.documents_left_alone, 0);
     }

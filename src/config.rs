@@ -14,7 +14,7 @@ use crate::shingle::ShingleKind;
 pub const DEFAULT_THRESHOLD: f64 = 0.5;
 /// Default containment threshold: a document whose shingles are at least this much inside a
 /// longer one is its duplicate (see README "Choosing the defaults").
-pub const DEFAULT_CONTAINMENT: f64 = 0.7;
+pub const DEFAULT_CONTAINMENT: f64 = 0.6;
 /// Smallest size ratio (smaller / larger document) the containment banding is tuned to catch.
 pub const CONTAINMENT_MIN_RATIO: f64 = 0.25;
 /// Default shingle size: word 5-grams.

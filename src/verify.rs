@@ -60,6 +60,8 @@ pub enum MatchKind {
     Jaccard,
     /// The smaller is contained in the larger at or above the containment threshold.
     Containment,
+    /// Matches the cluster's centre, not the kept representative itself.
+    ViaCentre,
 }
 
 /// When two documents are duplicates.
