@@ -77,50 +77,92 @@ fn key(v: &serde_json::Value) -> Option<String> {
     }
 }
 
+/// Ground truth: a label (and optional category) per document id.
+#[derive(Clone, Debug, Default)]
+pub struct Truth {
+    doc_index: HashMap<String, usize>,
+    true_of: Vec<u32>,
+    cat_of: Vec<Option<u32>>,
+    cat_names: Vec<String>,
+}
+
+impl Truth {
+    /// Read labels (JSON Lines with "id" and "cluster").
+    pub fn load(truth: &Path, category_field: Option<&str>) -> Result<Truth> {
+        let mut t = Truth::default();
+        let mut true_ids: HashMap<String, u32> = HashMap::new();
+        let mut cat_ids: HashMap<String, u32> = HashMap::new();
+        for (line, v) in read_lines(truth)? {
+            let bad = |what: &str| Error::Config(format!("{}:{line}: {what}", truth.display()));
+            let id = key(&v["id"]).ok_or_else(|| bad("no \"id\""))?;
+            let label = key(&v["cluster"]).ok_or_else(|| bad("no \"cluster\""))?;
+            if t.doc_index.contains_key(&id) {
+                return Err(bad(&format!("id {id} labelled twice")));
+            }
+            let next = true_ids.len() as u32;
+            let label_idx = *true_ids.entry(label).or_insert(next);
+            let c = category_field.and_then(|f| key(&v[f])).map(|c| {
+                let next = cat_ids.len() as u32;
+                *cat_ids.entry(c.clone()).or_insert_with(|| {
+                    t.cat_names.push(c);
+                    next
+                })
+            });
+            t.doc_index.insert(id, t.true_of.len());
+            t.true_of.push(label_idx);
+            t.cat_of.push(c);
+        }
+        Ok(t)
+    }
+
+    /// Labelled documents.
+    pub fn len(&self) -> usize {
+        self.true_of.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.true_of.is_empty()
+    }
+}
+
 /// Evaluate `clusters` (a `clusters.jsonl`) against `truth` (labels JSON Lines).
 pub fn evaluate(truth: &Path, clusters: &Path, category_field: Option<&str>) -> Result<EvalResult> {
-    // Truth: id -> (true cluster index, category index).
-    let mut doc_index: HashMap<String, usize> = HashMap::new();
-    let mut true_of: Vec<u32> = Vec::new();
-    let mut cat_of: Vec<Option<u32>> = Vec::new();
-    let mut true_ids: HashMap<String, u32> = HashMap::new();
-    let mut cat_ids: HashMap<String, u32> = HashMap::new();
-    let mut cat_names: Vec<String> = Vec::new();
-    for (line, v) in read_lines(truth)? {
-        let bad = |what: &str| Error::Config(format!("{}:{line}: {what}", truth.display()));
-        let id = key(&v["id"]).ok_or_else(|| bad("no \"id\""))?;
-        let label = key(&v["cluster"]).ok_or_else(|| bad("no \"cluster\""))?;
-        if doc_index.contains_key(&id) {
-            return Err(bad(&format!("id {id} labelled twice")));
-        }
-        let next = true_ids.len() as u32;
-        let t = *true_ids.entry(label).or_insert(next);
-        let c = category_field.and_then(|f| key(&v[f])).map(|c| {
-            let next = cat_ids.len() as u32;
-            *cat_ids.entry(c.clone()).or_insert_with(|| {
-                cat_names.push(c);
-                next
-            })
-        });
-        doc_index.insert(id, true_of.len());
-        true_of.push(t);
-        cat_of.push(c);
-    }
-    let n = true_of.len();
-    // Prediction: every labelled document starts as its own singleton.
-    let mut pred_of: Vec<u32> = (0..n as u32).collect();
-    let mut unlabelled = 0u64;
-    // Predicted clusters are numbered after the singletons.
-    for (p, (line, v)) in (n as u32..).zip(read_lines(clusters)?) {
+    let t = Truth::load(truth, category_field)?;
+    let mut groups = Vec::new();
+    for (line, v) in read_lines(clusters)? {
         let members = v["members"].as_array().ok_or_else(|| {
             Error::Config(format!(
                 "{}:{line}: no \"members\" array",
                 clusters.display()
             ))
         })?;
-        for m in members {
-            match key(&m["id"]).and_then(|id| doc_index.get(&id).copied()) {
-                Some(d) => pred_of[d] = p,
+        groups.push(
+            members
+                .iter()
+                .filter_map(|m| key(&m["id"]))
+                .collect::<Vec<_>>(),
+        );
+    }
+    Ok(evaluate_groups(&t, &groups))
+}
+
+/// Evaluate predicted groups of document ids against `truth`.
+pub fn evaluate_groups(truth: &Truth, groups: &[Vec<String>]) -> EvalResult {
+    let (doc_index, true_of, cat_of, cat_names) = (
+        &truth.doc_index,
+        &truth.true_of,
+        &truth.cat_of,
+        &truth.cat_names,
+    );
+    let n = true_of.len();
+    // Prediction: every labelled document starts as its own singleton; predicted clusters are
+    // numbered after the singletons.
+    let mut pred_of: Vec<u32> = (0..n as u32).collect();
+    let mut unlabelled = 0u64;
+    for (p, members) in (n as u32..).zip(groups) {
+        for id in members {
+            match doc_index.get(id) {
+                Some(&d) => pred_of[d] = p,
                 None => unlabelled += 1,
             }
         }
@@ -188,7 +230,7 @@ pub fn evaluate(truth: &Path, clusters: &Path, category_field: Option<&str>) -> 
             },
         );
     }
-    Ok(EvalResult {
+    EvalResult {
         documents: n as u64,
         unlabelled_predicted: unlabelled,
         true_pairs: t,
@@ -199,7 +241,7 @@ pub fn evaluate(truth: &Path, clusters: &Path, category_field: Option<&str>) -> 
         f1,
         adjusted_rand_index: ari,
         recall_by_category: by_cat,
-    })
+    }
 }
 
 #[cfg(test)]

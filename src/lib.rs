@@ -30,6 +30,7 @@ pub mod progress;
 pub mod report;
 pub mod shingle;
 pub mod sketch;
+pub mod tune;
 pub mod verify;
 
 use std::collections::BTreeMap;
@@ -75,6 +76,59 @@ pub fn scan(
     cancel: &AtomicBool,
 ) -> Result<ScanOutput> {
     let banding = cfg.validate()?;
+    let mut prep = prepare(&cfg, progress, cancel)?;
+    let m = match_documents(&mut prep, &cfg, banding, progress, cancel)?;
+    let summary = summarise(
+        &cfg,
+        banding,
+        m.containment_banding,
+        &prep.corpus,
+        &prep.boilerplate,
+        &prep.sketches,
+        &prep.groups,
+        &m.clusters,
+        m.verify,
+        m.chains,
+        prep.timings.clone(),
+        prep.started,
+    );
+    Ok(ScanOutput {
+        corpus: prep.corpus,
+        boilerplate: prep.boilerplate,
+        sketches: prep.sketches,
+        clusters: m.clusters,
+        summary,
+        started: prep.started,
+    })
+}
+
+/// Stages 0–4: everything that does not depend on the matching thresholds (read, sketch,
+/// boilerplate, exact groups). [`match_documents`] can run on it several times (`tune`).
+pub struct Prepared {
+    pub corpus: Corpus,
+    pub boilerplate: Boilerplate,
+    pub sketches: Sketches,
+    pub groups: ExactGroups,
+    params: SketchParams,
+    exclude_boilerplate: bool,
+    /// Milliseconds per stage so far.
+    pub timings: BTreeMap<&'static str, u64>,
+    started: Instant,
+}
+
+impl Prepared {
+    /// Line hashes left out of shingling.
+    pub fn exclude(&self) -> &[u64] {
+        if self.exclude_boilerplate {
+            &self.boilerplate.hashes
+        } else {
+            &[]
+        }
+    }
+}
+
+/// Stages 0–4 of a scan (`cfg` validated).
+pub fn prepare(cfg: &ScanConfig, progress: &dyn Progress, cancel: &AtomicBool) -> Result<Prepared> {
     let started = Instant::now();
     let mut timings = BTreeMap::new();
     let mut clock = Instant::now();
@@ -94,7 +148,7 @@ pub fn scan(
     lap(Stage::Read, &mut clock);
 
     // Pass 1: sketches of the whole documents, and their lines when boilerplate is detected.
-    let params = SketchParams::from_config(&cfg);
+    let params = SketchParams::from_config(cfg);
     let (mut sketches, lines) = if cfg.boilerplate.enabled {
         let (s, l) = sketch::compute_with_lines(&corpus, params, progress, cancel)?;
         (s, Some(l))
@@ -135,16 +189,46 @@ pub fn scan(
     };
     drop(lines);
     lap(Stage::Boilerplate, &mut clock);
-    let exclude: &[u64] = if cfg.boilerplate.exclude_from_shingles {
-        &bp.hashes
-    } else {
-        &[]
-    };
 
     progress.begin(Stage::Exact, 0);
     let groups = cluster::exact_groups(&sketches.exact, &sketches.tokens);
     progress.end();
     lap(Stage::Exact, &mut clock);
+    Ok(Prepared {
+        corpus,
+        boilerplate: bp,
+        sketches,
+        groups,
+        params,
+        exclude_boilerplate: cfg.boilerplate.enabled && cfg.boilerplate.exclude_from_shingles,
+        timings,
+        started,
+    })
+}
+
+/// What stages 5–6 produced for one setting.
+pub struct Matched {
+    pub clusters: Vec<Cluster>,
+    pub verify: verify::VerifyStats,
+    pub chains: cluster::ChainStats,
+    pub containment_banding: Option<Banding>,
+}
+
+/// Stages 5–6: LSH candidates, verification, clustering, for the thresholds of `cfg`.
+pub fn match_documents(
+    prep: &mut Prepared,
+    cfg: &ScanConfig,
+    banding: Banding,
+    progress: &dyn Progress,
+    cancel: &AtomicBool,
+) -> Result<Matched> {
+    let mut clock = Instant::now();
+    let lap = |stage: Stage, clock: &mut Instant, timings: &mut BTreeMap<&'static str, u64>| {
+        timings.insert(stage.key(), clock.elapsed().as_millis() as u64);
+        *clock = Instant::now();
+    };
+    let mut timings = std::mem::take(&mut prep.timings);
+    let (corpus, sketches, groups) = (&prep.corpus, &prep.sketches, &prep.groups);
 
     // Candidates: a banding for the Jaccard threshold, and with containment a second, lower one
     // that catches a short document inside a longer one.
@@ -170,22 +254,22 @@ pub fn scan(
         )?;
         pairs = lsh::merge_pairs(pairs, more);
     }
-    lap(Stage::Candidates, &mut clock);
+    lap(Stage::Candidates, &mut clock, &mut timings);
 
     let criterion = cfg.criterion();
     let verifier = verify::Verifier {
-        corpus: &corpus,
-        params,
-        exclude,
+        corpus,
+        params: prep.params,
+        exclude: prep.exclude(),
         cancel,
     };
     let (edges, vstats) =
-        verifier.verify_candidates(&pairs, &sketches, &criterion, cfg.verify, progress)?;
+        verifier.verify_candidates(&pairs, sketches, &criterion, cfg.verify, progress)?;
     drop(pairs);
-    lap(Stage::Verify, &mut clock);
+    lap(Stage::Verify, &mut clock, &mut timings);
 
     progress.begin(Stage::Cluster, 0);
-    let comps = cluster::components(corpus.docs.len(), &groups, &edges);
+    let comps = cluster::components(corpus.docs.len(), groups, &edges);
     let (clusters, chains) = cluster::center_clusters(
         comps,
         cfg.keep,
@@ -202,29 +286,13 @@ pub fn scan(
         },
     )?;
     progress.end();
-    lap(Stage::Cluster, &mut clock);
-
-    let summary = summarise(
-        &cfg,
-        banding,
-        containment_banding,
-        &corpus,
-        &bp,
-        &sketches,
-        &groups,
-        &clusters,
-        vstats,
-        chains,
-        timings,
-        started,
-    );
-    Ok(ScanOutput {
-        corpus,
-        boilerplate: bp,
-        sketches,
+    lap(Stage::Cluster, &mut clock, &mut timings);
+    prep.timings = timings;
+    Ok(Matched {
         clusters,
-        summary,
-        started,
+        verify: vstats,
+        chains,
+        containment_banding,
     })
 }
 

@@ -447,3 +447,54 @@ fn eval_scores_a_scan_against_labels_as_json() {
         .code(2)
         .stderr(predicate::str::contains("missing.jsonl"));
 }
+
+#[test]
+fn tune_sweeps_settings_and_recommends_one_that_reaches_the_labels() {
+    let tmp = tempfile::tempdir().unwrap();
+    let labels = tmp.path().join("labels.jsonl");
+    let mut l = String::new();
+    for e in fs::read_dir(fixture("news")).unwrap() {
+        let name = e.unwrap().file_name().to_string_lossy().to_string();
+        let cluster = if name.starts_with("001") {
+            "001".to_string()
+        } else {
+            name.clone()
+        };
+        l.push_str(&format!(
+            "{{\"id\":\"{name}\",\"cluster\":\"{cluster}\"}}\n"
+        ));
+    }
+    fs::write(&labels, l).unwrap();
+    let o = neardup()
+        .args([
+            "tune",
+            "-q",
+            "--json",
+            "--thresholds",
+            "0.5,0.99",
+            "--containments",
+            "off,0.6",
+            "--truth",
+        ])
+        .arg(&labels)
+        .arg(fixture("news"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let r: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let rows = r["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 4);
+    // At 0.99 without containment the edited copies are missed; at 0.5 they are found.
+    let f1 = |t: f64, c: Value| {
+        rows.iter()
+            .find(|x| x["threshold"] == t && x["containment"] == c)
+            .unwrap()["eval"]["f1"]
+            .as_f64()
+            .unwrap()
+    };
+    assert_eq!(f1(0.5, Value::Null), 1.0);
+    assert!(f1(0.99, Value::Null) < 1.0);
+    let best = &rows[r["recommended"].as_u64().unwrap() as usize];
+    assert_eq!(best["eval"]["f1"], 1.0);
+    assert_eq!(r["s_curve"].as_array().unwrap().len(), 10);
+}

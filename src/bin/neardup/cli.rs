@@ -49,6 +49,48 @@ pub enum Command {
     /// Score a clusters.jsonl against ground-truth labels ({"id":…, "cluster":…} per line):
     /// pairwise precision, recall, F1, adjusted Rand index, and recall per category.
     Eval(EvalArgs),
+    /// Sweep --threshold (and --containment) against ground-truth labels: prints precision,
+    /// recall, F1 and ARI per setting, recommends one, and shows its S-curve (the probability
+    /// that a pair of a given similarity becomes a candidate).
+    Tune(TuneArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct TuneArgs {
+    /// Files or directories to scan.
+    #[arg(required = true, value_name = "INPUT")]
+    pub inputs: Vec<PathBuf>,
+
+    /// Ground truth: JSON Lines with "id" and "cluster".
+    #[arg(long, value_name = "LABELS")]
+    pub truth: PathBuf,
+
+    /// Jaccard thresholds to try, comma-separated.
+    #[arg(long, value_name = "LIST", value_delimiter = ',', default_values_t = [0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9])]
+    pub thresholds: Vec<f64>,
+
+    /// Containment thresholds to try, comma-separated; `off` for Jaccard only.
+    #[arg(long, value_name = "LIST", value_delimiter = ',', default_values_t = ["off".to_string(), "0.5".to_string(), "0.6".to_string(), "0.7".to_string(), "0.8".to_string()])]
+    pub containments: Vec<String>,
+
+    /// Label field with a category, for recall per category in --json output.
+    #[arg(long, value_name = "NAME")]
+    pub category_field: Option<String>,
+
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+
+    #[command(flatten)]
+    pub pipeline: PipelineArgs,
+
+    /// Worker threads (0: one per core).
+    #[arg(short = 'j', long, value_name = "N", default_value_t = 0)]
+    pub threads: usize,
+
+    /// No progress bars on stderr.
+    #[arg(short, long)]
+    pub quiet: bool,
 }
 
 #[derive(Args, Debug)]

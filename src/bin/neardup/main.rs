@@ -10,7 +10,7 @@ use clap::Parser;
 use neardup::clean::CleanConfig;
 use neardup::{Error, NoProgress, Problem, Progress};
 
-use cli::{CleanArgs, Cli, Command, EvalArgs, ScanArgs};
+use cli::{CleanArgs, Cli, Command, EvalArgs, ScanArgs, TuneArgs};
 
 /// Process exit codes (also in `--help` and the README).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -35,6 +35,7 @@ fn main() -> ExitCode {
         Command::Scan(args) => run_scan(&args),
         Command::Clean(args) => run_clean(&args),
         Command::Eval(args) => run_eval(&args),
+        Command::Tune(args) => run_tune(&args),
     };
     ExitCode::from(code as u8)
 }
@@ -160,6 +161,54 @@ fn run_eval(args: &EvalArgs) -> Exit {
         serde_json::to_string_pretty(&r).unwrap_or_default() + "\n"
     } else {
         ui::eval_table(&r)
+    };
+    ui::print_stdout(&text)
+}
+
+fn run_tune(args: &TuneArgs) -> Exit {
+    let mut containments = Vec::new();
+    for c in &args.containments {
+        match c.as_str() {
+            "off" | "none" => containments.push(None),
+            v => match v.parse::<f64>() {
+                Ok(x) => containments.push(Some(x)),
+                Err(_) => {
+                    eprintln!("neardup: --containments: {v:?} is not a number or \"off\"");
+                    return Exit::Error;
+                }
+            },
+        }
+    }
+    let truth = match neardup::eval::Truth::load(&args.truth, args.category_field.as_deref()) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("neardup: {e:#}");
+            return Exit::Error;
+        }
+    };
+    let bars = ui::Bars::new(args.quiet);
+    let progress: &dyn Progress = if args.quiet { &NoProgress } else { &bars };
+    let cfg = args
+        .pipeline
+        .to_config(&args.inputs, std::path::Path::new(""));
+    let result = with_pool(args.threads, || {
+        neardup::tune::tune(
+            &cfg,
+            &truth,
+            &args.thresholds,
+            &containments,
+            progress,
+            &CANCEL,
+        )
+    });
+    let report = match result {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
+    let text = if args.json {
+        serde_json::to_string_pretty(&report).unwrap_or_default() + "\n"
+    } else {
+        ui::tune_table(&report)
     };
     ui::print_stdout(&text)
 }

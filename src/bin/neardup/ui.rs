@@ -198,3 +198,66 @@ pub fn print_stdout(text: &str) -> crate::Exit {
         }
     }
 }
+
+/// The human table for `tune`.
+pub fn tune_table(r: &neardup::tune::TuneReport) -> String {
+    use std::fmt::Write;
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "threshold  containment  bands×rows  candidates  clusters  precision  recall  F1      ARI"
+    );
+    for (i, row) in r.rows.iter().enumerate() {
+        let c = row
+            .containment
+            .map_or("off".to_string(), |c| format!("{c}"));
+        let _ = writeln!(
+            s,
+            "{:<10} {:<12} {:<11} {:<11} {:<9} {:<10.4} {:<7.4} {:<7.4} {:.4}{}",
+            row.threshold,
+            c,
+            format!("{}×{}", row.bands, row.rows),
+            row.candidate_pairs,
+            row.clusters,
+            row.eval.precision,
+            row.eval.recall,
+            row.eval.f1,
+            row.eval.adjusted_rand_index,
+            if i == r.recommended {
+                "  ← recommended"
+            } else {
+                ""
+            }
+        );
+    }
+    if let Some(best) = r.rows.get(r.recommended) {
+        let c = best
+            .containment
+            .map_or("--no-containment".to_string(), |c| {
+                format!("--containment {c}")
+            });
+        let _ = writeln!(s, "\nrecommended: --threshold {} {c}", best.threshold);
+        let _ = writeln!(
+            s,
+            "S-curve (probability that a pair of Jaccard s becomes a candidate):"
+        );
+        for (x, p) in &r.s_curve {
+            let _ = writeln!(
+                s,
+                "  s={x:.1}  {p:.3}  {}",
+                "#".repeat((p * 40.0).round() as usize)
+            );
+        }
+        if !r.containment_s_curve.is_empty() {
+            let _ = writeln!(s, "containment banding (adds candidates at low Jaccard):");
+            for (x, p) in &r.containment_s_curve {
+                let _ = writeln!(
+                    s,
+                    "  s={x:.1}  {p:.3}  {}",
+                    "#".repeat((p * 40.0).round() as usize)
+                );
+            }
+        }
+    }
+    s
+}
