@@ -737,7 +737,7 @@ pub fn load(cfg: &InputConfig) -> Corpus {
         }
     }
     debug_assert_eq!(doc_source.len(), docs.len());
-    Corpus {
+    let mut corpus = Corpus {
         files,
         docs,
         owned,
@@ -747,6 +747,70 @@ pub fn load(cfg: &InputConfig) -> Corpus {
         problems,
         skipped_documents,
         skipped_files,
+    };
+    corpus.disambiguate_ids();
+    corpus
+}
+
+impl Corpus {
+    /// Make ids unique: every later document with an id already seen gets `#path:line` (text
+    /// files: `#path`) appended, and a [`ProblemKind::DuplicateId`] problem; never merged.
+    fn disambiguate_ids(&mut self) {
+        let mut keyed: Vec<(u64, u32)> = (0..self.docs.len())
+            .into_par_iter()
+            .map(|i| {
+                let id = self.id(&self.docs[i]);
+                (xxhash_rust::xxh3::xxh3_64(id.as_bytes()), i as u32)
+            })
+            .collect();
+        keyed.par_sort_unstable();
+        let mut renames: Vec<(u32, u32)> = Vec::new(); // (duplicate, first with that id)
+        let mut i = 0;
+        while i < keyed.len() {
+            let mut j = i + 1;
+            while j < keyed.len() && keyed[j].0 == keyed[i].0 {
+                j += 1;
+            }
+            if j - i > 1 {
+                // Same hash: compare the ids themselves (first of each distinct id wins).
+                let run = &keyed[i..j];
+                for (k, &(_, d)) in run.iter().enumerate().skip(1) {
+                    let id = self.id(&self.docs[d as usize]);
+                    if let Some(&(_, first)) = run[..k]
+                        .iter()
+                        .find(|&&(_, e)| self.id(&self.docs[e as usize]) == id)
+                    {
+                        renames.push((d, first));
+                    }
+                }
+            }
+            i = j;
+        }
+        renames.sort_unstable();
+        for (d, first) in renames {
+            let doc = self.docs[d as usize];
+            let id = self.id(&doc).into_owned();
+            let place = |x: &Document| {
+                let path = &self.files[x.file as usize].path;
+                if x.line > 0 {
+                    format!("{path}:{}", x.line)
+                } else {
+                    path.clone()
+                }
+            };
+            let here = place(&doc);
+            let there = place(&self.docs[first as usize]);
+            self.problems.push(Problem {
+                path: self.files[doc.file as usize].path.clone(),
+                line: (doc.line > 0).then_some(doc.line as u64),
+                kind: ProblemKind::DuplicateId,
+                message: format!(
+                    "id {id:?} already used at {there}; this one is now \"{id}#{here}\""
+                ),
+            });
+            self.owned.push(format!("{id}#{here}"));
+            self.docs[d as usize].id = IdRef::Owned(self.owned.len() as u32 - 1);
+        }
     }
 }
 
