@@ -1266,6 +1266,7 @@ impl<'de> de::Deserialize<'de> for Key<'de> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::strategy::Strategy;
 
     fn field_str(line: &str, f: Option<Field>) -> Option<&str> {
         match f? {
@@ -1325,6 +1326,47 @@ mod tests {
             ("f.jsonl".to_string(), false)
         );
         assert_eq!(url_host("ftp://x"), None);
+    }
+
+    proptest::proptest! {
+        /// Whatever bytes a JSON Lines file holds, loading never panics and every non-blank line
+        /// is either one document or one skipped record.
+        #[test]
+        fn every_non_blank_line_of_arbitrary_bytes_is_a_document_or_a_skip(
+            lines in proptest::collection::vec(
+                proptest::prop_oneof![
+                    proptest::collection::vec(proptest::num::u8::ANY, 0..40),
+                    "[ -~]{0,30}".prop_map(|s| format!("{{\"text\": \"{s}\"}}").into_bytes()),
+                    "[ -~]{0,30}".prop_map(|s| format!("{{\"id\": 1, \"text\": {s}}}").into_bytes()),
+                ],
+                0..30,
+            )
+        ) {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("x.jsonl");
+            let mut bytes = Vec::new();
+            for l in &lines {
+                bytes.extend(l.iter().map(|&b| if b == b'\n' { b' ' } else { b }));
+                bytes.push(b'\n');
+            }
+            std::fs::write(&path, &bytes).unwrap();
+            let corpus = load(&InputConfig::new(vec![path]));
+            if corpus.files.is_empty() {
+                // NUL bytes: the whole file is skipped as binary.
+                proptest::prop_assert!(bytes[..bytes.len().min(8192)].contains(&0));
+            } else {
+                let non_blank = bytes
+                    .split(|&b| b == b'\n')
+                    .filter(|l| !l.iter().all(|b| b.is_ascii_whitespace()))
+                    .count() as u64;
+                proptest::prop_assert_eq!(corpus.docs.len() as u64 + corpus.skipped_documents, non_blank);
+                let mut buf = String::new();
+                for d in &corpus.docs {
+                    let _ = corpus.text(d, &mut buf);
+                    let _ = corpus.id(d);
+                }
+            }
+        }
     }
 
     #[test]

@@ -194,3 +194,62 @@ fn ctrl_c_exits_130_and_leaves_no_output_file() {
         .unwrap_or_default();
     assert!(leftovers.is_empty(), "left behind: {leftovers:?}");
 }
+
+/// 1e6 documents, 1 % of them malformed in three ways: every good document is processed and
+/// every count is exact. Outside the default run: `cargo test --release -- --ignored`.
+#[test]
+#[ignore]
+fn a_million_records_with_one_percent_malformed_are_all_accounted_for() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("big.jsonl");
+    let mut s = String::with_capacity(120 << 20);
+    let (mut bad_json, mut no_text, mut not_string) = (0u64, 0u64, 0u64);
+    let n = 1_000_000u64;
+    for i in 0..n {
+        match i % 300 {
+            0 => {
+                s.push_str(&format!("{{\"id\":\"d{i}\",\"text\":\"cut short\n"));
+                bad_json += 1;
+            }
+            100 => {
+                s.push_str(&format!("{{\"id\":\"d{i}\",\"body\":\"x\"}}\n"));
+                no_text += 1;
+            }
+            200 => {
+                s.push_str(&format!("{{\"id\":\"d{i}\",\"text\":{i}}}\n"));
+                not_string += 1;
+            }
+            _ => s.push_str(&format!(
+                "{{\"id\":\"d{i}\",\"text\":\"story {} about {} and {} today\"}}\n",
+                i % 50_000,
+                i.wrapping_mul(7919) % 1_000_003,
+                i.wrapping_mul(104_729) % 999_983
+            )),
+        }
+    }
+    fs::write(&input, s).unwrap();
+    let out = tmp.path().join("out");
+    neardup()
+        .args(["scan", "-q", "-o"])
+        .arg(&out)
+        .arg(&input)
+        .assert()
+        .code(2);
+    let sm = summary(&out);
+    let skipped = bad_json + no_text + not_string;
+    assert!(
+        skipped * 100 >= n && skipped * 100 <= n + n / 10,
+        "about 1 % malformed"
+    );
+    assert_eq!(sm["documents"]["read"], n);
+    assert_eq!(sm["documents"]["skipped"], skipped);
+    assert_eq!(sm["problems_by_kind"]["invalid_json"], bad_json);
+    assert_eq!(sm["problems_by_kind"]["missing_text"], no_text);
+    assert_eq!(sm["problems_by_kind"]["text_not_string"], not_string);
+    let d = &sm["documents"];
+    assert_eq!(
+        d["kept"].as_u64().unwrap() + d["duplicates"].as_u64().unwrap(),
+        n - skipped,
+        "every good document processed"
+    );
+}
