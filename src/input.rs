@@ -688,6 +688,33 @@ pub fn load(cfg: &InputConfig) -> Corpus {
             }
         }
     }
+    build(files, problems, skipped_files, skipped_documents, cfg)
+}
+
+/// Index documents already in memory (one "file" of `data`), as [`load`] does for files: for
+/// library users with their own I/O, and for fuzzing.
+pub fn load_bytes(name: &str, data: Vec<u8>, format: Format, cfg: &InputConfig) -> Corpus {
+    let file = InputFile {
+        path: name.to_string(),
+        id_base: name.to_string(),
+        from_dir: false,
+        format,
+        compression: Compression::None,
+        mapped: false,
+        disk_bytes: data.len() as u64,
+        data: Data::Owned(data),
+    };
+    build(vec![file], Vec::new(), 0, 0, cfg)
+}
+
+/// Split loaded files into documents and assemble the corpus.
+fn build(
+    files: Vec<InputFile>,
+    mut problems: Vec<Problem>,
+    skipped_files: u64,
+    mut skipped_documents: u64,
+    cfg: &InputConfig,
+) -> Corpus {
     let pieces: Vec<Vec<Piece>> = files
         .par_iter()
         .enumerate()
