@@ -33,8 +33,9 @@
 //! [`MIN_OWN_CONTENT`] (an outlet does not reprint one story many times, so this is enough).
 //! Where the source is only the JSON Lines file a record came from, and for the corpus-wide
 //! rule, edited (and re-paragraphed) reprints also carry lines of their own, so the test is
-//! direct: the median MinHash similarity of consecutive documents carrying the line must be at
-//! most [`MAX_PAIR_SIMILARITY`] — different articles around a template, not copies of one story.
+//! direct: the median MinHash similarity of documents carrying the line, paired far apart in the
+//! input, must be at most [`MAX_PAIR_SIMILARITY`] — different articles around a template, not
+//! copies of one story.
 //!
 //! **Pass 2** re-sketches only the documents that contain a flagged line, without it.
 
@@ -418,18 +419,18 @@ pub fn raw_line(text: &str, line: u32) -> &str {
         .trim()
 }
 
-/// Median similarity between consecutive documents of (a sample of) `docs`: high when they are
-/// copies of one story, low when they are different articles sharing a template.
+/// Median similarity between documents of (a sample of) `docs` paired far apart (the i-th with
+/// the one half the list later, so neighbouring copies of one story in the input do not decide):
+/// high when they are copies of one story, low when they are different articles around a
+/// template.
 fn median_pair_similarity(sketches: &Sketches, docs: &[u32]) -> f64 {
-    let step = docs.len().div_ceil(OWN_CONTENT_SAMPLE + 1).max(1);
+    let step = docs.len().div_ceil(2 * OWN_CONTENT_SAMPLE).max(1);
     let picked: Vec<u32> = docs.iter().step_by(step).copied().collect();
-    let mut v: Vec<f64> = picked
-        .windows(2)
-        .map(|w| {
-            estimate_jaccard(
-                sketches.signature(DocId(w[0])),
-                sketches.signature(DocId(w[1])),
-            )
+    let half = picked.len() / 2;
+    let mut v: Vec<f64> = (0..half)
+        .map(|i| {
+            let (a, b) = (picked[i], picked[i + half]);
+            estimate_jaccard(sketches.signature(DocId(a)), sketches.signature(DocId(b)))
         })
         .collect();
     v.sort_unstable_by(|a, b| a.total_cmp(b));

@@ -236,9 +236,13 @@ fn synthetic_jsonl(n: usize, seed: u64) -> String {
                 let i = (next() % w.len() as u64) as usize;
                 w[i] = "edited";
             }
+            let mut text = w.join(" ") + ".";
+            if id % 3 == 0 {
+                text.push_str("\nSubscribe to the Example Daily newsletter today.");
+            }
             out.push_str(&format!(
                 "{{\"id\":\"d{id}\",\"text\":{}}}\n",
-                serde_json::to_string(&w.join(" ")).unwrap()
+                serde_json::to_string(&text).unwrap()
             ));
             id += 1;
         }
@@ -266,7 +270,9 @@ fn one_and_two_threads_and_mmap_and_read_give_byte_identical_clusters() {
             .assert()
             .success();
         let s = summary(out.path());
-        (fs::read(out.path().join("clusters.jsonl")).unwrap(), s)
+        let files =
+            ["clusters.jsonl", "boilerplate.jsonl"].map(|f| fs::read(out.path().join(f)).unwrap());
+        (files, s)
     };
     let (one, s1) = run(&["-j", "1"]);
     let (two, s2) = run(&["-j", "2"]);
@@ -275,6 +281,10 @@ fn one_and_two_threads_and_mmap_and_read_give_byte_identical_clusters() {
     assert_eq!(s2["files"]["mapped"], 1);
     assert_eq!(s3["files"]["mapped"], 0);
     assert!(s1["clusters"]["total"].as_u64().unwrap() > 1000);
+    assert!(
+        String::from_utf8_lossy(&one[1]).contains("Subscribe to the Example Daily"),
+        "the shared footer is flagged"
+    );
     assert_eq!(one, two);
     assert_eq!(one, read);
 }
