@@ -402,7 +402,7 @@ pub fn known_hashes(profile: Profile, seed: u64) -> Vec<u64> {
         .iter()
         .map(|s| {
             line.clear();
-            n.run(s, &mut line);
+            n.run_line(s, &mut line);
             line.line_hash()
         })
         .collect();

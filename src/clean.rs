@@ -283,7 +283,7 @@ impl Stripper {
             let start = pos;
             pos += raw.len() + 1;
             self.line.clear();
-            self.normalizer.run(raw, &mut self.line);
+            self.normalizer.run_line(raw, &mut self.line);
             if self.line.is_empty() || strip.binary_search(&self.line.line_hash()).is_err() {
                 continue;
             }

@@ -48,6 +48,12 @@ pub trait TokenSink {
     fn line_end(&mut self) {}
 }
 
+/// A sink that can forget everything it received during the current [`Normalizer::run_line`]
+/// (a per-line buffer), so the normaliser may process optimistically and start over.
+pub trait Restart {
+    fn restart(&mut self);
+}
+
 /// A reusable normaliser: keep one per thread.
 #[derive(Debug)]
 pub struct Normalizer {
@@ -103,6 +109,64 @@ impl Normalizer {
         }
         self.flush(sink);
         sink.line_end();
+    }
+
+    /// [`Normalizer::run`] in one pass, for sinks that can start over: characters are processed
+    /// as they come while the NFKC quick check runs alongside; the rare text that fails it is
+    /// processed again through NFKC after `sink.restart()`. Same output as `run`.
+    pub fn run_line<S: TokenSink + Restart>(&mut self, text: &str, sink: &mut S) {
+        self.tok.clear();
+        match self.profile {
+            Profile::None => self.run_raw(text, sink),
+            Profile::Full => {
+                if text.is_ascii() {
+                    self.run_ascii(text.as_bytes(), sink);
+                } else if !self.feed_checked(text, sink) {
+                    sink.restart();
+                    self.tok.clear();
+                    self.dropped = false;
+                    self.changed_starter = false;
+                    self.renorm = false;
+                    for c in text.chars().nfkc() {
+                        self.feed(c, sink);
+                    }
+                }
+            }
+        }
+        self.flush(sink);
+        sink.line_end();
+    }
+
+    /// Feed `text` unnormalised while checking that it is NFKC already (quick check: every
+    /// character NFKC_QC = Yes and combining marks in canonical order). Returns false, having
+    /// stopped part-way, if it is not.
+    fn feed_checked<S: TokenSink + ?Sized>(&mut self, text: &str, sink: &mut S) -> bool {
+        let mut last_ccc = 0u8;
+        for c in text.chars() {
+            let cp = c as u32;
+            if cp < 0x80 {
+                last_ccc = 0;
+                self.feed_ascii(cp as u8, sink);
+                continue;
+            }
+            let ccc = if cp < 0x10000 {
+                if self.tables.map[cp as usize] & QC_YES == 0 {
+                    return false;
+                }
+                self.tables.ccc[cp as usize]
+            } else {
+                if is_nfkc_quick(std::iter::once(c)) != IsNormalized::Yes {
+                    return false;
+                }
+                canonical_combining_class(c)
+            };
+            if ccc != 0 && last_ccc > ccc {
+                return false;
+            }
+            last_ccc = ccc;
+            self.feed(c, sink);
+        }
+        true
     }
 
     #[inline]
@@ -261,6 +325,23 @@ enum Class {
     Unspaced,
 }
 
+/// [`classify`], extended to ASCII.
+fn classify_any(c: char) -> Class {
+    if c.is_ascii() {
+        if c.is_ascii_alphanumeric() {
+            Class::Word(c.to_ascii_lowercase())
+        } else if c == '\'' {
+            Class::Drop
+        } else if c == '\n' {
+            Class::Line
+        } else {
+            Class::Sep
+        }
+    } else {
+        classify(c)
+    }
+}
+
 /// The profile's rule for one non-ASCII character.
 fn classify(c: char) -> Class {
     match c {
@@ -347,6 +428,15 @@ fn tables() -> &'static Tables {
                 Class::Fold | Class::Line | Class::Unspaced => (C_SLOW, 0),
             };
             let qc = if is_nfkc_quick(std::iter::once(c)) == IsNormalized::Yes {
+                QC_YES
+            } else if class == C_SEP
+                && canonical_combining_class(c) == 0
+                && std::iter::once(c)
+                    .nfkc()
+                    .all(|d| classify_any(d) == Class::Sep)
+            {
+                // NFKC would turn it into separators only (no-break and other spaces, the
+                // ellipsis, …): a separator either way, so no need to take the slow path.
                 QC_YES
             } else {
                 0
@@ -629,6 +719,29 @@ mod tests {
         fn normalisation_is_idempotent(s in "\\PC{0,64}") {
             let once = norm(&s);
             prop_assert_eq!(norm(&once), once);
+        }
+
+        /// The shortcuts (ASCII path, table quick check, separators treated as stable) give
+        /// exactly what normalising the NFKC form of the text gives.
+        #[test]
+        fn shortcuts_agree_with_normalising_the_nfkc_form(s in "[\\PC\u{00A0}\u{2000}-\u{200A}\u{2026}\u{3000}\u{FE50}-\u{FE6B}\u{FEFB}]{0,48}") {
+            let nfkc: String = s.nfkc().collect();
+            prop_assert_eq!(norm(&s), norm(&nfkc));
+        }
+
+        /// The one-pass, restartable path gives the same tokens as the two-pass one.
+        #[test]
+        fn run_line_matches_run(s in "[\\PC\u{0300}-\u{036F}\u{064B}-\u{065F}\u{00A0}\u{FB50}-\u{FEFC}]{0,48}") {
+            let mut a = crate::shingle::LineTokens::new(3, true);
+            let mut b = crate::shingle::LineTokens::new(3, true);
+            let mut n = Normalizer::new(Profile::Full);
+            // Something left in the buffer from an earlier line must not matter either.
+            n.run("leftover", &mut a);
+            a.clear();
+            n.run(&s, &mut a);
+            n.run_line(&s, &mut b);
+            prop_assert_eq!(&a.hashes, &b.hashes);
+            prop_assert_eq!(&a.text, &b.text);
         }
 
         #[test]

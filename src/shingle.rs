@@ -184,6 +184,12 @@ impl LineTokens {
     }
 }
 
+impl crate::normalize::Restart for LineTokens {
+    fn restart(&mut self) {
+        self.clear();
+    }
+}
+
 impl TokenSink for LineTokens {
     #[inline]
     fn token(&mut self, token: &str) {

@@ -142,7 +142,7 @@ impl Sketcher {
             let next = lines.peek().copied().unwrap_or("");
             let before = std::mem::replace(&mut prev, raw);
             self.line.clear();
-            self.normalizer.run(raw, &mut self.line);
+            self.normalizer.run_line(raw, &mut self.line);
             if self.line.is_empty() {
                 continue;
             }
@@ -186,7 +186,7 @@ impl Sketcher {
         let (mut tokens, mut excluded) = (0u32, 0u32);
         for raw in text.split('\n') {
             line.clear();
-            normalizer.run(raw, line);
+            normalizer.run_line(raw, line);
             if line.is_empty() {
                 continue;
             }
