@@ -930,8 +930,13 @@ fn index_jsonl_piece(
         if line.iter().all(|b| b.is_ascii_whitespace()) {
             continue;
         }
+        // Validate UTF-8 once, fast; serde_json then parses a `&str` without validating again.
+        let Ok(line_str) = simdutf8::basic::from_utf8(line) else {
+            repair_record(file_idx, file, line, line_no, cfg, &mut piece);
+            continue;
+        };
         match parse_record(
-            line,
+            line_str,
             &cfg.text_field,
             &cfg.id_field,
             cfg.source_field.as_deref(),
@@ -1005,17 +1010,13 @@ fn index_jsonl_piece(
                     .push(source_name(line, rec.source, &file.path));
             }
             Err(e) => {
-                if std::str::from_utf8(line).is_err() {
-                    repair_record(file_idx, file, line, line_no, cfg, &mut piece);
-                } else {
-                    piece.skipped += 1;
-                    piece.problems.push(problem(
-                        &file.path,
-                        Some(line_no),
-                        ProblemKind::InvalidJson,
-                        format!("invalid JSON: {e}; record skipped"),
-                    ));
-                }
+                piece.skipped += 1;
+                piece.problems.push(problem(
+                    &file.path,
+                    Some(line_no),
+                    ProblemKind::InvalidJson,
+                    format!("invalid JSON: {e}; record skipped"),
+                ));
             }
         }
     }
@@ -1033,7 +1034,7 @@ fn repair_record(
 ) {
     let fixed = String::from_utf8_lossy(line).into_owned();
     let rec = match parse_record(
-        fixed.as_bytes(),
+        &fixed,
         &cfg.text_field,
         &cfg.id_field,
         cfg.source_field.as_deref(),
@@ -1175,12 +1176,12 @@ struct Record {
 
 /// Parse one JSON Lines record, locating the text, id and source fields without copying anything.
 fn parse_record(
-    line: &[u8],
+    line: &str,
     text_field: &str,
     id_field: &str,
     source_field: Option<&str>,
 ) -> Result<Record, String> {
-    let mut de = serde_json::Deserializer::from_slice(line);
+    let mut de = serde_json::Deserializer::from_str(line);
     let found = RecordSeed {
         text_field,
         id_field,
@@ -1306,7 +1307,7 @@ mod tests {
     #[test]
     fn parse_record_locates_text_and_id_without_copying() {
         let line = r#"{"id": "a1", "meta": {"x": [1, 2]}, "text": "hello\nworld"}"#;
-        let rec = parse_record(line.as_bytes(), "text", "id", None).unwrap();
+        let rec = parse_record(line, "text", "id", None).unwrap();
         assert_eq!(field_str(line, rec.text), Some(r"hello\nworld"));
         assert_eq!(field_str(line, rec.id), Some("a1"));
         assert!(matches!(
@@ -1317,7 +1318,7 @@ mod tests {
 
     #[test]
     fn parse_record_reports_column_of_syntax_error() {
-        let err = parse_record(br#"{"text": "a" "id": 1}"#, "text", "id", None).unwrap_err();
+        let err = parse_record(r#"{"text": "a" "id": 1}"#, "text", "id", None).unwrap_err();
         assert!(err.contains("column 14"), "{err}");
         assert!(!err.contains("line 1"), "{err}");
     }
@@ -1325,29 +1326,29 @@ mod tests {
     #[test]
     fn parse_record_numeric_id_and_missing_text() {
         let line = r#"{"id": 42, "body": "x"}"#;
-        let rec = parse_record(line.as_bytes(), "text", "id", None).unwrap();
+        let rec = parse_record(line, "text", "id", None).unwrap();
         assert!(rec.text.is_none());
         assert_eq!(field_str(line, rec.id), Some("42"));
         // A custom text field.
-        let rec = parse_record(line.as_bytes(), "body", "id", None).unwrap();
+        let rec = parse_record(line, "body", "id", None).unwrap();
         assert_eq!(field_str(line, rec.text), Some("x"));
     }
 
     #[test]
     fn parse_record_rejects_non_objects_and_trailing_garbage() {
-        assert!(parse_record(b"[1,2]", "text", "id", None).is_err());
-        assert!(parse_record(br#"{"text":"a"} x"#, "text", "id", None).is_err());
+        assert!(parse_record("[1,2]", "text", "id", None).is_err());
+        assert!(parse_record(r#"{"text":"a"} x"#, "text", "id", None).is_err());
     }
 
     #[test]
     fn source_field_is_read_and_urls_give_their_host() {
         let line = r#"{"text": "x", "url": "https://www.example.com:8080/a/b?c=1"}"#;
-        let rec = parse_record(line.as_bytes(), "text", "id", Some("url")).unwrap();
+        let rec = parse_record(line, "text", "id", Some("url")).unwrap();
         assert_eq!(
             source_name(line.as_bytes(), rec.source, "f.jsonl"),
             ("example.com".to_string(), true)
         );
-        let rec = parse_record(line.as_bytes(), "text", "id", Some("outlet")).unwrap();
+        let rec = parse_record(line, "text", "id", Some("outlet")).unwrap();
         assert_eq!(
             source_name(line.as_bytes(), rec.source, "f.jsonl"),
             ("f.jsonl".to_string(), false)
