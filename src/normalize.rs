@@ -142,8 +142,28 @@ impl Normalizer {
     /// stopped part-way, if it is not.
     fn feed_checked<S: TokenSink + ?Sized>(&mut self, text: &str, sink: &mut S) -> bool {
         let mut last_ccc = 0u8;
-        for c in text.chars() {
+        // Runs of characters that are word characters mapping to themselves and interact with
+        // nothing (most letters and digits of most scripts) are copied as bytes, not decoded
+        // and re-encoded one by one.
+        let mut run_start: Option<usize> = None;
+        for (i, c) in text.char_indices() {
             let cp = c as u32;
+            let identity = if cp < 0x80 {
+                matches!(cp as u8, b'a'..=b'z' | b'0'..=b'9')
+            } else if cp < 0x10000 {
+                let e = self.tables.map[cp as usize];
+                e >> CLASS_SHIFT & CLASS_MASK == C_WORD && e & (CHANGED | INTERACTS) == 0
+            } else {
+                false
+            };
+            if identity {
+                run_start.get_or_insert(i);
+                continue;
+            }
+            if let Some(start) = run_start.take() {
+                self.push_run(&text[start..i]);
+                last_ccc = 0;
+            }
             if cp < 0x80 {
                 last_ccc = 0;
                 self.feed_ascii(cp as u8, sink);
@@ -166,7 +186,18 @@ impl Normalizer {
             last_ccc = ccc;
             self.feed(c, sink);
         }
+        if let Some(start) = run_start {
+            self.push_run(&text[start..]);
+        }
         true
+    }
+
+    /// Append a run of word characters that map to themselves (all starters, none interacting).
+    #[inline]
+    fn push_run(&mut self, run: &str) {
+        self.tok.push_str(run);
+        self.dropped = false;
+        self.changed_starter = false;
     }
 
     #[inline]
