@@ -430,6 +430,10 @@ pub fn clean(
     cancel: &AtomicBool,
 ) -> Result<CleanSummary> {
     let report_dir = clean_cfg.out.join(clean::REPORT_DIR);
+    let (profile, seed) = (cfg.profile, cfg.seed);
+    let write = |corpus: &Corpus, plan: &clean::CleanPlan| {
+        clean::run(corpus, plan, clean_cfg, profile, seed, progress, cancel)
+    };
     let (counts, scan_summary) = match from {
         None => {
             let mut out = scan(cfg.clone(), progress, cancel)?;
@@ -439,15 +443,7 @@ pub fn clean(
                 &[]
             };
             let plan = clean::CleanPlan::from_clusters(out.corpus.docs.len(), &out.clusters, strip);
-            let counts = clean::run(
-                &out.corpus,
-                &plan,
-                clean_cfg,
-                cfg.profile,
-                cfg.seed,
-                progress,
-                cancel,
-            )?;
+            let counts = write(&out.corpus, &plan)?;
             // The scan's own outputs go with the report, so `clean --from` can reuse them.
             write_outputs(&mut out, &report_dir, &NoProgress)?;
             (counts, Some(out.summary))
@@ -471,15 +467,7 @@ pub fn clean(
             ))
             .unwrap_or_default();
             let plan = clean::plan_from_dir(dir, &corpus, &inputs.fingerprint, &options, &bp)?;
-            let counts = clean::run(
-                &corpus,
-                &plan,
-                clean_cfg,
-                cfg.profile,
-                cfg.seed,
-                progress,
-                cancel,
-            )?;
+            let counts = write(&corpus, &plan)?;
             (counts, None)
         }
     };

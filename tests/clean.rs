@@ -5,27 +5,11 @@ use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use assert_cmd::Command;
 use predicates::prelude::*;
 use serde_json::Value;
 
-fn neardup() -> Command {
-    Command::cargo_bin("neardup").unwrap()
-}
-
-fn fixture(p: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("fixtures")
-        .join(p)
-}
-
-fn json_lines(path: &Path) -> Vec<Value> {
-    fs::read_to_string(path)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
+mod common;
+use common::*;
 
 fn report(out: &Path) -> (Value, Vec<Value>) {
     let s = serde_json::from_str(&fs::read_to_string(out.join(".neardup/summary.json")).unwrap())

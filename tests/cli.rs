@@ -2,42 +2,12 @@
 
 use std::fs;
 use std::io::Write;
-use std::path::{Path, PathBuf};
 
-use assert_cmd::Command;
 use predicates::prelude::*;
 use serde_json::Value;
 
-fn neardup() -> Command {
-    Command::cargo_bin("neardup").unwrap()
-}
-
-fn fixture(p: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("fixtures")
-        .join(p)
-}
-
-fn clusters(dir: &Path) -> Vec<Value> {
-    fs::read_to_string(dir.join("clusters.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
-
-fn summary(dir: &Path) -> Value {
-    serde_json::from_str(&fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap()
-}
-
-fn member_ids(c: &Value) -> Vec<String> {
-    c["members"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["id"].as_str().unwrap().to_string())
-        .collect()
-}
+mod common;
+use common::*;
 
 #[test]
 fn news_fixture_clusters_the_syndicated_copies_with_their_original_and_nothing_else() {
@@ -423,20 +393,7 @@ fn eval_scores_a_scan_against_labels_as_json() {
         .arg(fixture("news"))
         .assert()
         .success();
-    let labels = tmp.path().join("labels.jsonl");
-    let mut l = String::new();
-    for e in fs::read_dir(fixture("news")).unwrap() {
-        let name = e.unwrap().file_name().to_string_lossy().to_string();
-        let cluster = if name.starts_with("001") {
-            "001".to_string()
-        } else {
-            name.clone()
-        };
-        l.push_str(&format!(
-            "{{\"id\":\"{name}\",\"cluster\":\"{cluster}\"}}\n"
-        ));
-    }
-    fs::write(&labels, l).unwrap();
+    let labels = news_labels(tmp.path());
     let o = neardup()
         .args(["eval", "--json", "--truth"])
         .arg(&labels)
@@ -461,20 +418,7 @@ fn eval_scores_a_scan_against_labels_as_json() {
 #[test]
 fn tune_sweeps_settings_and_recommends_one_that_reaches_the_labels() {
     let tmp = tempfile::tempdir().unwrap();
-    let labels = tmp.path().join("labels.jsonl");
-    let mut l = String::new();
-    for e in fs::read_dir(fixture("news")).unwrap() {
-        let name = e.unwrap().file_name().to_string_lossy().to_string();
-        let cluster = if name.starts_with("001") {
-            "001".to_string()
-        } else {
-            name.clone()
-        };
-        l.push_str(&format!(
-            "{{\"id\":\"{name}\",\"cluster\":\"{cluster}\"}}\n"
-        ));
-    }
-    fs::write(&labels, l).unwrap();
+    let labels = news_labels(tmp.path());
     let o = neardup()
         .args([
             "tune",

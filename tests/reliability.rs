@@ -6,23 +6,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command as Proc, Stdio};
 use std::time::{Duration, Instant};
 
-use assert_cmd::Command;
 use predicates::prelude::*;
-use serde_json::Value;
 
-fn neardup() -> Command {
-    Command::cargo_bin("neardup").unwrap()
-}
-
-fn fixture(p: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("fixtures")
-        .join(p)
-}
-
-fn summary(dir: &Path) -> Value {
-    serde_json::from_str(&fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap()
-}
+mod common;
+use common::*;
 
 #[test]
 fn every_bad_input_is_named_counted_and_the_good_documents_are_processed() {
