@@ -17,7 +17,8 @@
 //!   for a one-word line), and the documents carrying it have content of their own;
 //! * `common`: across all sources it occurs in at least [`COMMON_FACTOR`] × `min_docs` documents
 //!   (again 4× for one word), with the same own-content guard;
-//! * `hashtags`: every word of the raw line is a `#hashtag` (at least two);
+//! * `hashtags`: every word of the raw line is a `#hashtag` (at least two, at most
+//!   [`MAX_TEMPLATE_TOKENS`]);
 //! * `known`: it is one of a short list of navigation and sharing strings that content
 //!   management systems print ("Skip to content" and its translations, "Share on Facebook", …;
 //!   see [`KNOWN_LINES`]). Off with `--no-boilerplate-lexicon`.
@@ -551,9 +552,10 @@ pub fn detect(
                 .max()
                 .unwrap_or(1);
 
-            if run
-                .iter()
-                .any(|&(_, _, i)| lines.entries[i as usize].flags & F_HASHTAGS != 0)
+            if tokens <= MAX_TEMPLATE_TOKENS
+                && run
+                    .iter()
+                    .any(|&(_, _, i)| lines.entries[i as usize].flags & F_HASHTAGS != 0)
             {
                 reasons |= Reason::Hashtags.bit();
             }

@@ -452,3 +452,13 @@ fn tune_sweeps_settings_and_recommends_one_that_reaches_the_labels() {
     assert_eq!(best["eval"]["f1"], 1.0);
     assert_eq!(r["s_curve"].as_array().unwrap().len(), 10);
 }
+
+#[test]
+fn generate_writes_completions_and_a_man_page() {
+    let bash = neardup().args(["generate", "bash"]).output().unwrap();
+    assert!(bash.status.success());
+    assert!(String::from_utf8_lossy(&bash.stdout).contains("_neardup()"));
+    let man = neardup().args(["generate", "man"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&man.stdout).contains(".TH neardup 1"));
+    neardup().args(["generate", "nope"]).assert().code(2);
+}

@@ -53,6 +53,16 @@ pub enum Command {
     /// recall, F1 and ARI per setting, recommends one, and shows its S-curve (the probability
     /// that a pair of a given similarity becomes a candidate).
     Tune(TuneArgs),
+    /// Write shell completions or the man page to stdout.
+    #[command(hide = true)]
+    Generate(GenerateArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct GenerateArgs {
+    /// `man`, or a shell: bash, zsh, fish, elvish, powershell.
+    #[arg(value_name = "WHAT")]
+    pub what: String,
 }
 
 #[derive(Args, Debug)]

@@ -10,7 +10,7 @@ use clap::Parser;
 use neardup::clean::CleanConfig;
 use neardup::{Error, NoProgress, Problem, Progress};
 
-use cli::{CleanArgs, Cli, Command, EvalArgs, ScanArgs, TuneArgs};
+use cli::{CleanArgs, Cli, Command, EvalArgs, GenerateArgs, ScanArgs, TuneArgs};
 
 /// Process exit codes (also in `--help` and the README).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -36,6 +36,7 @@ fn main() -> ExitCode {
         Command::Clean(args) => run_clean(&args),
         Command::Eval(args) => run_eval(&args),
         Command::Tune(args) => run_tune(&args),
+        Command::Generate(args) => run_generate(&args),
     };
     ExitCode::from(code as u8)
 }
@@ -211,4 +212,29 @@ fn run_tune(args: &TuneArgs) -> Exit {
         ui::tune_table(&report)
     };
     ui::print_stdout(&text)
+}
+
+fn run_generate(args: &GenerateArgs) -> Exit {
+    use clap::CommandFactory;
+    let mut cmd = Cli::command();
+    let mut out = Vec::new();
+    if args.what == "man" {
+        if let Err(e) = clap_mangen::Man::new(cmd).render(&mut out) {
+            eprintln!("neardup: cannot render the man page: {e}");
+            return Exit::Error;
+        }
+    } else {
+        let shell: clap_complete::Shell = match args.what.parse() {
+            Ok(s) => s,
+            Err(_) => {
+                eprintln!(
+                    "neardup: generate: {:?} is not `man` or a shell (bash, zsh, fish, elvish, powershell)",
+                    args.what
+                );
+                return Exit::Error;
+            }
+        };
+        clap_complete::generate(shell, &mut cmd, "neardup", &mut out);
+    }
+    ui::print_stdout(&String::from_utf8_lossy(&out))
 }
