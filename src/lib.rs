@@ -140,11 +140,7 @@ pub fn prepare(cfg: &ScanConfig, progress: &dyn Progress, cancel: &AtomicBool) -
     progress.begin(Stage::Read, 0);
     let corpus = input::load(&cfg.input);
     progress.end();
-    if cfg.strict {
-        if let Some(p) = corpus.problems.first() {
-            return Err(Error::Strict(p.clone()));
-        }
-    }
+    strict_check(cfg, &corpus)?;
     lap(Stage::Read, &mut clock);
 
     // Pass 1: sketches of the whole documents, and their lines when boilerplate is detected.
@@ -204,6 +200,14 @@ pub fn prepare(cfg: &ScanConfig, progress: &dyn Progress, cancel: &AtomicBool) -
         timings,
         started,
     })
+}
+
+/// With `--strict`, the first input problem is fatal.
+fn strict_check(cfg: &ScanConfig, corpus: &Corpus) -> Result<()> {
+    match corpus.problems.first() {
+        Some(p) if cfg.strict => Err(Error::Strict(p.clone())),
+        _ => Ok(()),
+    }
 }
 
 /// What stages 5–6 produced for one setting.
@@ -453,11 +457,7 @@ pub fn clean(
             progress.begin(Stage::Read, 0);
             let corpus = input::load(&cfg.input);
             progress.end();
-            if cfg.strict {
-                if let Some(p) = corpus.problems.first() {
-                    return Err(Error::Strict(p.clone()));
-                }
-            }
+            strict_check(&cfg, &corpus)?;
             let inputs = report::InputsOut::new(&corpus);
             // Serialising our own structs cannot fail.
             let options = serde_json::to_value(OptionsOut::new(&cfg, banding)).unwrap_or_default();
