@@ -194,10 +194,10 @@ pub fn center_clusters(
             .map(|i| known[i].2)
     };
     // Verified matches per document (edges), for choosing centres.
-    let mut degree: std::collections::HashMap<u32, u32> = std::collections::HashMap::new();
+    let mut degree = vec![0u32; exact.len()];
     for &(a, b, _) in &known {
-        *degree.entry(a).or_default() += 1;
-        *degree.entry(b).or_default() += 1;
+        degree[a as usize] += 1;
+        degree[b as usize] += 1;
     }
     let priority = |d: u32| match keep {
         KeepPolicy::First => (0, d),
@@ -215,8 +215,7 @@ pub fn center_clusters(
             for &d in &c {
                 *copies.entry(exact[d as usize]).or_default() += 1;
             }
-            let deg =
-                |d: u32| degree.get(&d).copied().unwrap_or(0) + copies[&exact[d as usize]] - 1;
+            let deg = |d: u32| degree[d as usize] + copies[&exact[d as usize]] - 1;
             c.sort_by_cached_key(|&d| (std::cmp::Reverse(deg(d)), priority(d)));
             c
         })

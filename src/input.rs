@@ -294,6 +294,17 @@ pub fn unescape_json_into(raw: &str, out: &mut String) {
     out.push_str(&raw[plain..]);
 }
 
+/// The inside of a JSON string as a `String`, unescaped if it has escapes.
+fn decode_json_str(raw: &str, escaped: bool) -> String {
+    let mut s = String::new();
+    if escaped {
+        unescape_json_into(raw, &mut s);
+    } else {
+        s.push_str(raw);
+    }
+    s
+}
+
 fn hex4(bytes: &[u8], at: usize) -> Option<u32> {
     let s = bytes.get(at..at + 4)?;
     let s = std::str::from_utf8(s).ok()?;
@@ -1077,15 +1088,10 @@ fn repair_record(
         ProblemKind::InvalidUtf8,
         "invalid UTF-8; replaced with U+FFFD",
     ));
-    let mut text = String::new();
-    let raw = &fixed[start..start + len];
-    if escaped {
-        unescape_json_into(raw, &mut text);
-    } else {
-        text.push_str(raw);
-    }
     let text_idx = piece.owned.len() as u32;
-    piece.owned.push(text);
+    piece
+        .owned
+        .push(decode_json_str(&fixed[start..start + len], escaped));
     let id = match rec.id {
         None | Some(Field::Other { null: true, .. }) => IdRef::Line,
         Some(Field::String {
@@ -1093,13 +1099,9 @@ fn repair_record(
             len,
             escaped,
         }) => {
-            let mut s = String::new();
-            if escaped {
-                unescape_json_into(&fixed[start..start + len], &mut s);
-            } else {
-                s.push_str(&fixed[start..start + len]);
-            }
-            piece.owned.push(s);
+            piece
+                .owned
+                .push(decode_json_str(&fixed[start..start + len], escaped));
             IdRef::Owned(piece.owned.len() as u32 - 1)
         }
         Some(Field::Other { start, len, .. }) => {
@@ -1130,12 +1132,7 @@ fn source_name(line: &[u8], field: Option<Field>, file: &str) -> (String, bool) 
         return (file.to_string(), false);
     };
     let raw = String::from_utf8_lossy(&line[start..start + len]);
-    let mut value = String::new();
-    if escaped {
-        unescape_json_into(&raw, &mut value);
-    } else {
-        value.push_str(&raw);
-    }
+    let value = decode_json_str(&raw, escaped);
     (url_host(&value).map(str::to_string).unwrap_or(value), true)
 }
 

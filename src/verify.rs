@@ -6,7 +6,6 @@
 //! `|A∩B| / |A∪B|` and containment `|A∩B| / min(|A|,|B|)` are computed by merging sorted sets.
 //! So an LSH false positive can never merge two clusters.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use rayon::prelude::*;
@@ -177,6 +176,8 @@ impl Verifier<'_> {
     pub fn exact_scores(&self, pairs: &[Pair], progress: &dyn Progress) -> Result<Vec<Score>> {
         let (corpus, params, cancel) = (self.corpus, self.params, self.cancel);
         let mut out = Vec::with_capacity(pairs.len());
+        // Which documents the current batch already holds (reset after each batch).
+        let mut in_batch = vec![false; corpus.docs.len()];
         let mut start = 0;
         while start < pairs.len() {
             if cancel.load(Ordering::Relaxed) {
@@ -184,12 +185,11 @@ impl Verifier<'_> {
             }
             // Grow the batch until it has enough pairs or enough text.
             let mut docs: Vec<u32> = Vec::new();
-            let mut seen: HashMap<u32, ()> = HashMap::new();
             let mut bytes = 0u64;
             let mut end = start;
             while end < pairs.len() && end - start < BATCH_PAIRS && bytes < BATCH_TEXT_BYTES {
                 for d in [pairs[end].0, pairs[end].1] {
-                    if seen.insert(d, ()).is_none() {
+                    if !std::mem::replace(&mut in_batch[d as usize], true) {
                         docs.push(d);
                         bytes += corpus.text_len(&corpus.docs[d as usize]);
                     }
@@ -197,6 +197,9 @@ impl Verifier<'_> {
                 end += 1;
             }
             docs.sort_unstable();
+            for &d in &docs {
+                in_batch[d as usize] = false;
+            }
             let sets: Vec<Vec<u64>> = docs
                 .par_iter()
                 .map_init(
