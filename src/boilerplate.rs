@@ -317,7 +317,7 @@ impl Reason {
 }
 
 /// A flagged line.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct FlaggedLine {
     pub hash: u64,
     /// Bit set of [`Reason`]s.
@@ -369,7 +369,7 @@ impl Default for BoilerplateConfig {
 }
 
 /// The detected boilerplate.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct Boilerplate {
     /// Hashes of flagged lines, sorted (for lookup).
     pub hashes: Vec<u64>,

@@ -105,7 +105,7 @@ impl InputConfig {
 }
 
 /// LSH banding: `bands × rows ≤ num_perm`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Banding {
     pub bands: usize,
     pub rows: usize,

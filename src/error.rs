@@ -31,6 +31,9 @@ pub enum Error {
     /// `--strict` turned the first input problem into a fatal error.
     #[error("{0} (--strict)")]
     Strict(Problem),
+    /// A staged run's work directory is missing a stage's output, or holds another run's.
+    #[error("work directory {0}")]
+    Work(String),
     /// The user pressed Ctrl-C; no output was written.
     #[error("interrupted")]
     Interrupted,
@@ -40,7 +43,9 @@ pub enum Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Why a file or record was skipped (or repaired). Serialised in snake case as summary keys.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum ProblemKind {
     /// The file could not be opened or read (permission denied, vanished, ...).
@@ -93,7 +98,7 @@ impl ProblemKind {
 }
 
 /// One non-fatal input problem: where, what kind, and a human message.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Problem {
     /// The file, as the user named it (or as found under a directory they named).
     pub path: String,

@@ -31,11 +31,13 @@ use crate::config::{FormatChoice, InputConfig};
 use crate::error::{Problem, ProblemKind};
 
 /// Index of a document in input order.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub struct DocId(pub u32);
 
 /// How a file's bytes are split into documents.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Format {
     /// The whole file is one document.
@@ -45,7 +47,7 @@ pub enum Format {
 }
 
 /// Compression of an input file.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Compression {
     None,
@@ -312,13 +314,13 @@ fn hex4(bytes: &[u8], at: usize) -> Option<u32> {
 }
 
 /// A file found by discovery, not yet read.
-#[derive(Clone, Debug)]
-struct Found {
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub(crate) struct Found {
     /// Real path to open (`None` for stdin).
-    path: Option<PathBuf>,
-    display: String,
-    id_base: String,
-    from_dir: bool,
+    pub(crate) path: Option<PathBuf>,
+    pub(crate) display: String,
+    pub(crate) id_base: String,
+    pub(crate) from_dir: bool,
 }
 
 fn is_hidden(name: &std::ffi::OsStr) -> bool {
@@ -326,7 +328,7 @@ fn is_hidden(name: &std::ffi::OsStr) -> bool {
 }
 
 /// Find every input file under `cfg.paths`, in canonical order.
-fn discover(cfg: &InputConfig, problems: &mut Vec<Problem>) -> Vec<Found> {
+pub(crate) fn discover(cfg: &InputConfig, problems: &mut Vec<Problem>) -> Vec<Found> {
     let exclude: Vec<PathBuf> = cfg
         .exclude
         .iter()
@@ -680,12 +682,24 @@ struct Piece {
 pub fn load(cfg: &InputConfig) -> Corpus {
     let mut problems = Vec::new();
     let found = discover(cfg, &mut problems);
+    let (files, mut load_problems, skipped_files, skipped_documents) = load_found(&found, cfg);
+    problems.append(&mut load_problems);
+    build(files, problems, skipped_files, skipped_documents, cfg, true)
+}
+
+/// Read the `found` files: the loaded ones, their problems in file order, files skipped, and
+/// documents lost with them (a text file that cannot be used is one document).
+pub(crate) fn load_found(
+    found: &[Found],
+    cfg: &InputConfig,
+) -> (Vec<InputFile>, Vec<Problem>, u64, u64) {
+    let mut problems = Vec::new();
     let loaded: Vec<(Option<InputFile>, Vec<Problem>)> =
         found.par_iter().map(|f| load_file(f, cfg)).collect();
     let mut files = Vec::with_capacity(loaded.len());
     let mut skipped_files = 0;
     let mut skipped_documents = 0;
-    for ((file, mut probs), f) in loaded.into_iter().zip(&found) {
+    for ((file, mut probs), f) in loaded.into_iter().zip(found) {
         problems.append(&mut probs);
         match file {
             Some(file) => files.push(file),
@@ -699,7 +713,7 @@ pub fn load(cfg: &InputConfig) -> Corpus {
             }
         }
     }
-    build(files, problems, skipped_files, skipped_documents, cfg)
+    (files, problems, skipped_files, skipped_documents)
 }
 
 /// Index documents already in memory (one "file" of `data`), as [`load`] does for files: for
@@ -715,16 +729,18 @@ pub fn load_bytes(name: &str, data: Vec<u8>, format: Format, cfg: &InputConfig) 
         disk_bytes: data.len() as u64,
         data: Data::Owned(data),
     };
-    build(vec![file], Vec::new(), 0, 0, cfg)
+    build(vec![file], Vec::new(), 0, 0, cfg, true)
 }
 
-/// Split loaded files into documents and assemble the corpus.
-fn build(
+/// Split loaded files into documents and assemble the corpus; `disambiguate` makes ids unique
+/// (a shard of a staged run leaves that to the stage that sees every shard).
+pub(crate) fn build(
     files: Vec<InputFile>,
     mut problems: Vec<Problem>,
     skipped_files: u64,
     mut skipped_documents: u64,
     cfg: &InputConfig,
+    disambiguate: bool,
 ) -> Corpus {
     let pieces: Vec<Vec<Piece>> = files
         .par_iter()
@@ -786,14 +802,16 @@ fn build(
         skipped_documents,
         skipped_files,
     };
-    corpus.disambiguate_ids();
+    if disambiguate {
+        corpus.disambiguate_ids();
+    }
     corpus
 }
 
 impl Corpus {
     /// Make ids unique: every later document with an id already seen gets `#path:line` (text
     /// files: `#path`) appended, and a [`ProblemKind::DuplicateId`] problem; never merged.
-    fn disambiguate_ids(&mut self) {
+    pub(crate) fn disambiguate_ids(&mut self) {
         let mut keyed: Vec<(u64, u32)> = (0..self.docs.len())
             .into_par_iter()
             .map(|i| {

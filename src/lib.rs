@@ -30,6 +30,7 @@ pub mod progress;
 pub mod report;
 pub mod shingle;
 pub mod sketch;
+pub mod stages;
 pub mod tune;
 pub mod verify;
 
@@ -78,8 +79,13 @@ pub fn scan(
     let banding = cfg.validate()?;
     let mut prep = prepare(&cfg, progress, cancel)?;
     let m = match_documents(&mut prep, &cfg, banding, progress, cancel)?;
+    Ok(finish(prep, &cfg, banding, m))
+}
+
+/// Assemble the output of a scan from its prepared inputs and matches.
+fn finish(prep: Prepared, cfg: &ScanConfig, banding: Banding, m: Matched) -> ScanOutput {
     let summary = summarise(
-        &cfg,
+        cfg,
         banding,
         m.containment_banding,
         &prep.corpus,
@@ -91,15 +97,16 @@ pub fn scan(
         m.chains,
         prep.timings.clone(),
         prep.started,
+        prep.inputs.clone(),
     );
-    Ok(ScanOutput {
+    ScanOutput {
         corpus: prep.corpus,
         boilerplate: prep.boilerplate,
         sketches: prep.sketches,
         clusters: m.clusters,
         summary,
         started: prep.started,
-    })
+    }
 }
 
 /// Stages 0–4: everything that does not depend on the matching thresholds (read, sketch,
@@ -114,6 +121,9 @@ pub struct Prepared {
     /// Milliseconds per stage so far.
     pub timings: BTreeMap<&'static str, u64>,
     started: Instant,
+    /// Input fingerprints computed where the files were read (staged runs); `None`: from the
+    /// corpus.
+    inputs: Option<report::InputsOut>,
 }
 
 impl Prepared {
@@ -199,6 +209,7 @@ pub fn prepare(cfg: &ScanConfig, progress: &dyn Progress, cancel: &AtomicBool) -
         exclude_boilerplate: cfg.boilerplate.enabled && cfg.boilerplate.exclude_from_shingles,
         timings,
         started,
+        inputs: None,
     })
 }
 
@@ -271,16 +282,46 @@ pub fn match_documents(
         verifier.verify_candidates(&pairs, sketches, &criterion, cfg.verify, progress)?;
     drop(pairs);
     lap(Stage::Verify, &mut clock, &mut timings);
+    prep.timings = timings;
+    cluster_edges(
+        prep,
+        cfg,
+        &edges,
+        vstats,
+        containment_banding,
+        progress,
+        cancel,
+    )
+}
 
+/// Stage 6b: clusters from the exact groups and verified `edges` (sorted by pair).
+pub(crate) fn cluster_edges(
+    prep: &mut Prepared,
+    cfg: &ScanConfig,
+    edges: &[Edge],
+    vstats: verify::VerifyStats,
+    containment_banding: Option<Banding>,
+    progress: &dyn Progress,
+    cancel: &AtomicBool,
+) -> Result<Matched> {
+    let clock = Instant::now();
+    let (corpus, sketches, groups) = (&prep.corpus, &prep.sketches, &prep.groups);
+    let criterion = cfg.criterion();
+    let verifier = verify::Verifier {
+        corpus,
+        params: prep.params,
+        exclude: prep.exclude(),
+        cancel,
+    };
     progress.begin(Stage::Cluster, 0);
-    let comps = cluster::components(corpus.docs.len(), groups, &edges);
+    let comps = cluster::components(corpus.docs.len(), groups, edges);
     let (clusters, chains) = cluster::center_clusters(
         comps,
         cfg.keep,
         &sketches.exact,
         &sketches.tokens,
         &criterion,
-        &edges,
+        edges,
         |pairs| match cfg.verify {
             Verify::Exact => verifier.exact_scores(pairs, &NoProgress),
             Verify::Estimate => Ok(pairs
@@ -290,8 +331,8 @@ pub fn match_documents(
         },
     )?;
     progress.end();
-    lap(Stage::Cluster, &mut clock, &mut timings);
-    prep.timings = timings;
+    prep.timings
+        .insert(Stage::Cluster.key(), clock.elapsed().as_millis() as u64);
     Ok(Matched {
         clusters,
         verify: vstats,
@@ -302,7 +343,7 @@ pub fn match_documents(
 
 /// Seed salt for the containment banding, so its band keys never coincide with the Jaccard
 /// banding's.
-const CONTAINMENT_SALT: u64 = 0x5bd1_e995_0000_0001;
+pub(crate) const CONTAINMENT_SALT: u64 = 0x5bd1_e995_0000_0001;
 
 #[allow(clippy::too_many_arguments)]
 fn summarise(
@@ -318,6 +359,7 @@ fn summarise(
     chains: cluster::ChainStats,
     timings: BTreeMap<&'static str, u64>,
     started: Instant,
+    inputs: Option<report::InputsOut>,
 ) -> Summary {
     let duplicates: u64 = clusters.iter().map(|c| c.members.len() as u64 - 1).sum();
     let n = corpus.docs.len() as u64;
@@ -330,7 +372,7 @@ fn summarise(
     Summary {
         tool: "neardup",
         version: VERSION,
-        inputs: report::InputsOut::new(corpus),
+        inputs: inputs.unwrap_or_else(|| report::InputsOut::new(corpus)),
         documents: DocumentCounts {
             read: n + corpus.skipped_documents,
             kept: n - duplicates,

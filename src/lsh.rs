@@ -68,7 +68,7 @@ pub fn merge_pairs(mut a: Vec<Pair>, b: Vec<Pair>) -> Vec<Pair> {
 /// A candidate pair `(a, b)` of document indices with `a < b`.
 pub type Pair = (u32, u32);
 
-fn band_key(values: &[u32], seed: u64, band: usize) -> u64 {
+pub(crate) fn band_key(values: &[u32], seed: u64, band: usize) -> u64 {
     let mut buf = [0u8; 4 * crate::config::MAX_NUM_PERM];
     for (i, v) in values.iter().enumerate() {
         buf[4 * i..4 * i + 4].copy_from_slice(&v.to_le_bytes());
@@ -77,6 +77,34 @@ fn band_key(values: &[u32], seed: u64, band: usize) -> u64 {
         &buf[..4 * values.len()],
         seed ^ (band as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15),
     )
+}
+
+/// Append the candidate pairs of one band's `(key, document)` list, sorted: every pair of a
+/// small bucket, a star plus a chain through a big one (linear, not quadratic).
+pub(crate) fn bucket_pairs(keys: &[(u64, u32)], pairs: &mut Vec<Pair>) {
+    let mut i = 0;
+    while i < keys.len() {
+        let mut j = i + 1;
+        while j < keys.len() && keys[j].0 == keys[i].0 {
+            j += 1;
+        }
+        let bucket = &keys[i..j];
+        if bucket.len() <= ALL_PAIRS_MAX_BUCKET {
+            for x in 0..bucket.len() {
+                for y in x + 1..bucket.len() {
+                    pairs.push((bucket[x].1, bucket[y].1));
+                }
+            }
+        } else {
+            for y in 1..bucket.len() {
+                pairs.push((bucket[0].1, bucket[y].1));
+                if y > 1 {
+                    pairs.push((bucket[y - 1].1, bucket[y].1));
+                }
+            }
+        }
+        i = j;
+    }
 }
 
 /// Candidate pairs among `members` (document indices), sorted and unique.
@@ -106,29 +134,7 @@ pub fn candidates(
             })
             .collect_into_vec(&mut keys);
         keys.par_sort_unstable();
-        let mut i = 0;
-        while i < keys.len() {
-            let mut j = i + 1;
-            while j < keys.len() && keys[j].0 == keys[i].0 {
-                j += 1;
-            }
-            let bucket = &keys[i..j];
-            if bucket.len() <= ALL_PAIRS_MAX_BUCKET {
-                for x in 0..bucket.len() {
-                    for y in x + 1..bucket.len() {
-                        pairs.push((bucket[x].1, bucket[y].1));
-                    }
-                }
-            } else {
-                for y in 1..bucket.len() {
-                    pairs.push((bucket[0].1, bucket[y].1));
-                    if y > 1 {
-                        pairs.push((bucket[y - 1].1, bucket[y].1));
-                    }
-                }
-            }
-            i = j;
-        }
+        bucket_pairs(&keys, &mut pairs);
         // Keep memory bounded: deduplicate as we go once the list grows.
         if pairs.len() > (1 << 24) {
             pairs.par_sort_unstable();

@@ -319,6 +319,16 @@ pub struct InputFingerprint {
     pub xxh3: String,
 }
 
+impl InputFingerprint {
+    pub fn of(f: &crate::input::InputFile) -> Self {
+        InputFingerprint {
+            path: f.path.clone(),
+            bytes: f.data.len() as u64,
+            xxh3: format!("{:016x}", xxhash_rust::xxh3::xxh3_64(&f.data)),
+        }
+    }
+}
+
 /// What the inputs were: `clean --from` checks it before reusing a scan.
 #[derive(Clone, Debug, Serialize)]
 pub struct InputsOut {
@@ -331,15 +341,13 @@ pub struct InputsOut {
 impl InputsOut {
     pub fn new(corpus: &Corpus) -> Self {
         use rayon::prelude::*;
-        let all: Vec<InputFingerprint> = corpus
-            .files
-            .par_iter()
-            .map(|f| InputFingerprint {
-                path: f.path.clone(),
-                bytes: f.data.len() as u64,
-                xxh3: format!("{:016x}", xxhash_rust::xxh3::xxh3_64(&f.data)),
-            })
-            .collect();
+        let all: Vec<InputFingerprint> =
+            corpus.files.par_iter().map(InputFingerprint::of).collect();
+        Self::from_list(all)
+    }
+
+    /// From every input file's fingerprint, in input order.
+    pub fn from_list(all: Vec<InputFingerprint>) -> Self {
         let mut h = xxhash_rust::xxh3::Xxh3::new();
         for f in &all {
             h.update(f.path.as_bytes());

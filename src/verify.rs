@@ -117,7 +117,7 @@ pub struct Edge {
 }
 
 /// Counts from verification, for the summary.
-#[derive(Clone, Copy, Debug, Default, serde::Serialize)]
+#[derive(Clone, Copy, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct VerifyStats {
     pub candidate_pairs: u64,
     pub rejected_by_estimate: u64,

@@ -56,6 +56,137 @@ pub enum Command {
     /// Write shell completions or the man page to stdout.
     #[command(hide = true)]
     Generate(GenerateArgs),
+    /// One stage of a scan split into tasks over a shared work directory, for a cluster (Ray,
+    /// Slurm, Kubernetes): plan, then sketch per shard, boilerplate, signatures per shard, buckets
+    /// per band, verify per part, components. Byte-identical to `neardup scan`.
+    #[command(subcommand, after_long_help = STAGE_HELP)]
+    Stage(StageCommand),
+}
+
+const STAGE_HELP: &str = "\
+Order (each task can run on any machine that sees WORK; a task that already finished is
+skipped, so a killed task is simply run again):
+  neardup stage plan --work W --shards N -- INPUT... [scan options]
+  neardup stage sketch --work W --shard I          for I in 0..N
+  neardup stage boilerplate --work W
+  neardup stage signatures --work W --shard I      for I in 0..N
+  neardup stage buckets --work W --band B          for B in 0..bands (printed by plan)
+  neardup stage verify --work W --part P           for P in 0..parts
+  neardup stage components --work W -o OUT
+or all of them here: neardup stage run --work W -o OUT
+Driver for Ray: distributed/neardup_ray.py";
+
+#[derive(Subcommand, Debug)]
+pub enum StageCommand {
+    /// List the inputs, split them into shards of about equal size, write WORK/plan.json and
+    /// print {"shards", "bands", "parts"} as JSON. Inputs and scan options go after `--`,
+    /// exactly as for `neardup scan` (every later stage uses them).
+    Plan(PlanArgs),
+    /// Pass 1 over one shard: signatures, line statistics, document index.
+    Sketch(ShardArgs),
+    /// Flag boilerplate lines over all shards (one task).
+    Boilerplate(WorkArgs),
+    /// Pass 2 over one shard: final signatures and band keys.
+    Signatures(ShardArgs),
+    /// Candidate pairs of one LSH band.
+    Buckets(BandArgs),
+    /// Verify one part of the candidate pairs.
+    Verify(PartArgs),
+    /// Clusters from all verified pairs; writes clusters.jsonl, boilerplate.jsonl, summary.json.
+    Components(OutArgs),
+    /// Run every remaining stage here, in order.
+    Run(OutArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct WorkArgs {
+    /// The shared work directory.
+    #[arg(long, value_name = "DIR")]
+    pub work: PathBuf,
+
+    /// Worker threads (0: one per core).
+    #[arg(short = 'j', long, value_name = "N", default_value_t = 0)]
+    pub threads: usize,
+
+    /// No progress bars on stderr.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub work: WorkArgs,
+
+    /// Number of shards (tasks of the per-shard stages).
+    #[arg(long, value_name = "N")]
+    pub shards: usize,
+
+    /// Number of verification parts.
+    #[arg(long, value_name = "N", default_value_t = neardup::stages::DEFAULT_PARTS)]
+    pub parts: usize,
+
+    /// Inputs and scan options, as for `neardup scan` (without -o).
+    #[arg(last = true, required = true, value_name = "SCAN_ARGS")]
+    pub scan: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct ShardArgs {
+    #[command(flatten)]
+    pub work: WorkArgs,
+    #[arg(long, value_name = "I")]
+    pub shard: usize,
+}
+
+#[derive(Args, Debug)]
+pub struct BandArgs {
+    #[command(flatten)]
+    pub work: WorkArgs,
+    #[arg(long, value_name = "B")]
+    pub band: usize,
+}
+
+#[derive(Args, Debug)]
+pub struct PartArgs {
+    #[command(flatten)]
+    pub work: WorkArgs,
+    #[arg(long, value_name = "P")]
+    pub part: usize,
+}
+
+#[derive(Args, Debug)]
+pub struct OutArgs {
+    #[command(flatten)]
+    pub work: WorkArgs,
+
+    /// Output directory for clusters.jsonl, boilerplate.jsonl, summary.json.
+    #[arg(short, long, value_name = "DIR")]
+    pub output: PathBuf,
+
+    /// Exit with code 1 when any duplicate is found.
+    #[arg(long)]
+    pub fail_on_duplicates: bool,
+}
+
+/// The inputs and scan options a plan records, parsed as `neardup scan` parses them.
+#[derive(Parser, Debug)]
+#[command(no_binary_name = true, name = "neardup stage plan --")]
+pub struct StageOptions {
+    #[arg(required = true, value_name = "INPUT")]
+    pub inputs: Vec<PathBuf>,
+
+    #[command(flatten)]
+    pub pipeline: PipelineArgs,
+}
+
+impl StageOptions {
+    /// The configuration of a staged run from its recorded arguments; the work directory is
+    /// never read as input.
+    pub fn config(args: &[String], work: &std::path::Path) -> Result<ScanConfig, clap::Error> {
+        let o = StageOptions::try_parse_from(args)?;
+        Ok(o.pipeline.to_config(&o.inputs, work))
+    }
 }
 
 #[derive(Args, Debug)]

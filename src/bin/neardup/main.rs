@@ -10,7 +10,10 @@ use clap::Parser;
 use neardup::clean::CleanConfig;
 use neardup::{Error, NoProgress, Problem, Progress};
 
-use cli::{CleanArgs, Cli, Command, EvalArgs, GenerateArgs, ScanArgs, TuneArgs};
+use cli::{
+    CleanArgs, Cli, Command, EvalArgs, GenerateArgs, ScanArgs, StageCommand, StageOptions,
+    TuneArgs, WorkArgs,
+};
 
 /// Process exit codes (also in `--help` and the README).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -37,6 +40,7 @@ fn main() -> ExitCode {
         Command::Eval(args) => run_eval(&args),
         Command::Tune(args) => run_tune(&args),
         Command::Generate(args) => run_generate(&args),
+        Command::Stage(cmd) => run_stage(&cmd),
     };
     ExitCode::from(code as u8)
 }
@@ -237,4 +241,101 @@ fn run_generate(args: &GenerateArgs) -> Exit {
         clap_complete::generate(shell, &mut cmd, "neardup", &mut out);
     }
     ui::print_stdout(&String::from_utf8_lossy(&out))
+}
+
+/// The configuration recorded in a work directory's plan.
+fn stage_config(work: &std::path::Path) -> Result<neardup::ScanConfig, Exit> {
+    let plan = neardup::stages::Plan::load(work).map_err(|e| {
+        eprintln!("neardup: {e}");
+        Exit::Error
+    })?;
+    StageOptions::config(&plan.args, work).map_err(|e| {
+        eprintln!("neardup: the plan's scan options do not parse: {e}");
+        Exit::Error
+    })
+}
+
+fn run_stage(cmd: &StageCommand) -> Exit {
+    use neardup::stages;
+    let w: &WorkArgs = match cmd {
+        StageCommand::Plan(a) => &a.work,
+        StageCommand::Sketch(a) | StageCommand::Signatures(a) => &a.work,
+        StageCommand::Boilerplate(a) => a,
+        StageCommand::Buckets(a) => &a.work,
+        StageCommand::Verify(a) => &a.work,
+        StageCommand::Components(a) | StageCommand::Run(a) => &a.work,
+    };
+    let bars = ui::Bars::new(w.quiet);
+    let progress: &dyn Progress = if w.quiet { &NoProgress } else { &bars };
+    if let StageCommand::Plan(a) = cmd {
+        let cfg = match StageOptions::try_parse_from(&a.scan) {
+            Ok(o) => o.pipeline.to_config(&o.inputs, &w.work),
+            Err(e) => {
+                let _ = e.print();
+                return Exit::Error;
+            }
+        };
+        return match with_pool(w.threads, || {
+            stages::plan(&cfg, a.scan.clone(), a.shards, a.parts, &w.work)
+        }) {
+            Ok(plan) => {
+                println!(
+                    "{}",
+                    serde_json::json!({
+                        "shards": plan.shards.len(),
+                        "bands": plan.bands(),
+                        "parts": plan.parts,
+                    })
+                );
+                Exit::Success
+            }
+            Err(code) => code,
+        };
+    }
+    let cfg = match stage_config(&w.work) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let dir = w.work.as_path();
+    let result = with_pool(w.threads, || match cmd {
+        StageCommand::Plan(_) => unreachable!("handled above"),
+        StageCommand::Sketch(a) => {
+            stages::sketch_shard(&cfg, dir, a.shard, progress, &CANCEL).map(|_| None)
+        }
+        StageCommand::Boilerplate(_) => stages::boilerplate(&cfg, dir).map(|_| None),
+        StageCommand::Signatures(a) => {
+            stages::signatures_shard(&cfg, dir, a.shard, progress, &CANCEL).map(|_| None)
+        }
+        StageCommand::Buckets(a) => stages::buckets(&cfg, dir, a.band, &CANCEL).map(|_| None),
+        StageCommand::Verify(a) => {
+            stages::verify_part(&cfg, dir, a.part, progress, &CANCEL).map(|_| None)
+        }
+        StageCommand::Components(a) => {
+            stages::components(&cfg, dir, &a.output, progress, &CANCEL).map(Some)
+        }
+        StageCommand::Run(a) => stages::run_all(&cfg, dir, &a.output, progress, &CANCEL).map(Some),
+    });
+    let out = match result {
+        Ok(Some(out)) => out,
+        Ok(None) => return Exit::Success,
+        Err(code) => return code,
+    };
+    let s = &out.summary;
+    print_problems(&s.problems);
+    let fail = match cmd {
+        StageCommand::Components(a) | StageCommand::Run(a) => {
+            if !w.quiet {
+                ui::print_summary(s, &a.output);
+            }
+            a.fail_on_duplicates
+        }
+        _ => false,
+    };
+    if s.documents.skipped > 0 || s.files.skipped > 0 {
+        Exit::Error
+    } else if fail && s.documents.duplicates > 0 {
+        Exit::DuplicatesFound
+    } else {
+        Exit::Success
+    }
 }

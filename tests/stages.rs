@@ -1,0 +1,256 @@
+//! Staged runs (`neardup stage …`, what the Ray driver schedules) give byte-identical results to
+//! `neardup scan` of the same inputs, for any number of shards, with resumption and bad input.
+
+mod common;
+
+use std::fs;
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+
+use common::{fixture, neardup, summary};
+use serde_json::Value;
+
+/// A corpus exercising every kind of document reference: text files, JSON Lines (escaped and
+/// plain texts, numeric ids, a repeated id across files), a compressed file, and bad records.
+fn mixed_corpus(root: &Path) -> PathBuf {
+    let dir = root.join("in");
+    fs::create_dir_all(dir.join("news")).unwrap();
+    for e in fs::read_dir(fixture("news")).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().is_some_and(|x| x == "txt") {
+            fs::copy(&p, dir.join("news").join(p.file_name().unwrap())).unwrap();
+        }
+    }
+    fs::copy(fixture("jsonl/wire.jsonl"), dir.join("wire.jsonl")).unwrap();
+    fs::copy(fixture("bad/records.jsonl"), dir.join("records.jsonl")).unwrap();
+    fs::copy(
+        fixture("bad/invalid_utf8.txt"),
+        dir.join("invalid_utf8.txt"),
+    )
+    .unwrap();
+    fs::copy(
+        fixture("bad/truncated.jsonl.gz"),
+        dir.join("truncated.jsonl.gz"),
+    )
+    .unwrap();
+    // The wire stories again under the same ids, compressed: duplicate ids across shards.
+    let wire = fs::read(fixture("jsonl/wire.jsonl")).unwrap();
+    let mut z =
+        zstd::stream::Encoder::new(fs::File::create(dir.join("wire2.jsonl.zst")).unwrap(), 3)
+            .unwrap();
+    z.write_all(&wire).unwrap();
+    z.finish().unwrap();
+    dir
+}
+
+fn scan(input: &Path, out: &Path, extra: &[&str]) {
+    let mut c = neardup();
+    c.arg("scan")
+        .arg(input)
+        .arg("-o")
+        .arg(out)
+        .arg("-q")
+        .args(extra);
+    let code = c.output().unwrap().status.code();
+    assert!(matches!(code, Some(0) | Some(2)), "scan exit {code:?}");
+}
+
+fn stage(args: &[&str], work: &Path) -> std::process::Output {
+    let mut c = neardup();
+    c.arg("stage").args(args).arg("--work").arg(work).arg("-q");
+    c.output().unwrap()
+}
+
+fn plan(work: &Path, shards: usize, input: &Path, extra: &[&str]) -> Value {
+    let mut c = neardup();
+    c.args([
+        "stage",
+        "plan",
+        "-q",
+        "--shards",
+        &shards.to_string(),
+        "--parts",
+        "3",
+    ])
+    .arg("--work")
+    .arg(work)
+    .arg("--")
+    .arg(input)
+    .args(extra);
+    let out = c.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// Summary fields that must agree (everything but timings and speeds).
+fn stable_summary(dir: &Path) -> Value {
+    let mut s = summary(dir);
+    for k in ["timings_ms", "seconds", "mb_per_s", "docs_per_s"] {
+        s.as_object_mut().unwrap().remove(k);
+    }
+    s
+}
+
+fn assert_same(reference: &Path, staged: &Path) {
+    for name in ["clusters.jsonl", "boilerplate.jsonl"] {
+        let a = fs::read(reference.join(name)).unwrap();
+        let b = fs::read(staged.join(name)).unwrap();
+        assert!(a == b, "{name} differs from the local scan");
+    }
+    assert_eq!(stable_summary(reference), stable_summary(staged));
+}
+
+/// Every stage task by hand, in the order the driver runs them.
+fn run_by_hand(work: &Path, p: &Value, out: &Path) -> i32 {
+    let n = |k: &str| p[k].as_u64().unwrap() as usize;
+    let ok = |o: std::process::Output| {
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    };
+    for s in 0..n("shards") {
+        ok(stage(&["sketch", "--shard", &s.to_string()], work));
+    }
+    ok(stage(&["boilerplate"], work));
+    for s in 0..n("shards") {
+        ok(stage(&["signatures", "--shard", &s.to_string()], work));
+    }
+    for b in 0..n("bands") {
+        ok(stage(&["buckets", "--band", &b.to_string()], work));
+    }
+    for q in 0..n("parts") {
+        ok(stage(&["verify", "--part", &q.to_string()], work));
+    }
+    let mut c = neardup();
+    c.args(["stage", "components", "-q", "-o"])
+        .arg(out)
+        .arg("--work")
+        .arg(work);
+    c.output().unwrap().status.code().unwrap()
+}
+
+#[test]
+fn three_shards_by_hand_match_a_local_scan_byte_for_byte() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = mixed_corpus(tmp.path());
+    scan(&input, &tmp.path().join("ref"), &[]);
+    let work = tmp.path().join("work");
+    let p = plan(&work, 3, &input, &[]);
+    assert_eq!(p["shards"], 3);
+    // 16 Jaccard bands at 0.5 plus the containment banding.
+    assert!(p["bands"].as_u64().unwrap() > 16, "{p}");
+    let code = run_by_hand(&work, &p, &tmp.path().join("staged"));
+    assert_eq!(code, 2, "skipped records make the exit code 2, as for scan");
+    assert_same(&tmp.path().join("ref"), &tmp.path().join("staged"));
+    // The fixtures' syndicated copies really clustered, and duplicate ids were renamed.
+    let s = stable_summary(&tmp.path().join("staged"));
+    assert!(s["clusters"]["total"].as_u64().unwrap() >= 2, "{s}");
+    assert!(
+        s["problems_by_kind"]["duplicate_id"].as_u64().unwrap() >= 1,
+        "{s}"
+    );
+}
+
+#[test]
+fn one_shard_and_more_shards_than_files_match_too() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = mixed_corpus(tmp.path());
+    let opts = ["--threshold", "0.6", "--keep", "longest"];
+    scan(&input, &tmp.path().join("ref"), &opts);
+    for shards in [1, 20] {
+        let work = tmp.path().join(format!("work{shards}"));
+        let p = plan(&work, shards, &input, &opts);
+        assert_eq!(p["shards"], shards as u64);
+        let out = tmp.path().join(format!("out{shards}"));
+        let mut c = neardup();
+        c.args(["stage", "run", "-q", "-o"])
+            .arg(&out)
+            .arg("--work")
+            .arg(&work);
+        assert_eq!(c.output().unwrap().status.code(), Some(2));
+        assert_same(&tmp.path().join("ref"), &out);
+    }
+}
+
+#[test]
+fn stages_refuse_to_run_before_their_inputs_and_resume_after_a_lost_task() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = mixed_corpus(tmp.path());
+    scan(&input, &tmp.path().join("ref"), &[]);
+    let work = tmp.path().join("work");
+    let p = plan(&work, 2, &input, &[]);
+    // Boilerplate needs every shard's sketch.
+    let o = stage(&["sketch", "--shard", "0"], &work);
+    assert!(o.status.success());
+    let o = stage(&["boilerplate"], &work);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("shards/00001/sketch has not finished"),
+        "{err}"
+    );
+    // A task that died after writing some files but before its marker is simply run again.
+    let o = stage(&["sketch", "--shard", "1"], &work);
+    assert!(o.status.success());
+    fs::remove_file(work.join("shards/00001/sketch.done")).unwrap();
+    fs::write(work.join("shards/00001/docs.bin"), b"half-written").unwrap();
+    assert_eq!(run_by_hand(&work, &p, &tmp.path().join("staged")), 2);
+    assert_same(&tmp.path().join("ref"), &tmp.path().join("staged"));
+    // Out-of-range tasks and a different plan in the same directory are errors.
+    let o = stage(&["sketch", "--shard", "2"], &work);
+    assert_eq!(o.status.code(), Some(2));
+    let mut c = neardup();
+    c.args(["stage", "plan", "-q", "--shards", "5", "--work"])
+        .arg(&work)
+        .arg("--")
+        .arg(&input);
+    let o = c.output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("another plan"));
+}
+
+#[test]
+fn saudinewsnet_sample_in_four_shards_matches_a_local_scan() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/saudinewsnet");
+    if !dir.exists() {
+        assert!(
+            std::env::var("NEARDUP_REQUIRE_DATA").as_deref() != Ok("1"),
+            "{} is missing and NEARDUP_REQUIRE_DATA=1",
+            dir.display()
+        );
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("in");
+    fs::create_dir(&input).unwrap();
+    let mut d =
+        zstd::stream::read::Decoder::new(fs::File::open(dir.join("docs.jsonl.zst")).unwrap())
+            .unwrap();
+    d.window_log_max(27).unwrap();
+    let mut files: Vec<fs::File> = (0..5)
+        .map(|i| fs::File::create(input.join(format!("part-{i}.jsonl"))).unwrap())
+        .collect();
+    for (i, line) in BufReader::new(d).lines().take(6000).enumerate() {
+        writeln!(files[i / 1200], "{}", line.unwrap()).unwrap();
+    }
+    drop(files);
+    let opts = ["--source-field", "source"];
+    scan(&input, &tmp.path().join("ref"), &opts);
+    let work = tmp.path().join("work");
+    let p = plan(&work, 4, &input, &opts);
+    assert_eq!(run_by_hand(&work, &p, &tmp.path().join("staged")), 0);
+    assert_same(&tmp.path().join("ref"), &tmp.path().join("staged"));
+    let s = stable_summary(&tmp.path().join("staged"));
+    assert!(
+        s["clusters"]["total"].as_u64().unwrap() > 50,
+        "{}",
+        s["clusters"]
+    );
+    assert!(
+        s["boilerplate"]["lines"].as_u64().unwrap() > 5,
+        "{}",
+        s["boilerplate"]
+    );
+}
