@@ -69,14 +69,21 @@ pub fn merge_pairs(mut a: Vec<Pair>, b: Vec<Pair>) -> Vec<Pair> {
 pub type Pair = (u32, u32);
 
 pub(crate) fn band_key(values: &[u32], seed: u64, band: usize) -> u64 {
-    let mut buf = [0u8; 4 * crate::config::MAX_NUM_PERM];
-    for (i, v) in values.iter().enumerate() {
-        buf[4 * i..4 * i + 4].copy_from_slice(&v.to_le_bytes());
+    let seed = seed ^ (band as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    // The hash of the values' little-endian bytes, without copying them on little-endian targets.
+    #[cfg(target_endian = "little")]
+    {
+        // SAFETY: `u32` has no padding and any byte is a valid `u8`; the slice covers exactly
+        // the values' memory, which on a little-endian target is their little-endian encoding.
+        let bytes =
+            unsafe { std::slice::from_raw_parts(values.as_ptr().cast::<u8>(), values.len() * 4) };
+        xxh3_64_with_seed(bytes, seed)
     }
-    xxh3_64_with_seed(
-        &buf[..4 * values.len()],
-        seed ^ (band as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15),
-    )
+    #[cfg(not(target_endian = "little"))]
+    {
+        let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+        xxh3_64_with_seed(&bytes, seed)
+    }
 }
 
 /// Append the candidate pairs of one band's `(key, document)` list, sorted: every pair of a

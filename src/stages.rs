@@ -435,9 +435,13 @@ fn encode_u32s(v: &[u32]) -> Vec<u8> {
     v.iter().flat_map(|x| x.to_le_bytes()).collect()
 }
 
-/// Append a shard's `*.sig` and `*.meta` to `out`.
+/// Append a shard's `*.sig` and `*.meta` to `out` (`num_perm` 0: the meta only).
 fn read_sketches(dir: &Path, name: &str, num_perm: usize, out: &mut Sketches) -> Result<()> {
-    let sig = read_file(&dir.join(format!("{name}.sig")))?;
+    let sig = if num_perm > 0 {
+        read_file(&dir.join(format!("{name}.sig")))?
+    } else {
+        Vec::new()
+    };
     let meta = read_file(&dir.join(format!("{name}.meta")))?;
     let n = meta.len() / META_BYTES;
     if meta.len() % META_BYTES != 0 || sig.len() != n * num_perm * 4 {
@@ -905,7 +909,8 @@ pub fn buckets(cfg: &ScanConfig, dir: &Path, band: usize, cancel: &AtomicBool) -
     if work.is_done(&rel) {
         return Ok(());
     }
-    let sketches = load_final(&work, cfg.num_perm)?;
+    // Exact hashes and token counts only: one document per exact group takes part.
+    let sketches = load_final(&work, 0)?;
     let groups = crate::cluster::exact_groups(&sketches.exact, &sketches.tokens);
     let mut member = vec![false; sketches.len()];
     for &d in &groups.lsh_members {
@@ -1058,7 +1063,12 @@ pub fn components(
     }
     edges.par_sort_unstable_by_key(|e| (e.a, e.b));
     let bp = load_boilerplate(&work)?;
-    let sketches = load_final(&work, cfg.num_perm)?;
+    // Exact verification scores centres on the texts: signatures are needed only for estimates.
+    let num_perm = match cfg.verify {
+        crate::config::Verify::Exact => 0,
+        crate::config::Verify::Estimate => cfg.num_perm,
+    };
+    let sketches = load_final(&work, num_perm)?;
     let (corpus, prints) = open_corpus(&work, 0..work.plan.shards.len(), true)?;
     if corpus.docs.len() != sketches.len() {
         return Err(Error::Work(

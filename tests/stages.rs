@@ -157,7 +157,14 @@ fn three_shards_by_hand_match_a_local_scan_byte_for_byte() {
 fn one_shard_and_more_shards_than_files_match_too() {
     let tmp = tempfile::tempdir().unwrap();
     let input = mixed_corpus(tmp.path());
-    let opts = ["--threshold", "0.6", "--keep", "longest"];
+    let opts = [
+        "--threshold",
+        "0.6",
+        "--keep",
+        "longest",
+        "--verify",
+        "estimate",
+    ];
     scan(&input, &tmp.path().join("ref"), &opts);
     for shards in [1, 20] {
         let work = tmp.path().join(format!("work{shards}"));
