@@ -508,6 +508,23 @@ fn split_compression(name: &str) -> (Compression, &str) {
     }
 }
 
+/// Whether a found file is uncompressed JSON Lines (by name and by its first bytes), so it can be
+/// cut into byte ranges at line starts.
+pub(crate) fn is_plain_jsonl(found: &Found, cfg: &InputConfig) -> bool {
+    let (compression, stem) = split_compression(&found.display);
+    if compression != Compression::None || format_of(stem, cfg.format) != Format::Jsonl {
+        return false;
+    }
+    let Some(path) = &found.path else {
+        return false;
+    };
+    let mut head = [0u8; 4];
+    let n = File::open(path)
+        .and_then(|mut f| f.read(&mut head))
+        .unwrap_or(0);
+    sniff_compression(&head[..n]) == Compression::None
+}
+
 fn format_of(stem: &str, choice: FormatChoice) -> Format {
     match choice {
         FormatChoice::Text => Format::Text,
@@ -684,7 +701,15 @@ pub fn load(cfg: &InputConfig) -> Corpus {
     let found = discover(cfg, &mut problems);
     let (files, mut load_problems, skipped_files, skipped_documents) = load_found(&found, cfg);
     problems.append(&mut load_problems);
-    build(files, problems, skipped_files, skipped_documents, cfg, true)
+    build(
+        files,
+        problems,
+        skipped_files,
+        skipped_documents,
+        cfg,
+        true,
+        &[],
+    )
 }
 
 /// Read the `found` files: the loaded ones, their problems in file order, files skipped, and
@@ -729,11 +754,13 @@ pub fn load_bytes(name: &str, data: Vec<u8>, format: Format, cfg: &InputConfig) 
         disk_bytes: data.len() as u64,
         data: Data::Owned(data),
     };
-    build(vec![file], Vec::new(), 0, 0, cfg, true)
+    build(vec![file], Vec::new(), 0, 0, cfg, true, &[])
 }
 
 /// Split loaded files into documents and assemble the corpus; `disambiguate` makes ids unique
-/// (a shard of a staged run leaves that to the stage that sees every shard).
+/// (a shard of a staged run leaves that to the stage that sees every shard). `ranges[i]`, when
+/// given, limits JSON Lines file `i` to those bytes (cut at line starts; line numbers then count
+/// from the start of the range).
 pub(crate) fn build(
     files: Vec<InputFile>,
     mut problems: Vec<Problem>,
@@ -741,11 +768,12 @@ pub(crate) fn build(
     mut skipped_documents: u64,
     cfg: &InputConfig,
     disambiguate: bool,
+    ranges: &[Option<std::ops::Range<usize>>],
 ) -> Corpus {
     let pieces: Vec<Vec<Piece>> = files
         .par_iter()
         .enumerate()
-        .map(|(i, f)| index_file(i as u32, f, cfg))
+        .map(|(i, f)| index_file(i as u32, f, cfg, ranges.get(i).cloned().flatten()))
         .collect();
     let mut docs = Vec::new();
     let mut owned = Vec::new();
@@ -873,7 +901,12 @@ impl Corpus {
 /// Target size of the pieces a JSON Lines file is cut into for parallel parsing.
 const PIECE_BYTES: usize = 1 << 20;
 
-fn index_file(file_idx: u32, file: &InputFile, cfg: &InputConfig) -> Vec<Piece> {
+fn index_file(
+    file_idx: u32,
+    file: &InputFile,
+    cfg: &InputConfig,
+    range: Option<std::ops::Range<usize>>,
+) -> Vec<Piece> {
     let data: &[u8] = &file.data;
     match file.format {
         Format::Text => {
@@ -912,16 +945,18 @@ fn index_file(file_idx: u32, file: &InputFile, cfg: &InputConfig) -> Vec<Piece> 
         }
         Format::Jsonl => {
             // Cut at newlines into ~1 MiB pieces, parse pieces in parallel.
-            let mut bounds = vec![0usize];
-            let mut at = 0;
-            while at < data.len() {
-                let target = (at + PIECE_BYTES).min(data.len());
-                let end = if target == data.len() {
+            let range = range.unwrap_or(0..data.len());
+            let (first, last) = (range.start.min(data.len()), range.end.min(data.len()));
+            let mut bounds = vec![first];
+            let mut at = first;
+            while at < last {
+                let target = (at + PIECE_BYTES).min(last);
+                let end = if target == last {
                     target
                 } else {
-                    match data[target..].iter().position(|&b| b == b'\n') {
+                    match data[target..last].iter().position(|&b| b == b'\n') {
                         Some(p) => target + p + 1,
-                        None => data.len(),
+                        None => last,
                     }
                 };
                 bounds.push(end);

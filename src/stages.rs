@@ -77,6 +77,10 @@ pub struct PlannedFile {
     pub from_dir: bool,
     /// Size on disk when planned.
     pub bytes: u64,
+    /// For a big uncompressed JSON Lines file cut across shards: this shard's bytes
+    /// `[start, end)`, cut at line starts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub range: Option<(u64, u64)>,
 }
 
 /// `plan.json`: what every task of a staged run needs to agree on.
@@ -266,29 +270,61 @@ pub fn plan(
     let mut problems = Vec::new();
     let found = input::discover(&cfg.input, &mut problems);
     let mut files = Vec::with_capacity(found.len());
-    for f in found {
-        let Some(path) = f.path else {
+    let mut total = 0u64;
+    for f in &found {
+        let Some(path) = &f.path else {
             return Err(Error::Config(
                 "standard input cannot be split into shards; give files".into(),
             ));
         };
-        let bytes = fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        let bytes = fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+        total += bytes.max(1);
         files.push(PlannedFile {
-            path,
-            display: f.display,
-            id_base: f.id_base,
+            path: path.clone(),
+            display: f.display.clone(),
+            id_base: f.id_base.clone(),
             from_dir: f.from_dir,
             bytes,
+            range: None,
         });
     }
-    // Contiguous groups: shard k takes files until its share of the bytes is reached.
-    let total: u64 = files.iter().map(|f| f.bytes.max(1)).sum();
+    // Big uncompressed JSON Lines files are cut into byte ranges of about one shard's share.
+    let share = (total / shards as u64).max(MIN_RANGE_BYTES);
+    let mut units = Vec::with_capacity(files.len());
+    for (f, found) in files.into_iter().zip(&found) {
+        if f.bytes > share && input::is_plain_jsonl(found, &cfg.input) {
+            for r in line_ranges(&f.path, f.bytes, share)? {
+                units.push(PlannedFile {
+                    range: Some(r),
+                    ..f.clone()
+                });
+            }
+        } else {
+            units.push(f);
+        }
+    }
+    // Contiguous groups: shard k takes units until its share of the bytes is reached; ranges of
+    // one file that land in one shard are joined.
     let mut groups: Vec<Vec<PlannedFile>> = vec![Vec::new(); shards];
     let mut acc = 0u64;
-    for f in files {
+    for u in units {
         let k = ((acc as u128 * shards as u128) / total.max(1) as u128) as usize;
-        acc += f.bytes.max(1);
-        groups[k.min(shards - 1)].push(f);
+        let size = u.range.map_or(u.bytes, |(a, b)| b - a);
+        acc += size.max(1);
+        let group = &mut groups[k.min(shards - 1)];
+        match (group.last_mut(), u.range) {
+            (Some(last), Some((_, end))) if last.path == u.path && last.range.is_some() => {
+                last.range = last.range.map(|(start, _)| (start, end));
+            }
+            _ => group.push(u),
+        }
+    }
+    for g in &mut groups {
+        for f in g.iter_mut() {
+            if f.range == Some((0, f.bytes)) {
+                f.range = None;
+            }
+        }
     }
     let plan = Plan {
         format: WORK_FORMAT,
@@ -314,6 +350,40 @@ pub fn plan(
     }
     write_bytes(&path, format!("{json}\n").as_bytes())?;
     Ok(plan)
+}
+
+/// Smallest byte range a file is cut into.
+const MIN_RANGE_BYTES: u64 = 1 << 20;
+
+/// Cut a file of `len` bytes into ranges of about `share` bytes, each ending just after a newline
+/// (the last at the end of the file). Reads only a little after each cut point.
+fn line_ranges(path: &Path, len: u64, share: u64) -> Result<Vec<(u64, u64)>> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut f = fs::File::open(path).map_err(io_err(path))?;
+    let mut out = Vec::new();
+    let mut start = 0u64;
+    let mut buf = vec![0u8; 64 << 10];
+    while start < len {
+        let mut cut = start + share;
+        if cut >= len {
+            out.push((start, len));
+            break;
+        }
+        f.seek(SeekFrom::Start(cut)).map_err(io_err(path))?;
+        let end = loop {
+            let n = f.read(&mut buf).map_err(io_err(path))?;
+            if n == 0 {
+                break len;
+            }
+            if let Some(p) = buf[..n].iter().position(|&b| b == b'\n') {
+                break cut + p as u64 + 1;
+            }
+            cut += n as u64;
+        };
+        out.push((start, end));
+        start = end;
+    }
+    Ok(out)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -345,7 +415,11 @@ struct FileMeta {
     compression: Compression,
     mapped: bool,
     disk_bytes: u64,
-    fingerprint: InputFingerprint,
+    fingerprint: Option<InputFingerprint>,
+    /// The byte range of a file cut across shards, and the lines in it (line numbers of the
+    /// shard's documents count from the range's start).
+    range: Option<(u64, u64)>,
+    lines: u64,
 }
 
 fn encode_doc(d: &Document, source: u32, out: &mut Vec<u8>) {
@@ -379,8 +453,9 @@ fn encode_doc(d: &Document, source: u32, out: &mut Vec<u8>) {
     out.extend_from_slice(&i_start.to_le_bytes());
 }
 
-/// Decode one `docs.bin` record; file and owned indices are shifted by the given bases.
-fn decode_doc(b: &[u8], file_base: u32, owned_base: u32) -> Result<(Document, u32)> {
+/// Decode one `docs.bin` record (file index as in the shard; owned indices shifted by
+/// `owned_base`) and its source index.
+fn decode_doc(b: &[u8], owned_base: u32) -> Result<(Document, u32)> {
     let bad = || Error::Work("corrupt docs.bin record".into());
     let (t_len, t_start) = (le_u32(b, 12), le_u64(b, 16));
     let (i_len, i_start) = (le_u32(b, 24), le_u64(b, 32));
@@ -413,7 +488,7 @@ fn decode_doc(b: &[u8], file_base: u32, owned_base: u32) -> Result<(Document, u3
         _ => return Err(bad()),
     };
     let doc = Document {
-        file: le_u32(b, 0) + file_base,
+        file: le_u32(b, 0),
         line: le_u32(b, 4),
         text,
         id,
@@ -549,6 +624,19 @@ pub fn sketch_shard(
         })
         .collect();
     let (files, load_problems, skipped_files, skipped_docs) = input::load_found(&found, &cfg.input);
+    let planned = |path: &str| {
+        work.plan.shards[shard]
+            .iter()
+            .find(|p| p.display == path)
+            .ok_or_else(|| Error::Work(format!("{path}: not in the plan")))
+    };
+    let ranges = files
+        .iter()
+        .map(|f| {
+            let r = planned(&f.path)?.range;
+            Ok(r.map(|(a, b)| a as usize..b as usize))
+        })
+        .collect::<Result<Vec<_>>>()?;
     let corpus = input::build(
         files,
         Vec::new(),
@@ -556,6 +644,7 @@ pub fn sketch_shard(
         skipped_docs,
         &cfg.input,
         false,
+        &ranges,
     );
     let params = SketchParams::from_config(&cfg);
     let (sketches, lines) = if cfg.boilerplate.enabled {
@@ -571,12 +660,9 @@ pub fn sketch_shard(
     // Files whose bytes are not on disk as read (compressed) are kept decompressed in the shard.
     let mut files = Vec::with_capacity(corpus.files.len());
     for (k, f) in corpus.files.iter().enumerate() {
+        let range = planned(&f.path)?.range;
         let data = if f.compression == Compression::None {
-            work.plan.shards[shard]
-                .iter()
-                .find(|p| p.display == f.path)
-                .map(|p| p.path.clone())
-                .ok_or_else(|| Error::Work(format!("{}: not in the plan", f.path)))?
+            planned(&f.path)?.path.clone()
         } else {
             let p = out.join(format!("file-{k:05}.data"));
             write_bytes(&p, &f.data)?;
@@ -592,7 +678,17 @@ pub fn sketch_shard(
             compression: f.compression,
             mapped: f.mapped,
             disk_bytes: f.disk_bytes,
-            fingerprint: InputFingerprint::of(f),
+            // A file cut into ranges is fingerprinted once, by the shard with its first bytes.
+            fingerprint: match range {
+                Some((start, _)) if start > 0 => None,
+                _ => Some(InputFingerprint::of(f)),
+            },
+            lines: range.map_or(0, |(a, b)| {
+                let bytes = &f.data[a as usize..b as usize];
+                let newlines = bytes.iter().filter(|&&c| c == b'\n').count() as u64;
+                newlines + u64::from(bytes.last().is_some_and(|&c| c != b'\n'))
+            }),
+            range,
         });
     }
     let mut docs = Vec::with_capacity(corpus.docs.len() * DOC_BYTES);
@@ -656,6 +752,8 @@ fn open_corpus(
         skipped_files: 0,
     };
     let mut source_ids: std::collections::HashMap<String, u32> = Default::default();
+    // For a file cut into ranges: lines before the next range, and where the last range ended.
+    let mut cont = (0u64, 0u64);
     let mut record_problems = Vec::new();
     let mut prints = Vec::new();
     for s in shards {
@@ -663,9 +761,26 @@ fn open_corpus(
             &format!("shards/{s:05}/sketch"),
             &format!("sketch --shard {s}"),
         )?;
-        let meta = read_shard_meta(work, s)?;
-        let (file_base, owned_base) = (corpus.files.len() as u32, corpus.owned.len() as u32);
+        let mut meta = read_shard_meta(work, s)?;
+        let owned_base = corpus.owned.len() as u32;
+        // Global index of each of the shard's files, and the line offset of its documents.
+        let mut file_map: Vec<(u32, u32)> = Vec::with_capacity(meta.files.len());
         for f in &meta.files {
+            if let (Some((start, _)), Some(last)) = (f.range, corpus.files.last())
+                && start > 0
+                && last.path == f.path
+            {
+                // The next range of the file the previous shard ended with.
+                let (start_line, end) = cont;
+                if end != start {
+                    return Err(Error::Work(format!("{}: ranges do not join", f.path)));
+                }
+                file_map.push((corpus.files.len() as u32 - 1, start_line as u32));
+                cont = (start_line + f.lines, f.range.map_or(0, |r| r.1));
+                continue;
+            }
+            cont = (f.lines, f.range.map_or(0, |r| r.1));
+            file_map.push((corpus.files.len() as u32, 0));
             let data = map_file(&f.data)?;
             if data.len() as u64 != f.data_bytes {
                 return Err(Error::Work(format!(
@@ -675,7 +790,7 @@ fn open_corpus(
                     data.len()
                 )));
             }
-            prints.push(f.fingerprint.clone());
+            prints.extend(f.fingerprint.clone());
             corpus.files.push(InputFile {
                 path: f.path.clone(),
                 id_base: f.id_base.clone(),
@@ -706,13 +821,26 @@ fn open_corpus(
             )));
         }
         for r in docs.chunks_exact(DOC_BYTES) {
-            let (d, src) = decode_doc(r, file_base, owned_base)?;
+            let (mut d, src) = decode_doc(r, owned_base)?;
+            let &(file, line_base) = file_map
+                .get(d.file as usize)
+                .ok_or_else(|| Error::Work(format!("shard {s}: bad file index")))?;
+            d.file = file;
+            if d.line > 0 {
+                d.line += line_base;
+            }
             corpus.docs.push(d);
             corpus.doc_source.push(
                 *local
                     .get(src as usize)
                     .ok_or_else(|| Error::Work(format!("shard {s}: bad source index")))?,
             );
+        }
+        for p in &mut meta.record_problems {
+            let at = meta.files.iter().position(|f| f.path == p.path);
+            if let (Some(line), Some(i)) = (&mut p.line, at) {
+                *line += file_map[i].1 as u64;
+            }
         }
         corpus.owned.extend(meta.owned);
         corpus.problems.extend(meta.load_problems);

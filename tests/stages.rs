@@ -219,7 +219,7 @@ fn stages_refuse_to_run_before_their_inputs_and_resume_after_a_lost_task() {
 }
 
 #[test]
-fn saudinewsnet_sample_in_four_shards_matches_a_local_scan() {
+fn one_big_jsonl_file_cut_into_four_shards_matches_a_local_scan() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/saudinewsnet");
     if !dir.exists() {
         assert!(
@@ -236,20 +236,34 @@ fn saudinewsnet_sample_in_four_shards_matches_a_local_scan() {
         zstd::stream::read::Decoder::new(fs::File::open(dir.join("docs.jsonl.zst")).unwrap())
             .unwrap();
     d.window_log_max(27).unwrap();
-    let mut files: Vec<fs::File> = (0..5)
-        .map(|i| fs::File::create(input.join(format!("part-{i}.jsonl"))).unwrap())
-        .collect();
+    // One file (the cut happens at line starts inside it), plus a malformed record in the
+    // middle so problem line numbers must come out right across the cuts.
+    let mut f = fs::File::create(input.join("dump.jsonl")).unwrap();
     for (i, line) in BufReader::new(d).lines().take(6000).enumerate() {
-        writeln!(files[i / 1200], "{}", line.unwrap()).unwrap();
+        writeln!(f, "{}", line.unwrap()).unwrap();
+        if i == 4000 {
+            writeln!(f, "{{\"id\": \"broken\", \"text\": ").unwrap();
+        }
     }
-    drop(files);
+    drop(f);
     let opts = ["--source-field", "source"];
     scan(&input, &tmp.path().join("ref"), &opts);
     let work = tmp.path().join("work");
     let p = plan(&work, 4, &input, &opts);
-    assert_eq!(run_by_hand(&work, &p, &tmp.path().join("staged")), 0);
+    let planned: Value =
+        serde_json::from_slice(&fs::read(work.join("plan.json")).unwrap()).unwrap();
+    let ranges: Vec<&Value> = planned["shards"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| &s[0]["range"])
+        .collect();
+    assert_eq!(ranges.len(), 4);
+    assert!(ranges.iter().all(|r| r.is_array()), "{ranges:?}");
+    assert_eq!(run_by_hand(&work, &p, &tmp.path().join("staged")), 2);
     assert_same(&tmp.path().join("ref"), &tmp.path().join("staged"));
     let s = stable_summary(&tmp.path().join("staged"));
+    assert_eq!(s["problems"][0]["line"], 4002, "{}", s["problems"]);
     assert!(
         s["clusters"]["total"].as_u64().unwrap() > 50,
         "{}",
