@@ -14,7 +14,9 @@
 //! | 6 | verify + cluster | [`verify`], [`cluster`] | pairs → verified [`Edge`]s → [`Cluster`]s |
 //! | 7 | output | [`report`] | clusters → `clusters.jsonl`, `boilerplate.jsonl`, `summary.json` |
 //!
-//! [`scan`] runs them in order; [`write_outputs`] writes the results atomically.
+//! [`scan`] runs them in order; [`write_outputs`] writes the results atomically. [`stages`] runs
+//! the same functions as separate tasks over a shared work directory (scale-out on Ray, Slurm or
+//! Kubernetes), byte-identical to [`scan`].
 
 pub mod boilerplate;
 pub mod clean;
