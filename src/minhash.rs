@@ -15,11 +15,26 @@ use xxhash_rust::xxh3::xxh3_64_with_seed;
 /// Marks an empty bin while a signature is being built. Real values are clamped below it.
 pub const EMPTY: u32 = u32::MAX;
 
+/// Probe steps per bin kept in a table by [`OphSketch::with_seed`]; later ones are hashed.
+const PROBE_TABLE: usize = 32;
+
 /// Per-document OPH state, reused across documents.
 #[derive(Debug, Clone)]
 pub struct OphSketch {
     bins: Vec<u32>,
     filled: usize,
+    /// `probes[i * PROBE_TABLE + a]`: the bin empty bin `i` looks at on attempt `a`, for
+    /// `probe_seed` (the same values the hash gives; computed once instead of per document).
+    probes: Vec<u16>,
+    probe_seed: Option<u64>,
+}
+
+/// Bin looked at by empty bin `i` on probe `attempt`.
+#[inline]
+fn probe(i: usize, attempt: u64, seed: u64, k: usize) -> usize {
+    let key = ((i as u64) << 32) | attempt;
+    let h = xxh3_64_with_seed(&key.to_le_bytes(), seed);
+    (((h >> 32) * k as u64) >> 32) as usize
 }
 
 impl OphSketch {
@@ -27,7 +42,23 @@ impl OphSketch {
         OphSketch {
             bins: vec![EMPTY; num_perm],
             filled: 0,
+            probes: Vec::new(),
+            probe_seed: None,
         }
+    }
+
+    /// Like [`OphSketch::new`], with the densification probes for `seed` precomputed.
+    pub fn with_seed(num_perm: usize, seed: u64) -> Self {
+        let mut s = Self::new(num_perm);
+        if num_perm <= u16::MAX as usize + 1 {
+            s.probes = (0..num_perm)
+                .flat_map(|i| {
+                    (0..PROBE_TABLE as u64).map(move |a| probe(i, a, seed, num_perm) as u16)
+                })
+                .collect();
+            s.probe_seed = Some(seed);
+        }
+        s
     }
 
     #[inline]
@@ -65,15 +96,25 @@ impl OphSketch {
         if self.filled == 0 || self.filled == k {
             return;
         }
+        let table = if self.probe_seed == Some(seed) {
+            &self.probes[..]
+        } else {
+            &[]
+        };
         for (i, slot) in out.iter_mut().enumerate() {
             if self.bins[i] != EMPTY {
                 continue;
             }
-            let mut attempt: u64 = 0;
+            let row = table
+                .get(i * PROBE_TABLE..(i + 1) * PROBE_TABLE)
+                .unwrap_or(&[]);
+            let mut attempt = row.len() as u64;
+            if let Some(&j) = row.iter().find(|&&j| self.bins[j as usize] != EMPTY) {
+                *slot = self.bins[j as usize];
+                continue;
+            }
             loop {
-                let key = ((i as u64) << 32) | attempt;
-                let h = xxh3_64_with_seed(&key.to_le_bytes(), seed);
-                let j = (((h >> 32) * k as u64) >> 32) as usize;
+                let j = probe(i, attempt, seed, k);
                 if self.bins[j] != EMPTY {
                     *slot = self.bins[j];
                     break;
@@ -108,6 +149,29 @@ mod tests {
         let mut out = vec![0; k];
         s.finish_into(seed, &mut out);
         out
+    }
+
+    #[test]
+    fn precomputed_probes_give_the_same_signatures_as_hashing() {
+        for n in [0u64, 1, 3, 20, 90, 400] {
+            for k in [16, 128, 256] {
+                let mut a = OphSketch::new(k);
+                let mut b = OphSketch::with_seed(k, 11);
+                for x in 0..n {
+                    let h = xxh3_64_with_seed(&x.to_le_bytes(), 11);
+                    a.update(h);
+                    b.update(h);
+                }
+                let (mut sa, mut sb) = (vec![0; k], vec![0; k]);
+                a.finish_into(11, &mut sa);
+                b.finish_into(11, &mut sb);
+                assert_eq!(sa, sb, "n={n} k={k}");
+                // Another seed falls back to hashing.
+                b.finish_into(12, &mut sb);
+                a.finish_into(12, &mut sa);
+                assert_eq!(sa, sb);
+            }
+        }
     }
 
     #[test]

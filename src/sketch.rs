@@ -115,7 +115,7 @@ impl Sketcher {
             normalizer: Normalizer::new(params.profile),
             shingler: Shingler::new(params.shingle, params.ngram, params.seed),
             line: LineTokens::new(params.seed, params.shingle == ShingleKind::Char),
-            oph: OphSketch::new(params.num_perm),
+            oph: OphSketch::with_seed(params.num_perm, params.seed),
             exact: Xxh3::with_seed(params.seed),
             doc_lines: Vec::new(),
             text_buf: String::new(),
