@@ -203,14 +203,15 @@ impl Verifier<'_> {
             let sets: Vec<Vec<u64>> = docs
                 .par_iter()
                 .map_init(
-                    || Sketcher::new(params),
-                    |sk, &d| {
+                    || (Sketcher::new(params), Vec::new()),
+                    |(sk, scratch), &d| {
                         let mut buf = std::mem::take(&mut sk.text_buf);
                         let text = corpus.text(&corpus.docs[d as usize], &mut buf);
-                        let mut set = Vec::new();
-                        sk.shingle_set(text, self.exclude, &mut set);
+                        // Built in a reused buffer, then one exact-size allocation: no chain of
+                        // reallocations per document (which contend in the allocator).
+                        sk.shingle_set(text, self.exclude, scratch);
                         sk.text_buf = buf;
-                        set
+                        scratch.to_vec()
                     },
                 )
                 .collect();
