@@ -688,11 +688,34 @@ fn sniff_compression(raw: &[u8]) -> Compression {
 struct Piece {
     docs: Vec<Document>,
     owned: Vec<String>,
-    /// Source of each document in `docs` (not yet interned), and whether it is an outlet.
-    doc_sources: Vec<(String, bool)>,
+    /// Distinct sources of the piece in order of first appearance, and whether each is an
+    /// outlet; `doc_source[i]` indexes it for `docs[i]`.
+    sources: Vec<(String, bool)>,
+    source_ids: std::collections::HashMap<String, u32>,
+    doc_source: Vec<u32>,
     problems: Vec<Problem>,
     skipped: u64,
     lines: u64,
+}
+
+impl Piece {
+    /// Record the source of the document just pushed (interned: no allocation for a source
+    /// already seen in the piece).
+    fn push_source(&mut self, name: Cow<'_, str>, outlet: bool) {
+        let id = match self.sources.last() {
+            Some((last, _)) if *last == *name => self.sources.len() as u32 - 1,
+            _ => match self.source_ids.get(name.as_ref()) {
+                Some(&id) => id,
+                None => {
+                    let id = self.sources.len() as u32;
+                    self.source_ids.insert(name.to_string(), id);
+                    self.sources.push((name.into_owned(), outlet));
+                    id
+                }
+            },
+        };
+        self.doc_source.push(id);
+    }
 }
 
 /// Load and index every input. Never fails: every problem is recorded in the corpus.
@@ -805,15 +828,19 @@ pub(crate) fn build(
             }
             owned.append(&mut p.owned);
             problems.append(&mut p.problems);
-            for (src, outlet) in p.doc_sources {
-                let next = sources.len() as u32;
-                let id = *source_ids.entry(src).or_insert_with_key(|k| {
-                    sources.push(k.clone());
-                    source_is_outlet.push(outlet);
-                    next
-                });
-                doc_source.push(id);
-            }
+            let global: Vec<u32> = p
+                .sources
+                .into_iter()
+                .map(|(src, outlet)| {
+                    let next = sources.len() as u32;
+                    *source_ids.entry(src).or_insert_with_key(|k| {
+                        sources.push(k.clone());
+                        source_is_outlet.push(outlet);
+                        next
+                    })
+                })
+                .collect();
+            doc_source.extend(p.doc_source.iter().map(|&l| global[l as usize]));
             skipped_documents += p.skipped;
             line_base += p.lines;
         }
@@ -940,7 +967,7 @@ fn index_file(
                 .parent()
                 .map(|p| p.to_string_lossy().into_owned())
                 .unwrap_or_default();
-            piece.doc_sources.push((parent, true));
+            piece.push_source(Cow::Owned(parent), true);
             vec![piece]
         }
         Format::Jsonl => {
@@ -1069,9 +1096,8 @@ fn index_jsonl_piece(
                     },
                     id,
                 });
-                piece
-                    .doc_sources
-                    .push(source_name(line, rec.source, &file.path));
+                let (name, outlet) = source_name(line, rec.source, &file.path);
+                piece.push_source(name, outlet);
             }
             Err(e) => {
                 piece.skipped += 1;
@@ -1168,25 +1194,25 @@ fn repair_record(
         text: TextRef::Owned(text_idx),
         id,
     });
-    piece
-        .doc_sources
-        .push(source_name(fixed.as_bytes(), rec.source, &file.path));
+    let (name, outlet) = source_name(fixed.as_bytes(), rec.source, &file.path);
+    piece.push_source(name, outlet);
 }
 
 /// The source of a record: the `--source-field` value (a URL gives its host, without `www.`),
 /// an outlet; or the file when the field is absent, not one.
-fn source_name(line: &[u8], field: Option<Field>, file: &str) -> (String, bool) {
+fn source_name<'a>(line: &[u8], field: Option<Field>, file: &'a str) -> (Cow<'a, str>, bool) {
     let Some(Field::String {
         start,
         len,
         escaped,
     }) = field
     else {
-        return (file.to_string(), false);
+        return (Cow::Borrowed(file), false);
     };
     let raw = String::from_utf8_lossy(&line[start..start + len]);
     let value = decode_json_str(&raw, escaped);
-    (url_host(&value).map(str::to_string).unwrap_or(value), true)
+    let name = url_host(&value).map(str::to_string).unwrap_or(value);
+    (Cow::Owned(name), true)
 }
 
 /// The host of an `http(s)://` URL, lower-cased callers aside, without a leading `www.`.
