@@ -1422,12 +1422,12 @@ mod tests {
         let rec = parse_record(line, "text", "id", Some("url")).unwrap();
         assert_eq!(
             source_name(line.as_bytes(), rec.source, "f.jsonl"),
-            ("example.com".to_string(), true)
+            (Cow::Borrowed("example.com"), true)
         );
         let rec = parse_record(line, "text", "id", Some("outlet")).unwrap();
         assert_eq!(
             source_name(line.as_bytes(), rec.source, "f.jsonl"),
-            ("f.jsonl".to_string(), false)
+            (Cow::Borrowed("f.jsonl"), false)
         );
         assert_eq!(url_host("ftp://x"), None);
     }
