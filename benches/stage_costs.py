@@ -63,7 +63,8 @@ def main():
             ("sketch", [["sketch", "--shard", str(i)] for i in range(plan["shards"])]),
             ("boilerplate", [["boilerplate"]]),
             ("signatures", [["signatures", "--shard", str(i)] for i in range(plan["shards"])]),
-            ("buckets", [["buckets", "--band", str(b)] for b in range(plan["bands"])]),
+            ("exact", [["exact"]]),
+            ("buckets", [["buckets", "--task", str(t)] for t in range(plan["buckets"])]),
             ("verify", [["verify", "--part", str(q)] for q in range(plan["parts"])]),
             ("components", [["components", "-o", out]]),
         ]
@@ -78,7 +79,7 @@ def main():
                          "bytes": du(work) - size0})
         docs = json.load(open(os.path.join(out, "summary.json")))["documents"]["read"]
         mb = os.path.getsize(a.input) / 1e6 if os.path.isfile(a.input) else du(a.input) / 1e6
-    single = {"boilerplate", "components"}
+    single = {"boilerplate", "exact", "components"}
     print(f"Measured on {docs:,} documents ({mb:.0f} MB), {a.shards} shards, one thread per task:\n")
     print("| stage | tasks | core-seconds | docs/s per core | written, B/doc | peak RSS per task MB |"
           " RSS per doc (one-task stages), B |")

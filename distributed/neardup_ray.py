@@ -10,7 +10,8 @@ task runs `neardup stage ...` on one shard, band or part of a work directory on 
 node sees (NFS, Lustre, a mounted bucket). Stages run in order, the tasks of a stage in parallel:
 
     plan (here) -> sketch x shards -> boilerplate (largest node) -> signatures x shards
-    -> buckets x bands -> verify x parts -> components (largest node)
+    -> exact (largest node) -> buckets x (bands x key ranges) -> verify x parts
+    -> components (largest node)
 
 Tasks are `ray.remote(num_cpus=..., max_retries=...)`: a task whose worker or node dies is run
 again, and since every neardup task writes its files atomically and skips work already marked
@@ -86,7 +87,7 @@ def drive(a, scan_args, log=print):
     os.makedirs(a.work, exist_ok=True)
     plan = subprocess.run(
         [a.binary, "stage", "plan", "--work", a.work, "--shards", str(a.shards),
-         "--parts", str(a.parts), "-q", "--", *scan_args],
+         "--parts", str(a.parts), "--key-ranges", str(a.key_ranges), "-q", "--", *scan_args],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     if plan.returncode != 0:
         raise RuntimeError(f"neardup stage plan failed: {plan.stderr.strip()}")
@@ -97,7 +98,9 @@ def drive(a, scan_args, log=print):
     run_stage("boilerplate", [["boilerplate", *w]], a, pinned=big, log=log)
     run_stage("signatures", [["signatures", *w, "--shard", str(i)] for i in range(p["shards"])], a,
               log=log)
-    run_stage("buckets", [["buckets", *w, "--band", str(b)] for b in range(p["bands"])], a, log=log)
+    run_stage("exact", [["exact", *w]], a, pinned=big, log=log)
+    run_stage("buckets", [["buckets", *w, "--task", str(t)] for t in range(p["buckets"])], a,
+              log=log)
     run_stage("verify", [["verify", *w, "--part", str(q)] for q in range(p["parts"])], a, log=log)
     comp = ["components", *w, "-o", a.output]
     if a.fail_on_duplicates:
@@ -116,6 +119,8 @@ def parse(argv):
     ap.add_argument("-o", "--output", required=True, help="output directory")
     ap.add_argument("--shards", type=int, default=16)
     ap.add_argument("--parts", type=int, default=8, help="verification tasks")
+    ap.add_argument("--key-ranges", type=int, default=1,
+                    help="key ranges per LSH band (buckets tasks = bands x key ranges)")
     ap.add_argument("--address", default=None, help="Ray address (default: start or join local)")
     ap.add_argument("--binary", default=shutil.which("neardup") or "neardup")
     ap.add_argument("--cpus-per-task", type=int, default=1)

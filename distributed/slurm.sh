@@ -9,8 +9,9 @@ shift 3
 [ "${1:-}" = "--" ] && shift
 nd=${NEARDUP:-neardup}
 parts=${PARTS:-8}
-plan=$("$nd" stage plan -q --work "$work" --shards "$shards" --parts "$parts" -- "$@")
-bands=$(python3 -c "import json,sys; print(json.loads(sys.argv[1])['bands'])" "$plan")
+plan=$("$nd" stage plan -q --work "$work" --shards "$shards" --parts "$parts" \
+  --key-ranges "${KEY_RANGES:-1}" -- "$@")
+buckets=$(python3 -c "import json,sys; print(json.loads(sys.argv[1])['buckets'])" "$plan")
 submit() { # submit NAME ARRAY_SIZE DEPENDENCY COMMAND (which may use $SLURM_ARRAY_TASK_ID)
   local dep=()
   [ -n "$3" ] && dep=(--dependency="afterok:$3")
@@ -27,7 +28,9 @@ w="--work $work -q -j \${SLURM_CPUS_PER_TASK:-1}"
 j1=$(submit sketch "$shards" "" "$nd stage sketch $w --shard \$SLURM_ARRAY_TASK_ID")
 j2=$(big boilerplate "$j1" "$nd stage boilerplate $w")
 j3=$(submit signatures "$shards" "$j2" "$nd stage signatures $w --shard \$SLURM_ARRAY_TASK_ID")
-j4=$(submit buckets "$bands" "$j3" "$nd stage buckets $w --band \$SLURM_ARRAY_TASK_ID")
+je=$(big exact "$j3" "$nd stage exact $w")
+j4=$(submit buckets "$buckets" "$je" "$nd stage buckets $w --task \$SLURM_ARRAY_TASK_ID")
 j5=$(submit verify "$parts" "$j4" "$nd stage verify $w --part \$SLURM_ARRAY_TASK_ID")
 j6=$(big components "$j5" "$nd stage components $w -o $out")
-echo "submitted: sketch $j1, boilerplate $j2, signatures $j3, buckets $j4, verify $j5, components $j6"
+echo "submitted: sketch $j1, boilerplate $j2, signatures $j3, exact $je, buckets $j4," \
+  "verify $j5, components $j6"

@@ -26,7 +26,7 @@ def main():
     try:
         work, out = os.path.join(tmp, "work"), os.path.join(tmp, "out")
         a, scan_args = neardup_ray.parse([
-            "--work", work, "-o", out, "--shards", "4", "--parts", "3",
+            "--work", work, "-o", out, "--shards", "4", "--parts", "3", "--key-ranges", "2",
             "--binary", binary, "--address", cluster.address,
             "--kill-one", "sketch:1", "--", data,
         ])
@@ -37,7 +37,7 @@ def main():
         assert code == 0, f"components exited {code}"
         assert os.path.exists(os.path.join(work, ".killed-sketch-1")), "the killed task ran"
         assert [s["stage"] for s in stages] == [
-            "sketch", "boilerplate", "signatures", "buckets", "verify", "components"]
+            "sketch", "boilerplate", "signatures", "exact", "buckets", "verify", "components"]
         for name in ("clusters.jsonl", "boilerplate.jsonl"):
             a_, b_ = os.path.join(reference, name), os.path.join(out, name)
             if not filecmp.cmp(a_, b_, shallow=False):

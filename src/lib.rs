@@ -280,8 +280,13 @@ pub fn match_documents(
         exclude: prep.exclude(),
         cancel,
     };
-    let (edges, vstats) =
-        verifier.verify_candidates(&pairs, sketches, &criterion, cfg.verify, progress)?;
+    let (edges, vstats) = verifier.verify_candidates(
+        &pairs,
+        &|a, b| sketches.estimate(DocId(a), DocId(b)),
+        &criterion,
+        cfg.verify,
+        progress,
+    )?;
     drop(pairs);
     lap(Stage::Verify, &mut clock, &mut timings);
     prep.timings = timings;

@@ -12,8 +12,9 @@
 //! | `plan` | 1 | inputs (listing only) | `plan.json` |
 //! | `sketch --shard i` | shards | the shard's input files | `shards/i/`: `docs.bin`, `pass1.sig`, `pass1.meta`, `lines.count`, `lines.bin`, `shard.json` |
 //! | `boilerplate` | 1 | every shard's lines and pass-1 signatures | `boilerplate.json` |
-//! | `signatures --shard i` | shards | the shard, `boilerplate.json` | `shards/i/`: `final.sig`, `final.meta`, `keys/band-B.bin` |
-//! | `buckets --band b` | bands | every shard's `band-b` keys and `final.meta` | `buckets/band-b/part-P.bin` |
+//! | `signatures --shard i` | shards | the shard, `boilerplate.json` | `shards/i/`: `final.sig`, `final.meta`, `keys/band-B-R.bin` |
+//! | `exact` | 1 | every shard's `final.meta` | `members.bin` |
+//! | `buckets --task t` | bands × key ranges | every shard's keys of one band and key range, `members.bin` | `buckets/task-t/part-P.bin` |
 //! | `verify --part p` | parts | every band's `part-p`, signatures, texts | `verify/part-p.bin`, `.json` |
 //! | `components` | 1 | every part's edges, `final.meta` | the output directory |
 //!
@@ -33,7 +34,10 @@
 //!   tokens (u32), shingles (u32);
 //! * `lines.count`: u32 per document; `lines.bin`, 16 B per distinct line: hash (u64), first
 //!   line (u32), tokens (u16), count (u8), flags (u8);
-//! * `keys/band-B.bin`, 12 B: band key (u64), global document (u32), sorted;
+//! * `keys/band-B-R.bin`, 12 B: band key (u64), global document (u32), sorted; key range `R`
+//!   holds the keys `k` with `k × key_ranges / 2^64 = R`;
+//! * `members.bin`: one bit per document (bit `d % 8` of byte `d / 8`), set if it takes part in
+//!   LSH;
 //! * `part-P.bin` (buckets): candidate pairs, 8 B: a (u32), b (u32), a < b, sorted;
 //! * `verify/part-P.bin`, 28 B per accepted edge: a, b (u32), Jaccard, containment (f64),
 //!   smaller set size (u32).
@@ -101,12 +105,25 @@ pub struct Plan {
     pub containment_banding: Option<Banding>,
     /// Verification partitions.
     pub parts: usize,
+    /// Each band's keys are split into this many key ranges; one `buckets` task per (band,
+    /// range), so no task holds more than a band's share of every document's key.
+    #[serde(default = "one")]
+    pub key_ranges: usize,
+}
+
+fn one() -> usize {
+    1
 }
 
 impl Plan {
-    /// Band tasks: the Jaccard bands, then the containment bands.
+    /// Bands: the Jaccard bands, then the containment bands.
     pub fn bands(&self) -> usize {
         self.banding.bands + self.containment_banding.map_or(0, |b| b.bands)
+    }
+
+    /// `buckets` tasks: task `t` covers band `t / key_ranges`, key range `t % key_ranges`.
+    pub fn bucket_tasks(&self) -> usize {
+        self.bands() * self.key_ranges
     }
 
     /// Read `WORK/plan.json`.
@@ -258,13 +275,14 @@ pub fn plan(
     args: Vec<String>,
     shards: usize,
     parts: usize,
+    key_ranges: usize,
     dir: &Path,
 ) -> Result<Plan> {
     let mut cfg = cfg.clone();
     let banding = cfg.validate()?;
-    if shards == 0 || parts == 0 {
+    if shards == 0 || parts == 0 || key_ranges == 0 {
         return Err(Error::Config(
-            "--shards and --parts must be at least 1".into(),
+            "--shards, --parts and --key-ranges must be at least 1".into(),
         ));
     }
     let mut problems = Vec::new();
@@ -335,6 +353,7 @@ pub fn plan(
         banding,
         containment_banding: cfg.containment_banding(),
         parts,
+        key_ranges,
     };
     fs::create_dir_all(dir).map_err(io_err(dir))?;
     let path = dir.join("plan.json");
@@ -996,14 +1015,67 @@ pub fn signatures_shard(
             })
             .collect();
         keys.par_sort_unstable();
-        let mut bytes = Vec::with_capacity(keys.len() * KEY_BYTES);
-        for (key, d) in keys {
-            bytes.extend_from_slice(&key.to_le_bytes());
-            bytes.extend_from_slice(&d.to_le_bytes());
+        // Sorted by key, so each key range is one slice.
+        let ranges = work.plan.key_ranges;
+        let mut at = 0;
+        for r in 0..ranges {
+            let end = at + keys[at..].partition_point(|&(key, _)| key_range(key, ranges) == r);
+            let mut bytes = Vec::with_capacity((end - at) * KEY_BYTES);
+            for &(key, d) in &keys[at..end] {
+                bytes.extend_from_slice(&key.to_le_bytes());
+                bytes.extend_from_slice(&d.to_le_bytes());
+            }
+            write_bytes(&keys_dir.join(format!("band-{b:03}-{r:03}.bin")), &bytes)?;
+            at = end;
         }
-        write_bytes(&keys_dir.join(format!("band-{b:03}.bin")), &bytes)?;
     }
     work.mark_done(&rel)
+}
+
+/// Final signatures and shingle counts of the documents `docs` (sorted global indices), in that
+/// order, copied from the mapped shard files: memory in proportion to `docs`, not the corpus.
+fn sparse_signatures(work: &Work, docs: &[u32], num_perm: usize) -> Result<(Vec<u32>, Vec<u32>)> {
+    let counts = doc_counts(work)?;
+    let mut sigs = Vec::with_capacity(docs.len() * num_perm);
+    let mut sizes = Vec::with_capacity(docs.len());
+    let (mut base, mut i) = (0u64, 0usize);
+    for (s, &n) in counts.iter().enumerate() {
+        let end = docs[i..].partition_point(|&d| (d as u64) < base + n) + i;
+        if end > i {
+            work.require(
+                &format!("shards/{s:05}/signatures"),
+                &format!("signatures --shard {s}"),
+            )?;
+            let dir = work.shard_dir(s);
+            let sig = map_file(&dir.join("final.sig"))?;
+            let meta = map_file(&dir.join("final.meta"))?;
+            if sig.len() as u64 != n * num_perm as u64 * 4
+                || meta.len() as u64 != n * META_BYTES as u64
+            {
+                return Err(Error::Work(format!(
+                    "{}: final.sig and final.meta disagree",
+                    dir.display()
+                )));
+            }
+            for &d in &docs[i..end] {
+                let l = (d as u64 - base) as usize;
+                let row = &sig[l * num_perm * 4..][..num_perm * 4];
+                sigs.extend(
+                    row.chunks_exact(4)
+                        .map(|c| u32::from_le_bytes(c.try_into().unwrap())),
+                );
+                sizes.push(le_u32(&meta[l * META_BYTES..], 20));
+            }
+        }
+        base += n;
+        i = end;
+    }
+    Ok((sigs, sizes))
+}
+
+/// The key range of a band key (ranges split the key space evenly; monotone in the key).
+fn key_range(key: u64, ranges: usize) -> usize {
+    ((key as u128 * ranges as u128) >> 64) as usize
 }
 
 fn load_final(work: &Work, num_perm: usize) -> Result<Sketches> {
@@ -1026,37 +1098,65 @@ fn part_of(p: (u32, u32), parts: usize) -> usize {
     (xxhash_rust::xxh3::xxh3_64(&x.to_le_bytes()) % parts as u64) as usize
 }
 
-/// Stage `buckets --band b`: merge every shard's keys of band `b`, keep one document per exact
-/// group (as a single scan does), and write the candidate pairs split into the plan's parts.
-pub fn buckets(cfg: &ScanConfig, dir: &Path, band: usize, cancel: &AtomicBool) -> Result<()> {
+/// Stage `exact`: group exact duplicates over every shard's final hashes (one task) and write
+/// `members.bin`, a bit per document (little-endian bit order): set for the documents that take
+/// part in LSH, one per exact group plus every unique document with tokens.
+pub fn exact(cfg: &ScanConfig, dir: &Path) -> Result<()> {
     let work = Work::open(dir)?;
     let mut cfg = cfg.clone();
     work.check(cfg.validate()?, None)?;
+    if work.is_done("exact") {
+        return Ok(());
+    }
+    // Exact hashes and token counts only.
+    let sketches = load_final(&work, 0)?;
+    let groups = crate::cluster::exact_groups(&sketches.exact, &sketches.tokens);
+    let mut bits = vec![0u8; sketches.len().div_ceil(8)];
+    for &d in &groups.lsh_members {
+        bits[d as usize / 8] |= 1 << (d % 8);
+    }
+    write_bytes(&work.dir.join("members.bin"), &bits)?;
+    work.mark_done("exact")
+}
+
+/// Stage `buckets --task t`: merge every shard's keys of band `t / key_ranges` in key range
+/// `t % key_ranges`, keep the documents `exact` chose (one per exact group, as a single scan
+/// does), and write the candidate pairs split into the plan's parts.
+pub fn buckets(cfg: &ScanConfig, dir: &Path, task: usize, cancel: &AtomicBool) -> Result<()> {
+    let work = Work::open(dir)?;
+    let mut cfg = cfg.clone();
+    work.check(cfg.validate()?, None)?;
+    if task >= work.plan.bucket_tasks() {
+        return Err(Error::Work(format!(
+            "buckets task {task} out of range (the plan has {})",
+            work.plan.bucket_tasks()
+        )));
+    }
+    let (band, range) = (task / work.plan.key_ranges, task % work.plan.key_ranges);
     band_of(&work.plan, &cfg, band)?;
-    let rel = format!("buckets/band-{band:03}");
+    let rel = format!("buckets/task-{task:05}");
     if work.is_done(&rel) {
         return Ok(());
     }
-    // Exact hashes and token counts only: one document per exact group takes part.
-    let sketches = load_final(&work, 0)?;
-    let groups = crate::cluster::exact_groups(&sketches.exact, &sketches.tokens);
-    let mut member = vec![false; sketches.len()];
-    for &d in &groups.lsh_members {
-        member[d as usize] = true;
-    }
-    drop(sketches);
+    work.require("exact", "exact")?;
+    let member = read_file(&work.dir.join("members.bin"))?;
+    let is_member = |d: u32| {
+        member
+            .get(d as usize / 8)
+            .is_some_and(|b| b >> (d % 8) & 1 == 1)
+    };
     let mut keys: Vec<(u64, u32)> = Vec::new();
     for s in 0..work.plan.shards.len() {
         let path = work
             .shard_dir(s)
             .join("keys")
-            .join(format!("band-{band:03}.bin"));
+            .join(format!("band-{band:03}-{range:03}.bin"));
         let bytes = read_file(&path)?;
         keys.extend(
             bytes
                 .chunks_exact(KEY_BYTES)
                 .map(|r| (le_u64(r, 0), le_u32(r, 8)))
-                .filter(|&(_, d)| member.get(d as usize).copied().unwrap_or(false)),
+                .filter(|&(_, d)| is_member(d)),
         );
     }
     if cancel.load(Ordering::Relaxed) {
@@ -1109,16 +1209,31 @@ pub fn verify_part(
         return Ok(());
     }
     let mut pairs: Vec<(u32, u32)> = Vec::new();
-    for b in 0..work.plan.bands() {
-        let brel = format!("buckets/band-{b:03}");
-        work.require(&brel, &format!("buckets --band {b}"))?;
+    for t in 0..work.plan.bucket_tasks() {
+        let brel = format!("buckets/task-{t:05}");
+        work.require(&brel, &format!("buckets --task {t}"))?;
         let bytes = read_file(&work.dir.join(&brel).join(format!("part-{part:03}.bin")))?;
         pairs.extend(bytes.chunks_exact(8).map(|r| (le_u32(r, 0), le_u32(r, 4))));
     }
     pairs.par_sort_unstable();
     pairs.dedup();
     let bp = load_boilerplate(&work)?;
-    let sketches = load_final(&work, cfg.num_perm)?;
+    // Signatures of the documents in these pairs only, read from the mapped shard files.
+    let mut need: Vec<u32> = pairs.iter().flat_map(|&(a, b)| [a, b]).collect();
+    need.par_sort_unstable();
+    need.dedup();
+    let (sigs, sizes) = sparse_signatures(&work, &need, cfg.num_perm)?;
+    let k = cfg.num_perm;
+    let at = |d: u32| need.binary_search(&d).expect("document of a pair");
+    let estimate = |a: u32, b: u32| {
+        let (ia, ib) = (at(a), at(b));
+        crate::verify::estimate_score(
+            &sigs[ia * k..][..k],
+            &sigs[ib * k..][..k],
+            sizes[ia],
+            sizes[ib],
+        )
+    };
     let (corpus, _) = open_corpus(&work, 0..work.plan.shards.len(), false)?;
     let exclude: &[u64] = if cfg.boilerplate.enabled && cfg.boilerplate.exclude_from_shingles {
         &bp.hashes
@@ -1132,7 +1247,7 @@ pub fn verify_part(
         cancel,
     };
     let (edges, stats) =
-        verifier.verify_candidates(&pairs, &sketches, &cfg.criterion(), cfg.verify, progress)?;
+        verifier.verify_candidates(&pairs, &estimate, &cfg.criterion(), cfg.verify, progress)?;
     let mut bytes = Vec::with_capacity(edges.len() * EDGE_BYTES);
     for e in &edges {
         bytes.extend_from_slice(&e.a.to_le_bytes());
@@ -1240,7 +1355,11 @@ pub fn run_all(
     cancel: &AtomicBool,
 ) -> Result<crate::ScanOutput> {
     let work = Work::open(dir)?;
-    let (shards, bands, parts) = (work.plan.shards.len(), work.plan.bands(), work.plan.parts);
+    let (shards, tasks, parts) = (
+        work.plan.shards.len(),
+        work.plan.bucket_tasks(),
+        work.plan.parts,
+    );
     for s in 0..shards {
         sketch_shard(cfg, dir, s, progress, cancel)?;
     }
@@ -1248,8 +1367,9 @@ pub fn run_all(
     for s in 0..shards {
         signatures_shard(cfg, dir, s, progress, cancel)?;
     }
-    for b in 0..bands {
-        buckets(cfg, dir, b, cancel)?;
+    exact(cfg, dir)?;
+    for t in 0..tasks {
+        buckets(cfg, dir, t, cancel)?;
     }
     for p in 0..parts {
         verify_part(cfg, dir, p, progress, cancel)?;

@@ -12,11 +12,11 @@ use rayon::prelude::*;
 
 use crate::config::Verify;
 use crate::error::{Error, Result};
-use crate::input::{Corpus, DocId};
+use crate::input::Corpus;
 use crate::lsh::Pair;
 use crate::minhash::estimate_jaccard;
 use crate::progress::{Progress, Stage};
-use crate::sketch::{SketchParams, Sketcher, Sketches};
+use crate::sketch::{SketchParams, Sketcher};
 
 /// A candidate whose MinHash estimate is this far below the threshold is rejected without exact
 /// verification (over 4 standard deviations of the estimate at 128 bins).
@@ -228,10 +228,11 @@ impl Verifier<'_> {
     }
 
     /// Verify candidate pairs; returns the accepted edges (those `criterion` matches).
+    /// `estimate(a, b)` gives the MinHash estimate of a pair (e.g. [`crate::Sketches::estimate`]).
     pub fn verify_candidates(
         &self,
         pairs: &[Pair],
-        sketches: &Sketches,
+        estimate: &(dyn Fn(u32, u32) -> Score + Sync),
         criterion: &Criterion,
         mode: Verify,
         progress: &dyn Progress,
@@ -241,10 +242,7 @@ impl Verifier<'_> {
             ..Default::default()
         };
         progress.begin(Stage::Verify, pairs.len() as u64);
-        let estimates: Vec<Score> = pairs
-            .par_iter()
-            .map(|&(a, b)| sketches.estimate(DocId(a), DocId(b)))
-            .collect();
+        let estimates: Vec<Score> = pairs.par_iter().map(|&(a, b)| estimate(a, b)).collect();
         let edges = match mode {
             Verify::Estimate => {
                 progress.advance(pairs.len() as u64);

@@ -62,6 +62,10 @@ fn stage(args: &[&str], work: &Path) -> std::process::Output {
 }
 
 fn plan(work: &Path, shards: usize, input: &Path, extra: &[&str]) -> Value {
+    plan_ranges(work, shards, 1, input, extra)
+}
+
+fn plan_ranges(work: &Path, shards: usize, ranges: usize, input: &Path, extra: &[&str]) -> Value {
     let mut c = neardup();
     c.args([
         "stage",
@@ -71,6 +75,8 @@ fn plan(work: &Path, shards: usize, input: &Path, extra: &[&str]) -> Value {
         &shards.to_string(),
         "--parts",
         "3",
+        "--key-ranges",
+        &ranges.to_string(),
     ])
     .arg("--work")
     .arg(work)
@@ -117,8 +123,9 @@ fn run_by_hand(work: &Path, p: &Value, out: &Path) -> i32 {
     for s in 0..n("shards") {
         ok(stage(&["signatures", "--shard", &s.to_string()], work));
     }
-    for b in 0..n("bands") {
-        ok(stage(&["buckets", "--band", &b.to_string()], work));
+    ok(stage(&["exact"], work));
+    for t in 0..n("buckets") {
+        ok(stage(&["buckets", "--task", &t.to_string()], work));
     }
     for q in 0..n("parts") {
         ok(stage(&["verify", "--part", &q.to_string()], work));
@@ -137,10 +144,11 @@ fn three_shards_by_hand_match_a_local_scan_byte_for_byte() {
     let input = mixed_corpus(tmp.path());
     scan(&input, &tmp.path().join("ref"), &[]);
     let work = tmp.path().join("work");
-    let p = plan(&work, 3, &input, &[]);
+    let p = plan_ranges(&work, 3, 4, &input, &[]);
     assert_eq!(p["shards"], 3);
-    // 16 Jaccard bands at 0.5 plus the containment banding.
+    // The Jaccard bands at 0.5 plus the containment banding, each in 4 key ranges.
     assert!(p["bands"].as_u64().unwrap() > 16, "{p}");
+    assert_eq!(p["buckets"], p["bands"].as_u64().unwrap() * 4);
     let code = run_by_hand(&work, &p, &tmp.path().join("staged"));
     assert_eq!(code, 2, "skipped records make the exit code 2, as for scan");
     assert_same(&tmp.path().join("ref"), &tmp.path().join("staged"));

@@ -70,7 +70,8 @@ skipped, so a killed task is simply run again):
   neardup stage sketch --work W --shard I          for I in 0..N
   neardup stage boilerplate --work W
   neardup stage signatures --work W --shard I      for I in 0..N
-  neardup stage buckets --work W --band B          for B in 0..bands (printed by plan)
+  neardup stage exact --work W
+  neardup stage buckets --work W --task T          for T in 0..buckets (printed by plan)
   neardup stage verify --work W --part P           for P in 0..parts
   neardup stage components --work W -o OUT
 or all of them here: neardup stage run --work W -o OUT
@@ -79,7 +80,7 @@ Driver for Ray: distributed/neardup_ray.py";
 #[derive(Subcommand, Debug)]
 pub enum StageCommand {
     /// List the inputs, split them into shards of about equal size, write WORK/plan.json and
-    /// print {"shards", "bands", "parts"} as JSON. Inputs and scan options go after `--`,
+    /// print {"shards", "bands", "key_ranges", "buckets", "parts"} as JSON. Inputs and scan options go after `--`,
     /// exactly as for `neardup scan` (every later stage uses them).
     Plan(PlanArgs),
     /// Pass 1 over one shard: signatures, line statistics, document index.
@@ -88,8 +89,10 @@ pub enum StageCommand {
     Boilerplate(WorkArgs),
     /// Pass 2 over one shard: final signatures and band keys.
     Signatures(ShardArgs),
-    /// Candidate pairs of one LSH band.
-    Buckets(BandArgs),
+    /// Choose one document per exact-duplicate group for LSH (one task).
+    Exact(WorkArgs),
+    /// Candidate pairs of one LSH band and key range.
+    Buckets(TaskArgs),
     /// Verify one part of the candidate pairs.
     Verify(PartArgs),
     /// Clusters from all verified pairs; writes clusters.jsonl, boilerplate.jsonl, summary.json.
@@ -126,6 +129,11 @@ pub struct PlanArgs {
     #[arg(long, value_name = "N", default_value_t = neardup::stages::DEFAULT_PARTS)]
     pub parts: usize,
 
+    /// Key ranges per LSH band (buckets tasks = bands × key ranges; more ranges, less memory
+    /// per task).
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub key_ranges: usize,
+
     /// Inputs and scan options, as for `neardup scan` (without -o).
     #[arg(last = true, required = true, value_name = "SCAN_ARGS")]
     pub scan: Vec<String>,
@@ -140,11 +148,11 @@ pub struct ShardArgs {
 }
 
 #[derive(Args, Debug)]
-pub struct BandArgs {
+pub struct TaskArgs {
     #[command(flatten)]
     pub work: WorkArgs,
-    #[arg(long, value_name = "B")]
-    pub band: usize,
+    #[arg(long, value_name = "T")]
+    pub task: usize,
 }
 
 #[derive(Args, Debug)]

@@ -260,7 +260,7 @@ fn run_stage(cmd: &StageCommand) -> Exit {
     let w: &WorkArgs = match cmd {
         StageCommand::Plan(a) => &a.work,
         StageCommand::Sketch(a) | StageCommand::Signatures(a) => &a.work,
-        StageCommand::Boilerplate(a) => a,
+        StageCommand::Boilerplate(a) | StageCommand::Exact(a) => a,
         StageCommand::Buckets(a) => &a.work,
         StageCommand::Verify(a) => &a.work,
         StageCommand::Components(a) | StageCommand::Run(a) => &a.work,
@@ -276,7 +276,14 @@ fn run_stage(cmd: &StageCommand) -> Exit {
             }
         };
         return match with_pool(w.threads, || {
-            stages::plan(&cfg, a.scan.clone(), a.shards, a.parts, &w.work)
+            stages::plan(
+                &cfg,
+                a.scan.clone(),
+                a.shards,
+                a.parts,
+                a.key_ranges,
+                &w.work,
+            )
         }) {
             Ok(plan) => {
                 println!(
@@ -284,6 +291,8 @@ fn run_stage(cmd: &StageCommand) -> Exit {
                     serde_json::json!({
                         "shards": plan.shards.len(),
                         "bands": plan.bands(),
+                        "key_ranges": plan.key_ranges,
+                        "buckets": plan.bucket_tasks(),
                         "parts": plan.parts,
                     })
                 );
@@ -306,7 +315,8 @@ fn run_stage(cmd: &StageCommand) -> Exit {
         StageCommand::Signatures(a) => {
             stages::signatures_shard(&cfg, dir, a.shard, progress, &CANCEL).map(|_| None)
         }
-        StageCommand::Buckets(a) => stages::buckets(&cfg, dir, a.band, &CANCEL).map(|_| None),
+        StageCommand::Exact(_) => stages::exact(&cfg, dir).map(|_| None),
+        StageCommand::Buckets(a) => stages::buckets(&cfg, dir, a.task, &CANCEL).map(|_| None),
         StageCommand::Verify(a) => {
             stages::verify_part(&cfg, dir, a.part, progress, &CANCEL).map(|_| None)
         }
