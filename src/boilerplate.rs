@@ -46,7 +46,7 @@ use crate::input::{Corpus, DocId};
 use crate::minhash::estimate_jaccard;
 use crate::normalize::{Normalizer, Profile};
 use crate::shingle::LineTokens;
-use crate::sketch::Sketches;
+use crate::sketch::Signatures;
 
 /// Default `--boilerplate-min-docs` (see README "Choosing the defaults").
 pub const DEFAULT_MIN_DOCS: usize = 5;
@@ -424,14 +424,18 @@ pub fn raw_line(text: &str, line: u32) -> &str {
 /// the one half the list later, so neighbouring copies of one story in the input do not decide):
 /// high when they are copies of one story, low when they are different articles around a
 /// template.
-fn median_pair_similarity(sketches: &Sketches, docs: &[u32]) -> f64 {
+fn median_pair_similarity(sigs: &dyn Signatures, docs: &[u32]) -> f64 {
+    let k = sigs.num_perm();
+    let (mut sa, mut sb) = (vec![0u32; k], vec![0u32; k]);
     let step = docs.len().div_ceil(2 * OWN_CONTENT_SAMPLE).max(1);
     let picked: Vec<u32> = docs.iter().step_by(step).copied().collect();
     let half = picked.len() / 2;
     let mut v: Vec<f64> = (0..half)
         .map(|i| {
             let (a, b) = (picked[i], picked[i + half]);
-            estimate_jaccard(sketches.signature(DocId(a)), sketches.signature(DocId(b)))
+            sigs.copy_signature(a, &mut sa);
+            sigs.copy_signature(b, &mut sb);
+            estimate_jaccard(&sa, &sb)
         })
         .collect();
     v.sort_unstable_by(|a, b| a.total_cmp(b));
@@ -456,7 +460,7 @@ fn sample<T: Copy>(v: &[T], k: usize) -> impl Iterator<Item = T> + '_ {
 pub fn detect(
     corpus: &Corpus,
     lines: &DocLines,
-    sketches: &Sketches,
+    sketches: &dyn Signatures,
     cfg: &BoilerplateConfig,
     profile: Profile,
     seed: u64,

@@ -82,6 +82,23 @@ impl Sketches {
     }
 }
 
+/// Random access to documents' signatures: in memory ([`Sketches`]) or mapped from a staged
+/// run's shard files.
+pub trait Signatures: Sync {
+    fn num_perm(&self) -> usize;
+    /// Copy document `d`'s signature into `out` (`num_perm` values).
+    fn copy_signature(&self, d: u32, out: &mut [u32]);
+}
+
+impl Signatures for Sketches {
+    fn num_perm(&self) -> usize {
+        self.num_perm
+    }
+    fn copy_signature(&self, d: u32, out: &mut [u32]) {
+        out.copy_from_slice(self.signature(DocId(d)));
+    }
+}
+
 /// One thread's reusable state for sketching documents.
 pub struct Sketcher {
     params: SketchParams,

@@ -907,20 +907,19 @@ pub fn boilerplate(cfg: &ScanConfig, dir: &Path) -> Result<()> {
     let n = work.plan.shards.len();
     let bp = if cfg.boilerplate.enabled {
         let (corpus, _) = open_corpus(&work, 0..n, false)?;
-        let mut sketches = empty_sketches(cfg.num_perm);
         let mut lines = DocLines::default();
         for s in 0..n {
-            let sd = work.shard_dir(s);
-            read_sketches(&sd, "pass1", cfg.num_perm, &mut sketches)?;
-            read_lines(&sd, &mut lines)?;
+            read_lines(&work.shard_dir(s), &mut lines)?;
         }
         if lines.offsets.is_empty() {
             lines.offsets.push(0);
         }
+        // Pass-1 signatures stay in the mapped shard files; detection reads a sample of them.
+        let sigs = MappedSignatures::open(&work, "pass1", cfg.num_perm)?;
         crate::boilerplate::detect(
             &corpus,
             &lines,
-            &sketches,
+            &sigs,
             &cfg.boilerplate,
             cfg.profile,
             cfg.seed,
@@ -1030,6 +1029,50 @@ pub fn signatures_shard(
         }
     }
     work.mark_done(&rel)
+}
+
+/// Every shard's `NAME.sig`, mapped: signatures read on demand instead of loaded.
+struct MappedSignatures {
+    num_perm: usize,
+    /// First global document of each shard, and one past the last.
+    starts: Vec<u64>,
+    maps: Vec<Data>,
+}
+
+impl MappedSignatures {
+    fn open(work: &Work, name: &str, num_perm: usize) -> Result<Self> {
+        let counts = doc_counts(work)?;
+        let mut starts = vec![0u64];
+        let mut maps = Vec::with_capacity(counts.len());
+        for (s, &n) in counts.iter().enumerate() {
+            let path = work.shard_dir(s).join(format!("{name}.sig"));
+            let m = map_file(&path)?;
+            if m.len() as u64 != n * num_perm as u64 * 4 {
+                return Err(Error::Work(format!("{}: wrong length", path.display())));
+            }
+            maps.push(m);
+            starts.push(starts.last().copied().unwrap_or(0) + n);
+        }
+        Ok(MappedSignatures {
+            num_perm,
+            starts,
+            maps,
+        })
+    }
+}
+
+impl crate::sketch::Signatures for MappedSignatures {
+    fn num_perm(&self) -> usize {
+        self.num_perm
+    }
+    fn copy_signature(&self, d: u32, out: &mut [u32]) {
+        let s = self.starts.partition_point(|&x| x <= d as u64) - 1;
+        let l = (d as u64 - self.starts[s]) as usize;
+        let row = &self.maps[s][l * self.num_perm * 4..][..self.num_perm * 4];
+        for (o, c) in out.iter_mut().zip(row.chunks_exact(4)) {
+            *o = u32::from_le_bytes(c.try_into().unwrap());
+        }
+    }
 }
 
 /// Final signatures and shingle counts of the documents `docs` (sorted global indices), in that
