@@ -152,6 +152,25 @@ fn three_shards_by_hand_match_a_local_scan_byte_for_byte() {
     let code = run_by_hand(&work, &p, &tmp.path().join("staged"));
     assert_eq!(code, 2, "skipped records make the exit code 2, as for scan");
     assert_same(&tmp.path().join("ref"), &tmp.path().join("staged"));
+    // `clean --from` accepts a staged run's output as its own scan's.
+    for from in ["ref", "staged"] {
+        let mut c = neardup();
+        c.arg("clean")
+            .arg(&input)
+            .arg("--from")
+            .arg(tmp.path().join(from));
+        c.arg("-o")
+            .arg(tmp.path().join(format!("clean-{from}")))
+            .arg("-q");
+        assert_eq!(
+            c.output().unwrap().status.code(),
+            Some(2),
+            "skipped records: exit 2"
+        );
+    }
+    let removed = |d: &str| fs::read(tmp.path().join(d).join(".neardup/removed.jsonl")).unwrap();
+    assert_eq!(removed("clean-ref"), removed("clean-staged"));
+    assert!(!removed("clean-staged").is_empty());
     // The fixtures' syndicated copies really clustered, and duplicate ids were renamed.
     let s = stable_summary(&tmp.path().join("staged"));
     assert!(s["clusters"]["total"].as_u64().unwrap() >= 2, "{s}");
