@@ -24,21 +24,13 @@ venv=target/peers-venv
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-# run CMD...: prints "seconds peak_rss_kb" of CMD (wall clock, peak RSS of the child).
-run() {
-  python3 - "$@" <<'PY'
-import resource, subprocess, sys, time
-t = time.perf_counter()
-subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-print(f"{time.perf_counter() - t:.3f} {resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}")
-PY
-}
+. benches/common.sh
 f1() { [ -n "$2" ] && "$bin" eval --json --truth "$2" "$1" | python3 -c "import json,sys;print(f\"{json.load(sys.stdin)['f1']:.3f}\")" || echo "—"; }
 
 python3 benches/make_syndication.py ar "$data" "$tmp/syn-ar" >/dev/null 2>&1
 python3 benches/make_syndication.py en "$data" "$tmp/syn-en" >/dev/null 2>&1
-zstd -q -d --long=27 "$data/openiti-versions/docs.jsonl.zst" -o "$tmp/openiti.jsonl"
-zstd -q -d --long=27 "$data/saudinewsnet/docs.jsonl.zst" -o "$tmp/saudinewsnet.jsonl"
+zstd -q -d --long=27 <"$data/openiti-versions/docs.jsonl.zst" >"$tmp/openiti.jsonl"
+zstd -q -d --long=27 <"$data/saudinewsnet/docs.jsonl.zst" >"$tmp/saudinewsnet.jsonl"
 
 header="| corpus | docs | MB | neardup 1 thread MB/s | docs/s | 2 threads MB/s | speed-up | F1 | peak RSS MB |"
 for p in $peers; do header+=" $p docs/s | × | F1 | RSS MB |"; done

@@ -22,12 +22,12 @@ for lang in ar en; do
   python3 benches/make_syndication.py "$lang" "$data" "$tmp/syn-$lang" >&2
   "$bin" scan "$tmp/syn-$lang/docs.jsonl" -o "$tmp/nd-$lang" -q
   python3 benches/score_syndication.py "$tmp/syn-$lang/labels.jsonl" "$tmp/nd-$lang/clusters.jsonl" --name "neardup $lang"
-  "$venv/bin/python" benches/peer_datasketch.py "$tmp/syn-$lang/docs.jsonl" "$tmp/ds-$lang.jsonl" 2>/dev/null
+  "$venv/bin/python" benches/peers.py datasketch "$tmp/syn-$lang/docs.jsonl" "$tmp/ds-$lang.jsonl" 2>/dev/null
   python3 benches/score_syndication.py "$tmp/syn-$lang/labels.jsonl" "$tmp/ds-$lang.jsonl" --name "datasketch $lang"
 done
 
 echo "## Labelled corpora (pairwise)"
-zstd -q -d --long=27 "$data/openiti-versions/docs.jsonl.zst" -o "$tmp/openiti.jsonl"
+zstd -q -d --long=27 <"$data/openiti-versions/docs.jsonl.zst" >"$tmp/openiti.jsonl"
 for corpus in openiti:"$tmp/openiti.jsonl":"$data/openiti-versions/labels.jsonl" \
               clough:"$data/clough-stevenson/docs.jsonl":"$data/clough-stevenson/labels.jsonl"; do
   IFS=: read -r name docs labels <<<"$corpus"
@@ -35,6 +35,6 @@ for corpus in openiti:"$tmp/openiti.jsonl":"$data/openiti-versions/labels.jsonl"
   [ "$name" = clough ] && cat_flag=(--category-field category)
   "$bin" scan "$docs" -o "$tmp/nd-$name" -q
   echo "neardup $name: $("$bin" eval --json --truth "$labels" "$tmp/nd-$name/clusters.jsonl" "${cat_flag[@]}" | tr -d '\n ')"
-  "$venv/bin/python" benches/peer_datasketch.py "$docs" "$tmp/ds-$name.jsonl" 2>/dev/null
+  "$venv/bin/python" benches/peers.py datasketch "$docs" "$tmp/ds-$name.jsonl" 2>/dev/null
   echo "datasketch $name: $("$bin" eval --json --truth "$labels" "$tmp/ds-$name.jsonl" "${cat_flag[@]}" | tr -d '\n ')"
 done

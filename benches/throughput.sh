@@ -14,15 +14,7 @@ bin=target/release/neardup
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-# run CMD...: prints "seconds peak_rss_kb"
-run() {
-  python3 - "$@" <<'PY'
-import resource, subprocess, sys, time
-t = time.perf_counter()
-subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-print(f"{time.perf_counter() - t:.3f} {resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}")
-PY
-}
+. benches/common.sh
 
 printf '| corpus | MB | docs | wc -w MB/s | neardup 1 thread MB/s | docs/s | × wc -w | neardup 2 threads MB/s | speed-up | peak RSS MB |\n'
 printf '|---|---|---|---|---|---|---|---|---|---|\n'
@@ -30,7 +22,7 @@ for corpus in saudinewsnet reuters21578 openiti-versions; do
   src="$data/$corpus/docs.jsonl.zst"
   [ -f "$src" ] || continue
   f="$tmp/$corpus.jsonl"
-  zstd -q -d --long=27 "$src" -o "$f"
+  zstd -q -d --long=27 <"$src" >"$f"
   cat "$f" >/dev/null  # warm the page cache for every contender alike
   mb=$(python3 -c "import os;print(os.path.getsize('$f')/1e6)")
   docs=$(wc -l <"$f")

@@ -25,7 +25,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-zstd -q -d --long=27 "$data/saudinewsnet/docs.jsonl.zst" -o "$tmp/saudinewsnet.jsonl"
+zstd -q -d --long=27 <"$data/saudinewsnet/docs.jsonl.zst" >"$tmp/saudinewsnet.jsonl"
 "$bin" scan "$tmp/saudinewsnet.jsonl" -o "$tmp/ref" -q
 
 ip netns add "$ns"

@@ -234,6 +234,20 @@ impl Work {
     }
 }
 
+/// Open the work directory for a task: the plan, the task's validated configuration (which
+/// must be the plan's), and its banding.
+fn begin(
+    cfg: &ScanConfig,
+    dir: &Path,
+    shard: Option<usize>,
+) -> Result<(Work, ScanConfig, Banding)> {
+    let work = Work::open(dir)?;
+    let mut cfg = cfg.clone();
+    let banding = cfg.validate()?;
+    work.check(banding, shard)?;
+    Ok((work, cfg, banding))
+}
+
 fn write_bytes(path: &Path, bytes: &[u8]) -> Result<()> {
     report::atomic_write(path, |w| {
         use std::io::Write;
@@ -624,9 +638,7 @@ pub fn sketch_shard(
     progress: &dyn Progress,
     cancel: &AtomicBool,
 ) -> Result<()> {
-    let work = Work::open(dir)?;
-    let mut cfg = cfg.clone();
-    work.check(cfg.validate()?, Some(shard))?;
+    let (work, cfg, _) = begin(cfg, dir, Some(shard))?;
     let rel = format!("shards/{shard:05}/sketch");
     if work.is_done(&rel) {
         return Ok(());
@@ -898,9 +910,7 @@ fn load_boilerplate(work: &Work) -> Result<Boilerplate> {
 
 /// Stage `boilerplate`: flag boilerplate lines over every shard's line statistics (one task).
 pub fn boilerplate(cfg: &ScanConfig, dir: &Path) -> Result<()> {
-    let work = Work::open(dir)?;
-    let mut cfg = cfg.clone();
-    work.check(cfg.validate()?, None)?;
+    let (work, cfg, _) = begin(cfg, dir, None)?;
     if work.is_done("boilerplate") {
         return Ok(());
     }
@@ -962,9 +972,7 @@ pub fn signatures_shard(
     progress: &dyn Progress,
     cancel: &AtomicBool,
 ) -> Result<()> {
-    let work = Work::open(dir)?;
-    let mut cfg = cfg.clone();
-    work.check(cfg.validate()?, Some(shard))?;
+    let (work, cfg, _) = begin(cfg, dir, Some(shard))?;
     let rel = format!("shards/{shard:05}/signatures");
     if work.is_done(&rel) {
         return Ok(());
@@ -1145,9 +1153,7 @@ fn part_of(p: (u32, u32), parts: usize) -> usize {
 /// `members.bin`, a bit per document (little-endian bit order): set for the documents that take
 /// part in LSH, one per exact group plus every unique document with tokens.
 pub fn exact(cfg: &ScanConfig, dir: &Path) -> Result<()> {
-    let work = Work::open(dir)?;
-    let mut cfg = cfg.clone();
-    work.check(cfg.validate()?, None)?;
+    let (work, _, _) = begin(cfg, dir, None)?;
     if work.is_done("exact") {
         return Ok(());
     }
@@ -1166,9 +1172,7 @@ pub fn exact(cfg: &ScanConfig, dir: &Path) -> Result<()> {
 /// `t % key_ranges`, keep the documents `exact` chose (one per exact group, as a single scan
 /// does), and write the candidate pairs split into the plan's parts.
 pub fn buckets(cfg: &ScanConfig, dir: &Path, task: usize, cancel: &AtomicBool) -> Result<()> {
-    let work = Work::open(dir)?;
-    let mut cfg = cfg.clone();
-    work.check(cfg.validate()?, None)?;
+    let (work, cfg, _) = begin(cfg, dir, None)?;
     if task >= work.plan.bucket_tasks() {
         return Err(Error::Work(format!(
             "buckets task {task} out of range (the plan has {})",
@@ -1238,9 +1242,7 @@ pub fn verify_part(
     progress: &dyn Progress,
     cancel: &AtomicBool,
 ) -> Result<()> {
-    let work = Work::open(dir)?;
-    let mut cfg = cfg.clone();
-    work.check(cfg.validate()?, None)?;
+    let (work, cfg, _) = begin(cfg, dir, None)?;
     if part >= work.plan.parts {
         return Err(Error::Work(format!(
             "part {part} out of range (the plan has {})",
@@ -1320,10 +1322,7 @@ pub fn components(
     cancel: &AtomicBool,
 ) -> Result<crate::ScanOutput> {
     let started = Instant::now();
-    let work = Work::open(dir)?;
-    let mut cfg = cfg.clone();
-    let banding = cfg.validate()?;
-    work.check(banding, None)?;
+    let (work, cfg, banding) = begin(cfg, dir, None)?;
     let mut edges = Vec::new();
     let mut stats = VerifyStats::default();
     for p in 0..work.plan.parts {
