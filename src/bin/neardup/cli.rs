@@ -57,8 +57,9 @@ pub enum Command {
     #[command(hide = true)]
     Generate(GenerateArgs),
     /// One stage of a scan split into tasks over a shared work directory, for a cluster (Ray,
-    /// Slurm, Kubernetes): plan, then sketch per shard, boilerplate, signatures per shard, buckets
-    /// per band, verify per part, components. Byte-identical to `neardup scan`.
+    /// Slurm, Kubernetes): plan, then sketch per shard, boilerplate, signatures per shard, exact,
+    /// buckets per band and key range, verify per part, components. Byte-identical to
+    /// `neardup scan`.
     #[command(subcommand, after_long_help = STAGE_HELP)]
     Stage(StageCommand),
 }
