@@ -255,9 +255,10 @@ pub fn unescape_json_into(raw: &str, out: &mut String) {
     let mut i = 0;
     let mut plain = 0;
     while i < bytes.len() {
-        if bytes[i] != b'\\' {
-            i += 1;
-            continue;
+        // Plain runs are found with memchr (SIMD), not byte by byte.
+        match memchr::memchr(b'\\', &bytes[i..]) {
+            Some(p) => i += p,
+            None => break,
         }
         out.push_str(&raw[plain..i]);
         let esc = bytes.get(i + 1).copied().unwrap_or(b'\\');
