@@ -723,7 +723,8 @@ impl Piece {
 pub fn load(cfg: &InputConfig) -> Corpus {
     let mut problems = Vec::new();
     let found = discover(cfg, &mut problems);
-    let (files, mut load_problems, skipped_files, skipped_documents) = load_found(&found, cfg);
+    let (files, mut load_problems, mut skipped_files, skipped_documents) = load_found(&found, cfg);
+    skipped_files += unusable_paths(&problems);
     problems.append(&mut load_problems);
     build(
         files,
@@ -734,6 +735,15 @@ pub fn load(cfg: &InputConfig) -> Corpus {
         true,
         &[],
     )
+}
+
+/// Paths that discovery could not use at all (missing, unreadable), among its `problems`: each
+/// counts as a skipped file (a symlink loop is only a warning).
+pub(crate) fn unusable_paths(problems: &[Problem]) -> u64 {
+    problems
+        .iter()
+        .filter(|p| matches!(p.kind, ProblemKind::NotFound | ProblemKind::Unreadable))
+        .count() as u64
 }
 
 /// Read the `found` files: the loaded ones, their problems in file order, files skipped, and

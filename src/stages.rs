@@ -881,6 +881,7 @@ fn open_corpus(
     }
     corpus.problems.extend(record_problems);
     if full {
+        corpus.skipped_files += input::unusable_paths(&work.plan.discovery_problems);
         corpus.disambiguate_ids();
     }
     Ok((corpus, prints))

@@ -62,6 +62,29 @@ fn every_bad_input_is_named_counted_and_the_good_documents_are_processed() {
 }
 
 #[test]
+fn a_missing_input_path_is_named_counted_as_skipped_and_exits_2() {
+    let out = tempfile::tempdir().unwrap();
+    let missing = out.path().join("no-such-dump.jsonl");
+    neardup()
+        .args(["scan", "-q", "-o"])
+        .arg(out.path().join("o"))
+        .arg(&missing)
+        .arg(fixture("news"))
+        .assert()
+        .code(2)
+        .stderr(
+            predicate::str::contains("no-such-dump.jsonl")
+                .and(predicate::str::contains("No such file")),
+        );
+    let s = summary(&out.path().join("o"));
+    assert_eq!(s["files"]["skipped"], 1);
+    assert_eq!(s["problems_by_kind"]["not_found"], 1);
+    // The rest was processed: the fixture's syndicated copies still cluster.
+    assert_eq!(s["documents"]["read"], 7);
+    assert_eq!(s["clusters"]["total"], 1);
+}
+
+#[test]
 fn a_symlink_loop_is_reported_and_does_not_hang() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("in");

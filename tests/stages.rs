@@ -192,7 +192,11 @@ fn one_shard_and_more_shards_than_files_match_too() {
         "--verify",
         "estimate",
     ];
+    // A missing input path too: named, counted as a skipped file, exit 2, in both modes.
+    let missing = tmp.path().join("missing.jsonl");
+    let opts = [&opts[..], &[missing.to_str().unwrap()]].concat();
     scan(&input, &tmp.path().join("ref"), &opts);
+    assert_eq!(summary(&tmp.path().join("ref"))["files"]["skipped"], 1);
     for shards in [1, 20] {
         let work = tmp.path().join(format!("work{shards}"));
         let p = plan(&work, shards, &input, &opts);
