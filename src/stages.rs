@@ -1356,6 +1356,7 @@ pub fn components(
     };
     let sketches = load_final(&work, num_perm)?;
     let (corpus, prints) = open_corpus(&work, 0..work.plan.shards.len(), true)?;
+    crate::strict_check(&cfg, &corpus)?;
     if corpus.docs.len() != sketches.len() {
         return Err(Error::Work(
             "shards disagree on their document counts".into(),

@@ -152,6 +152,12 @@ fn three_shards_by_hand_match_a_local_scan_byte_for_byte() {
     let code = run_by_hand(&work, &p, &tmp.path().join("staged"));
     assert_eq!(code, 2, "skipped records make the exit code 2, as for scan");
     assert_same(&tmp.path().join("ref"), &tmp.path().join("staged"));
+    // With --strict the first problem is fatal and nothing is written, as for scan.
+    let strict = tmp.path().join("work-strict");
+    let p = plan(&strict, 2, &input, &["--strict"]);
+    let code = run_by_hand(&strict, &p, &tmp.path().join("strict-out"));
+    assert_eq!(code, 2);
+    assert!(!tmp.path().join("strict-out/clusters.jsonl").exists());
     // `clean --from` accepts a staged run's output as its own scan's.
     for from in ["ref", "staged"] {
         let mut c = neardup();
