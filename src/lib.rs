@@ -458,7 +458,7 @@ fn summarise(
     }
 }
 
-/// What [`clean`] did.
+/// What [`clean()`] did.
 #[derive(Debug, serde::Serialize)]
 pub struct CleanSummary {
     pub tool: &'static str,

@@ -427,7 +427,7 @@ const INTERACTS: u32 = 1 << 27;
 /// Folding maps the character to a different one.
 const CHANGED: u32 = 1 << 26;
 
-/// Per-character facts for the Basic Multilingual Plane, computed once from [`classify`] and the
+/// Per-character facts for the Basic Multilingual Plane, computed once from `classify` and the
 /// Unicode tables, so the hot loop does one array lookup per character instead of several
 /// binary searches (case mapping, alphabetic, NFKC quick check).
 pub struct Tables {
