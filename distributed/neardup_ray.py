@@ -68,7 +68,8 @@ def run_stage(name, task_args, a, pinned=None, log=print):
     t = time.perf_counter()
     opts = {"num_cpus": a.cpus_per_task, "max_retries": a.max_retries, "retry_exceptions": True}
     if pinned is not None:
-        opts["scheduling_strategy"] = NodeAffinitySchedulingStrategy(pinned, soft=False)
+        # Soft: the biggest node is preferred, but a retry after it died may run elsewhere.
+        opts["scheduling_strategy"] = NodeAffinitySchedulingStrategy(pinned, soft=True)
     refs = []
     for i, args in enumerate(task_args):
         marker = None
