@@ -357,6 +357,13 @@ pub struct BoilerplateConfig {
     pub exclude_from_shingles: bool,
 }
 
+impl BoilerplateConfig {
+    /// Whether flagged lines are left out of shingling (detection on and not kept in).
+    pub fn excludes_lines(&self) -> bool {
+        self.enabled && self.exclude_from_shingles
+    }
+}
+
 impl Default for BoilerplateConfig {
     fn default() -> Self {
         BoilerplateConfig {

@@ -1211,7 +1211,7 @@ fn repair_record(
 
 /// The source of a record: the `--source-field` value (a URL gives its host, without `www.`),
 /// an outlet; or the file when the field is absent, not one.
-fn source_name<'a>(line: &[u8], field: Option<Field>, file: &'a str) -> (Cow<'a, str>, bool) {
+fn source_name<'a>(line: &'a [u8], field: Option<Field>, file: &'a str) -> (Cow<'a, str>, bool) {
     let Some(Field::String {
         start,
         len,
@@ -1220,10 +1220,15 @@ fn source_name<'a>(line: &[u8], field: Option<Field>, file: &'a str) -> (Cow<'a,
     else {
         return (Cow::Borrowed(file), false);
     };
-    let raw = String::from_utf8_lossy(&line[start..start + len]);
-    let value = decode_json_str(&raw, escaped);
-    let name = url_host(&value).map(str::to_string).unwrap_or(value);
-    (Cow::Owned(name), true)
+    // Borrowed from the record unless it has escapes: no allocation per document.
+    let name = match String::from_utf8_lossy(&line[start..start + len]) {
+        Cow::Borrowed(raw) if !escaped => Cow::Borrowed(url_host(raw).unwrap_or(raw)),
+        raw => {
+            let value = decode_json_str(&raw, escaped);
+            Cow::Owned(url_host(&value).map(str::to_string).unwrap_or(value))
+        }
+    };
+    (name, true)
 }
 
 /// The host of an `http(s)://` URL, lower-cased callers aside, without a leading `www.`.
@@ -1440,6 +1445,11 @@ mod tests {
             source_name(line.as_bytes(), rec.source, "f.jsonl"),
             (Cow::Borrowed("f.jsonl"), false)
         );
+        // Escaped values are decoded before the host is taken.
+        let line = r#"{"text": "x", "url": "https:\/\/www.Example.org\/a"}"#;
+        let rec = parse_record(line, "text", "id", Some("url")).unwrap();
+        let (name, outlet) = source_name(line.as_bytes(), rec.source, "f.jsonl");
+        assert_eq!((name.as_ref(), outlet), ("Example.org", true));
         assert_eq!(url_host("ftp://x"), None);
     }
 

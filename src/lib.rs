@@ -129,6 +129,16 @@ pub struct Prepared {
 }
 
 impl Prepared {
+    /// The verifier for this corpus (exact sets rebuilt with the same exclusions as the sketches).
+    fn verifier<'a>(&'a self, cancel: &'a AtomicBool) -> verify::Verifier<'a> {
+        verify::Verifier {
+            corpus: &self.corpus,
+            params: self.params,
+            exclude: self.exclude(),
+            cancel,
+        }
+    }
+
     /// Line hashes left out of shingling.
     pub fn exclude(&self) -> &[u64] {
         if self.exclude_boilerplate {
@@ -208,7 +218,7 @@ pub fn prepare(cfg: &ScanConfig, progress: &dyn Progress, cancel: &AtomicBool) -
         sketches,
         groups,
         params,
-        exclude_boilerplate: cfg.boilerplate.enabled && cfg.boilerplate.exclude_from_shingles,
+        exclude_boilerplate: cfg.boilerplate.excludes_lines(),
         timings,
         started,
         inputs: None,
@@ -245,7 +255,7 @@ pub fn match_documents(
         *clock = Instant::now();
     };
     let mut timings = std::mem::take(&mut prep.timings);
-    let (corpus, sketches, groups) = (&prep.corpus, &prep.sketches, &prep.groups);
+    let (sketches, groups) = (&prep.sketches, &prep.groups);
 
     // Candidates: a banding for the Jaccard threshold, and with containment a second, lower one
     // that catches a short document inside a longer one.
@@ -274,12 +284,7 @@ pub fn match_documents(
     lap(Stage::Candidates, &mut clock, &mut timings);
 
     let criterion = cfg.criterion();
-    let verifier = verify::Verifier {
-        corpus,
-        params: prep.params,
-        exclude: prep.exclude(),
-        cancel,
-    };
+    let verifier = prep.verifier(cancel);
     let (edges, vstats) = verifier.verify_candidates(
         &pairs,
         &|a, b| sketches.estimate(DocId(a), DocId(b)),
@@ -314,12 +319,7 @@ pub(crate) fn cluster_edges(
     let clock = Instant::now();
     let (corpus, sketches, groups) = (&prep.corpus, &prep.sketches, &prep.groups);
     let criterion = cfg.criterion();
-    let verifier = verify::Verifier {
-        corpus,
-        params: prep.params,
-        exclude: prep.exclude(),
-        cancel,
-    };
+    let verifier = prep.verifier(cancel);
     progress.begin(Stage::Cluster, 0);
     let comps = cluster::components(corpus.docs.len(), groups, edges);
     let (clusters, chains) = cluster::center_clusters(

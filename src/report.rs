@@ -204,7 +204,7 @@ impl BoilerplateOut {
             enabled: cfg.enabled,
             min_docs: cfg.min_docs,
             lexicon: cfg.lexicon,
-            excluded_from_shingles: cfg.enabled && cfg.exclude_from_shingles,
+            excluded_from_shingles: cfg.excludes_lines(),
             lines: bp.lines.len() as u64,
             by_reason,
             documents_affected: bp.docs_affected,

@@ -848,14 +848,20 @@ fn open_corpus(
         let docs = read_file(&work.shard_dir(s).join("docs.bin"))?;
         if docs.len() as u64 != meta.docs * DOC_BYTES as u64 {
             return Err(Error::Work(format!(
-                "shard {s}: docs.bin has the wrong length"
+                "{}: {} bytes, expected {} documents × {DOC_BYTES}",
+                work.shard_dir(s).join("docs.bin").display(),
+                docs.len(),
+                meta.docs
             )));
         }
-        for r in docs.chunks_exact(DOC_BYTES) {
-            let (mut d, src) = decode_doc(r, owned_base)?;
+        let docs_path = work.shard_dir(s).join("docs.bin");
+        for (i, r) in docs.chunks_exact(DOC_BYTES).enumerate() {
+            let corrupt =
+                |what: &str| Error::Work(format!("{}: record {i}: {what}", docs_path.display()));
+            let (mut d, src) = decode_doc(r, owned_base).map_err(|_| corrupt("unknown tag"))?;
             let &(file, line_base) = file_map
                 .get(d.file as usize)
-                .ok_or_else(|| Error::Work(format!("shard {s}: bad file index")))?;
+                .ok_or_else(|| corrupt("file index out of range"))?;
             d.file = file;
             if d.line > 0 {
                 d.line += line_base;
@@ -864,7 +870,7 @@ fn open_corpus(
             corpus.doc_source.push(
                 *local
                     .get(src as usize)
-                    .ok_or_else(|| Error::Work(format!("shard {s}: bad source index")))?,
+                    .ok_or_else(|| corrupt("source index out of range"))?,
             );
         }
         for p in &mut meta.record_problems {
@@ -983,7 +989,7 @@ pub fn signatures_shard(
     let sd = work.shard_dir(shard);
     let mut sketches = empty_sketches(cfg.num_perm);
     read_sketches(&sd, "pass1", cfg.num_perm, &mut sketches)?;
-    if cfg.boilerplate.enabled && cfg.boilerplate.exclude_from_shingles && !bp.hashes.is_empty() {
+    if cfg.boilerplate.excludes_lines() && !bp.hashes.is_empty() {
         let (corpus, _) = open_corpus(&work, shard..shard + 1, false)?;
         let mut lines = DocLines::default();
         read_lines(&sd, &mut lines)?;
@@ -1281,7 +1287,7 @@ pub fn verify_part(
         )
     };
     let (corpus, _) = open_corpus(&work, 0..work.plan.shards.len(), false)?;
-    let exclude: &[u64] = if cfg.boilerplate.enabled && cfg.boilerplate.exclude_from_shingles {
+    let exclude: &[u64] = if cfg.boilerplate.excludes_lines() {
         &bp.hashes
     } else {
         &[]
@@ -1369,7 +1375,7 @@ pub fn components(
         sketches,
         groups,
         params: SketchParams::from_config(&cfg),
-        exclude_boilerplate: cfg.boilerplate.enabled && cfg.boilerplate.exclude_from_shingles,
+        exclude_boilerplate: cfg.boilerplate.excludes_lines(),
         timings: Default::default(),
         started,
         inputs: Some(InputsOut::from_list(prints)),

@@ -242,6 +242,25 @@ fn stages_refuse_to_run_before_their_inputs_and_resume_after_a_lost_task() {
     fs::write(work.join("shards/00001/docs.bin"), b"half-written").unwrap();
     assert_eq!(run_by_hand(&work, &p, &tmp.path().join("staged")), 2);
     assert_same(&tmp.path().join("ref"), &tmp.path().join("staged"));
+    // A damaged shard file is named, with the record.
+    let docs = work.join("shards/00000/docs.bin");
+    let mut bytes = fs::read(&docs).unwrap();
+    let good = bytes.clone();
+    bytes[40 + 8] = 9; // record 1: unknown text tag
+    fs::write(&docs, &bytes).unwrap();
+    let mut c = neardup();
+    c.args(["stage", "components", "-q", "-o"])
+        .arg(tmp.path().join("damaged"))
+        .arg("--work")
+        .arg(&work);
+    let o = c.output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("shards/00000/docs.bin: record 1: unknown tag"),
+        "{err}"
+    );
+    fs::write(&docs, good).unwrap();
     // Out-of-range tasks and a different plan in the same directory are errors.
     let o = stage(&["sketch", "--shard", "2"], &work);
     assert_eq!(o.status.code(), Some(2));
