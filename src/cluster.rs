@@ -28,8 +28,13 @@ pub enum ClusterKind {
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Member {
     pub doc: DocId,
+    /// Score of the pair (representative, member): `a` is the representative.
     pub score: Score,
     pub matched: MatchKind,
+    /// The representative covers this member, so `clean` drops it: Jaccard at or above the
+    /// threshold, or the member inside the representative at or above the containment
+    /// threshold ([`Score::a_covers_b`]). Always false for the representative itself.
+    pub drop: bool,
 }
 
 /// A cluster of two or more documents; `members[0]` is the kept representative.
@@ -160,18 +165,34 @@ pub struct ChainStats {
     pub documents_split_off: u64,
     /// Of those, documents similar to no centre: they stay unclustered.
     pub documents_left_alone: u64,
+    /// Documents contained in a centre that were kept out of its cluster because they share
+    /// nothing with the cluster's other parts (the other story of a page carrying two).
+    pub parts_split_off: u64,
     /// Members that match their cluster's centre but not the kept representative (`matched`
     /// is `via_centre`).
     pub members_not_matching_representative: u64,
+    /// Members the representative does not cover: `clean` keeps them.
+    pub members_not_covered: u64,
 }
 
-/// Clusters from components, guarded against chaining. In each component the document with the
-/// most verified matches (ties: `keep` priority) is a centre and takes every remaining document
-/// that `criterion` matches *directly* with it; the rest form the next round (star clustering).
-/// So every member is similar to its cluster's centre, never only through a chain of others.
-/// The kept representative is then the `keep` choice among the members, and every member is
-/// scored against it (`score` gives exact or estimated scores of pairs; `known` are scores
-/// already verified, reused).
+/// Candidates for the representative of one cluster, besides its centre (the fuller versions).
+const MAX_REPRESENTATIVE_CANDIDATES: usize = 4;
+
+/// Clusters from components, guarded against chaining and against pages that carry two stories.
+///
+/// In each component the document with the most verified matches (ties: `keep` priority) is a
+/// centre and takes every remaining document that `criterion` matches *directly* with it; the
+/// rest form the next round (star clustering). So every member is similar to its cluster's
+/// centre, never only through a chain of others. Members that are only a *part* of the centre
+/// (inside it by containment, but not covering it) must also match the centre's biggest part,
+/// the anchor: a page carrying two unrelated stories takes the copies of one of them, never both.
+///
+/// The kept representative is a member that *covers* every other member
+/// ([`Score::a_covers_b`]): the centre, or a fuller version of it (an article over its teaser);
+/// `keep` decides among those that qualify. When none covers all, the one covering most is kept,
+/// and the members it does not cover are marked as not dropped. Every member is scored against
+/// the representative. `score` gives exact or estimated scores of pairs `(a, b)`, oriented;
+/// `known` are scores already verified, reused.
 pub fn center_clusters(
     comps: Vec<Vec<u32>>,
     keep: KeepPolicy,
@@ -183,7 +204,13 @@ pub fn center_clusters(
 ) -> crate::Result<(Vec<Cluster>, ChainStats)> {
     let mut known: Vec<(u32, u32, Score)> = known
         .iter()
-        .map(|e| (e.a.min(e.b), e.a.max(e.b), e.score))
+        .map(|e| {
+            if e.a <= e.b {
+                (e.a, e.b, e.score)
+            } else {
+                (e.b, e.a, e.score.swapped())
+            }
+        })
         .collect();
     known.sort_unstable_by_key(|&(a, b, _)| (a, b));
     let lookup = |a: u32, b: u32| {
@@ -191,7 +218,34 @@ pub fn center_clusters(
         known
             .binary_search_by_key(&key, |&(x, y, _)| (x, y))
             .ok()
-            .map(|i| known[i].2)
+            .map(|i| {
+                if a <= b {
+                    known[i].2
+                } else {
+                    known[i].2.swapped()
+                }
+            })
+    };
+    let same = |a: u32, b: u32| exact[a as usize] == exact[b as usize];
+    // Oriented scores of `pairs`: identical copies and known pairs without work, the rest in one
+    // call to `score`.
+    let mut scores_of = |pairs: &[(u32, u32)]| -> crate::Result<Vec<Score>> {
+        let need: Vec<(u32, u32)> = pairs
+            .iter()
+            .filter(|&&(a, b)| !same(a, b) && lookup(a, b).is_none())
+            .copied()
+            .collect();
+        let mut fresh = score(&need)?.into_iter();
+        Ok(pairs
+            .iter()
+            .map(|&(a, b)| {
+                if same(a, b) {
+                    Score::IDENTICAL
+                } else {
+                    lookup(a, b).unwrap_or_else(|| fresh.next().unwrap_or(Score::NONE))
+                }
+            })
+            .collect())
     };
     // Verified matches per document (edges), for choosing centres.
     let mut degree = vec![0u32; exact.len()];
@@ -221,112 +275,197 @@ pub fn center_clusters(
         })
         .collect();
     let mut first_round = true;
-    let mut built: Vec<Vec<u32>> = Vec::new();
-    let zero = Score {
-        jaccard: 0.0,
-        containment: 0.0,
-        min_size: 0,
-    };
+    // Built clusters: the centre first, each member with its score from the centre.
+    let mut built: Vec<Vec<(u32, Score)>> = Vec::new();
     while !active.is_empty() {
-        let mut pairs = Vec::new();
+        let pairs: Vec<(u32, u32)> = active
+            .iter()
+            .flat_map(|c| c[1..].iter().map(move |&d| (c[0], d)))
+            .collect();
+        let mut from_centre = scores_of(&pairs)?.into_iter();
+        // Members matching their centre, per component, and the anchor each must also match.
+        let mut matched: Vec<Vec<(u32, Score)>> = Vec::with_capacity(active.len());
+        let mut rest: Vec<Vec<u32>> = Vec::with_capacity(active.len());
+        let mut anchor_pairs = Vec::new();
+        let mut anchors: Vec<Option<u32>> = Vec::with_capacity(active.len());
         for c in &active {
-            let center = c[0];
+            let centre = c[0];
+            let mut m = vec![(centre, Score::IDENTICAL)];
+            let mut r = Vec::new();
             for &d in &c[1..] {
-                if exact[d as usize] != exact[center as usize] && lookup(center, d).is_none() {
-                    pairs.push((center, d));
-                }
-            }
-        }
-        let scored = score(&pairs)?;
-        let mut fresh = scored.into_iter();
-        let mut next = Vec::new();
-        for c in active {
-            let center = c[0];
-            let mut members = vec![center];
-            let mut rest = Vec::new();
-            for &d in &c[1..] {
-                let matched = exact[d as usize] == exact[center as usize] || {
-                    let s = match lookup(center, d) {
-                        Some(s) => s,
-                        None => fresh.next().unwrap_or(zero),
-                    };
-                    criterion.matches(&s).is_some()
-                };
-                if matched {
-                    members.push(d);
+                let s = from_centre.next().unwrap_or(Score::NONE);
+                if same(centre, d) || criterion.matches(&s).is_some() {
+                    m.push((d, s));
                 } else {
-                    rest.push(d);
+                    r.push(d);
                 }
             }
-            if first_round && !rest.is_empty() {
+            // A part: inside the centre, not covering it (`a_in_b`: share of the centre in d).
+            let anchor = criterion.containment.and_then(|cthr| {
+                m[1..]
+                    .iter()
+                    .filter(|(d, s)| {
+                        !same(centre, *d) && s.jaccard < criterion.jaccard && s.a_in_b < cthr
+                    })
+                    .max_by(|x, y| x.1.a_in_b.total_cmp(&y.1.a_in_b).then(y.0.cmp(&x.0)))
+                    .map(|&(d, _)| d)
+            });
+            if let Some(a) = anchor {
+                anchor_pairs.extend(m[1..].iter().filter(|(d, _)| *d != a).map(|&(d, _)| (a, d)));
+            }
+            anchors.push(anchor);
+            matched.push(m);
+            rest.push(r);
+        }
+        let mut from_anchor = scores_of(&anchor_pairs)?.into_iter();
+        let mut next = Vec::new();
+        for (((mut members, anchor), mut r), comp) in
+            matched.into_iter().zip(anchors).zip(rest).zip(&active)
+        {
+            if let Some(a) = anchor {
+                let centre = members[0].0;
+                let mut kept = Vec::with_capacity(members.len());
+                let mut split = false;
+                for (d, s) in members {
+                    // One score per member other than the centre and the anchor, in order.
+                    let fits = d == centre
+                        || d == a
+                        || criterion
+                            .matches(&from_anchor.next().unwrap_or(Score::NONE))
+                            .is_some();
+                    if fits {
+                        kept.push((d, s));
+                    } else {
+                        stats.parts_split_off += 1;
+                        r.push(d);
+                        split = true;
+                    }
+                }
+                if split {
+                    // The rest keeps the component's order (centres by degree, then priority).
+                    let out: std::collections::HashSet<u32> = r.iter().copied().collect();
+                    r = comp.iter().copied().filter(|d| out.contains(d)).collect();
+                }
+                members = kept;
+            }
+            if first_round && !r.is_empty() {
                 stats.components_split += 1;
-                stats.documents_split_off += rest.len() as u64;
+                stats.documents_split_off += r.len() as u64;
             }
             if members.len() > 1 {
                 built.push(members);
             } else {
                 stats.documents_left_alone += 1;
             }
-            match rest.len() {
+            match r.len() {
                 0 => {}
                 1 => stats.documents_left_alone += 1,
-                _ => next.push(rest),
+                _ => next.push(r),
             }
         }
         active = next;
         first_round = false;
     }
-    // The kept representative of each cluster, and every member's score against it.
-    for m in &mut built {
-        m.sort_by_key(|&d| priority(d));
-    }
-    let mut pairs = Vec::new();
-    for m in &built {
-        for &d in &m[1..] {
-            if exact[d as usize] != exact[m[0] as usize] && lookup(m[0], d).is_none() {
-                pairs.push((m[0], d));
-            }
-        }
-    }
-    let mut fresh = score(&pairs)?.into_iter();
-    let mut clusters: Vec<(u32, Vec<Member>)> = built
-        .into_iter()
+    // The representative: candidates are the centre, the `keep` choice and the biggest members,
+    // each only if it covers the centre (a representative must cover every member).
+    let candidates: Vec<Vec<u32>> = built
+        .iter()
         .map(|m| {
-            let rep = m[0];
-            let mut members = vec![Member {
-                doc: DocId(rep),
-                score: Score::IDENTICAL,
-                matched: MatchKind::Exact,
-            }];
-            for &d in &m[1..] {
-                let (s, kind) = if exact[d as usize] == exact[rep as usize] {
-                    (Score::IDENTICAL, Some(MatchKind::Exact))
-                } else {
-                    let s = lookup(rep, d).unwrap_or_else(|| fresh.next().unwrap_or(zero));
-                    (s, criterion.matches(&s))
-                };
-                if kind.is_none() {
-                    stats.members_not_matching_representative += 1;
+            let centre = m[0].0;
+            let covers_centre = |&(d, s): &(u32, Score)| {
+                d == centre || same(centre, d) || s.swapped().a_covers_b(criterion)
+            };
+            let mut by_priority: Vec<u32> =
+                m.iter().filter(|x| covers_centre(x)).map(|x| x.0).collect();
+            by_priority.sort_by_key(|&d| priority(d));
+            let mut by_size = by_priority.clone();
+            by_size.sort_by_key(|&d| (std::cmp::Reverse(tokens[d as usize]), d));
+            let mut c: Vec<u32> = Vec::with_capacity(MAX_REPRESENTATIVE_CANDIDATES + 2);
+            for d in by_priority
+                .iter()
+                .take(1)
+                .chain(std::iter::once(&centre))
+                .chain(&by_size)
+            {
+                if c.len() > MAX_REPRESENTATIVE_CANDIDATES {
+                    break;
                 }
-                members.push(Member {
-                    doc: DocId(d),
-                    score: s,
-                    matched: kind.unwrap_or(MatchKind::ViaCentre),
-                });
+                if !c.iter().any(|&x| same(x, *d)) {
+                    c.push(*d);
+                }
             }
-            members[1..].sort_unstable_by_key(|m| m.doc);
-            (*m.iter().min().unwrap_or(&rep), members)
+            c
         })
         .collect();
+    let pairs: Vec<(u32, u32)> = built
+        .iter()
+        .zip(&candidates)
+        .flat_map(|(m, cands)| {
+            cands
+                .iter()
+                .flat_map(move |&k| m.iter().filter(move |x| x.0 != k).map(move |x| (k, x.0)))
+        })
+        .collect();
+    let mut scored = scores_of(&pairs)?.into_iter();
+    let mut clusters: Vec<(u32, Vec<Member>)> = Vec::with_capacity(built.len());
+    for (m, cands) in built.iter().zip(&candidates) {
+        // Per candidate: its scores against every other member (in member order), and how many
+        // of them it covers.
+        let per_cand: Vec<(u32, Vec<Score>, usize)> = cands
+            .iter()
+            .map(|&k| {
+                let s: Vec<Score> = m
+                    .iter()
+                    .filter(|x| x.0 != k)
+                    .map(|_| scored.next().unwrap_or(Score::NONE))
+                    .collect();
+                let covered = s.iter().filter(|s| s.a_covers_b(criterion)).count();
+                (k, s, covered)
+            })
+            .collect();
+        let all = m.len() - 1;
+        let best = per_cand
+            .iter()
+            .min_by_key(|(k, _, covered)| (covered != &all, all - covered, priority(*k)))
+            .expect("the centre is always a candidate");
+        let (rep, rep_scores, _) = best;
+        let mut members = vec![Member {
+            doc: DocId(*rep),
+            score: Score::IDENTICAL,
+            matched: MatchKind::Exact,
+            drop: false,
+        }];
+        for (&(d, _), &s) in m.iter().filter(|x| x.0 != *rep).zip(rep_scores) {
+            let kind = if same(*rep, d) {
+                Some(MatchKind::Exact)
+            } else {
+                criterion.matches(&s)
+            };
+            if kind.is_none() {
+                stats.members_not_matching_representative += 1;
+            }
+            let drop = s.a_covers_b(criterion);
+            if !drop {
+                stats.members_not_covered += 1;
+            }
+            members.push(Member {
+                doc: DocId(d),
+                score: s,
+                matched: kind.unwrap_or(MatchKind::ViaCentre),
+                drop,
+            });
+        }
+        members[1..].sort_unstable_by_key(|m| m.doc);
+        let first = m.iter().map(|x| x.0).min().unwrap_or(*rep);
+        clusters.push((first, members));
+    }
     clusters.sort_unstable_by_key(|(first, m)| (*first, m[0].doc));
     let clusters = clusters
         .into_iter()
         .enumerate()
         .map(|(i, (_, members))| {
-            let rep = members[0].doc.0 as usize;
-            let all_same = members
-                .iter()
-                .all(|m| exact[m.doc.0 as usize] == exact[rep]);
+            let rep = members[0].doc.0;
+            let all_same = members.iter().all(|m| same(m.doc.0, rep));
             Cluster {
                 id: ClusterId(i as u32),
                 kind: if all_same {
@@ -348,8 +487,10 @@ mod tests {
     fn sc(j: f64) -> Score {
         Score {
             jaccard: j,
-            containment: j,
-            min_size: 100,
+            a_in_b: j,
+            b_in_a: j,
+            size_a: 100,
+            size_b: 100,
         }
     }
 
@@ -433,13 +574,112 @@ mod tests {
         .unwrap();
         // Centre 1 (two matches, first) takes 0 and 2; 3 and 4 form their own cluster. Without
         // the guard, union-find would put all five in one cluster.
-        assert_eq!(ids(&c), vec![vec![0, 1, 2], vec![3, 4]]);
-        // Kept: 0 (first). 2 matches the centre 1, not 0 itself, and says so.
+        assert_eq!(ids(&c), vec![vec![1, 0, 2], vec![3, 4]]);
+        // Kept: the centre 1, since 0 (first) does not cover 2; so every member is dropped for
+        // a document that covers it.
         assert_eq!(c[0].members[1].matched, MatchKind::Jaccard);
-        assert_eq!(c[0].members[2].matched, MatchKind::ViaCentre);
-        assert_eq!(stats.members_not_matching_representative, 1);
+        assert_eq!(c[0].members[2].matched, MatchKind::Jaccard);
+        assert!(c[0].members[1..].iter().all(|m| m.drop));
+        assert_eq!(stats.members_not_matching_representative, 0);
         assert_eq!((stats.components_split, stats.documents_split_off), (1, 2));
         assert_eq!(stats.documents_left_alone, 0);
+    }
+
+    /// Star clustering over documents given as shingle sets, with exact scores, every pair that
+    /// matches `criterion` an edge, and containment on at 0.6.
+    fn cluster_sets(sets: &[Vec<u64>], keep: KeepPolicy) -> (Vec<Cluster>, ChainStats) {
+        let crit = Criterion {
+            jaccard: 0.5,
+            containment: Some(0.6),
+        };
+        let score =
+            |a: u32, b: u32| crate::verify::score_sets(&sets[a as usize], &sets[b as usize]);
+        let n = sets.len() as u32;
+        let mut edges = Vec::new();
+        for a in 0..n {
+            for b in a + 1..n {
+                let s = score(a, b);
+                if crit.matches(&s).is_some() {
+                    edges.push(Edge { a, b, score: s });
+                }
+            }
+        }
+        let exact: Vec<u128> = (0..n as u128).collect();
+        let tokens: Vec<u32> = sets.iter().map(|s| s.len() as u32).collect();
+        let groups = exact_groups(&exact, &tokens);
+        let comps = components(sets.len(), &groups, &edges);
+        center_clusters(comps, keep, &exact, &tokens, &crit, &edges, |p| {
+            Ok(p.iter().map(|&(a, b)| score(a, b)).collect())
+        })
+        .unwrap()
+    }
+
+    /// A story of 100 shingles starting at `base`, with `edit` of them replaced.
+    fn story(base: u64, edit: u64) -> Vec<u64> {
+        let mut v: Vec<u64> = (base..base + 100 - edit)
+            .chain(9_000_000 + base * 7 + edit..9_000_000 + base * 7 + 2 * edit)
+            .collect();
+        v.sort_unstable();
+        v
+    }
+
+    #[test]
+    fn a_page_carrying_two_stories_never_merges_their_clusters() {
+        // Story A (0..100) and B (1000..1100), two copies of each, and a roundup page with both.
+        let a = story(0, 0);
+        let b = story(1000, 0);
+        let mut roundup: Vec<u64> = a.iter().chain(&b).copied().collect();
+        roundup.sort_unstable();
+        let sets = vec![
+            roundup,
+            a.clone(),
+            story(0, 5),
+            b.clone(),
+            story(1000, 5),
+            story(0, 8),
+            story(1000, 8),
+        ];
+        let (c, stats) = cluster_sets(&sets, KeepPolicy::First);
+        let mut got = ids(&c);
+        for g in &mut got {
+            g.sort_unstable();
+        }
+        got.sort();
+        // The roundup goes with one story; the other story is a cluster of its own.
+        assert_eq!(got.len(), 2, "{got:?}");
+        let with_a = got.iter().any(|g| g == &vec![0, 1, 2, 5]);
+        let with_b = got.iter().any(|g| g == &vec![0, 3, 4, 6]);
+        assert!(with_a || with_b, "{got:?}");
+        assert!(
+            got.contains(&vec![1, 2, 5]) || got.contains(&vec![3, 4, 6]),
+            "{got:?}"
+        );
+        assert!(stats.parts_split_off >= 3);
+        // Nothing is lost: every dropped member is covered by its representative.
+        for cl in &c {
+            for m in &cl.members[1..] {
+                assert!(
+                    !m.drop || m.score.jaccard >= 0.5 || m.score.b_in_a >= 0.6,
+                    "{cl:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_fuller_version_is_kept_over_its_teaser() {
+        // A teaser (the first 40 shingles) comes first in input order; the article and an
+        // edited copy follow.
+        let article = story(0, 0);
+        let teaser: Vec<u64> = article[..40].to_vec();
+        let (c, _) = cluster_sets(&[teaser, article, story(0, 4)], KeepPolicy::First);
+        assert_eq!(c.len(), 1);
+        // Kept: the article (the first that covers everyone), not the teaser.
+        assert_eq!(c[0].keep(), DocId(1));
+        assert!(c[0].members[1..].iter().all(|m| m.drop));
+        let teaser = c[0].members.iter().find(|m| m.doc == DocId(0)).unwrap();
+        assert_eq!(teaser.matched, MatchKind::Containment);
+        assert_eq!((teaser.score.b_in_a, teaser.score.a_in_b), (1.0, 0.4));
     }
 
     #[test]

@@ -1209,6 +1209,41 @@ fn repair_record(
     piece.push_source(name, outlet);
 }
 
+/// The inside of the text field's JSON string in the raw bytes of a record that is not valid
+/// UTF-8 (a repaired record): the record is decoded lossily and parsed as the reader did, and the
+/// span is mapped back to the raw bytes (each U+FFFD the decoding put in stands for one invalid
+/// sequence). `None` when the record has no string text field.
+pub(crate) fn raw_text_span(line: &[u8], text_field: &str) -> Option<std::ops::Range<usize>> {
+    let fixed = String::from_utf8_lossy(line);
+    let rec = parse_record(&fixed, text_field, "\u{0}", None).ok()?;
+    let Some(Field::String { start, len, .. }) = rec.text else {
+        return None;
+    };
+    Some(lossy_to_raw(line, start)..lossy_to_raw(line, start + len))
+}
+
+/// The raw offset of byte `offset` of `String::from_utf8_lossy(raw)`.
+fn lossy_to_raw(raw: &[u8], offset: usize) -> usize {
+    let (mut fixed, mut pos) = (0, 0);
+    for chunk in raw.utf8_chunks() {
+        let valid = chunk.valid().len();
+        if offset <= fixed + valid {
+            return pos + (offset - fixed);
+        }
+        fixed += valid;
+        pos += valid;
+        if !chunk.invalid().is_empty() {
+            // One U+FFFD (3 bytes) for the invalid sequence; an offset never falls inside it.
+            fixed += 3;
+            pos += chunk.invalid().len();
+            if offset <= fixed {
+                return pos;
+            }
+        }
+    }
+    pos
+}
+
 /// The source of a record: the `--source-field` value (a URL gives its host, without `www.`),
 /// an outlet; or the file when the field is absent, not one.
 fn source_name<'a>(line: &'a [u8], field: Option<Field>, file: &'a str) -> (Cow<'a, str>, bool) {
@@ -1406,6 +1441,14 @@ mod tests {
             rec.text,
             Some(Field::String { escaped: true, .. })
         ));
+    }
+
+    #[test]
+    fn raw_text_span_finds_the_text_of_a_record_with_invalid_utf8_around_it() {
+        let line = b"{\"id\": \"caf\xe9\", \"text\": \"a\xff\\nb\"}";
+        let span = raw_text_span(line, "text").unwrap();
+        assert_eq!(&line[span], b"a\xff\\nb");
+        assert_eq!(raw_text_span(b"{\"id\": 1}", "text"), None);
     }
 
     #[test]

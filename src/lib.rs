@@ -483,19 +483,20 @@ pub fn clean(
     cancel: &AtomicBool,
 ) -> Result<CleanSummary> {
     let report_dir = clean_cfg.out.join(clean::REPORT_DIR);
-    let (profile, seed) = (cfg.profile, cfg.seed);
+    let scan_cfg = cfg.clone();
     let write = |corpus: &Corpus, plan: &clean::CleanPlan| {
-        clean::run(corpus, plan, clean_cfg, profile, seed, progress, cancel)
+        clean::run(corpus, plan, clean_cfg, &scan_cfg, progress, cancel)
     };
     let (counts, scan_summary) = match from {
         None => {
             let mut out = scan(cfg.clone(), progress, cancel)?;
-            let strip: &[u64] = if cfg.boilerplate.enabled {
-                &out.boilerplate.hashes
+            let strip: &[boilerplate::FlaggedLine] = if cfg.boilerplate.enabled {
+                &out.boilerplate.lines
             } else {
                 &[]
             };
-            let plan = clean::CleanPlan::from_clusters(out.corpus.docs.len(), &out.clusters, strip);
+            let plan =
+                clean::CleanPlan::from_clusters(&out.corpus, &out.clusters, strip, cfg.profile);
             let counts = write(&out.corpus, &plan)?;
             // The scan's own outputs go with the report, so `clean --from` can reuse them.
             write_outputs(&mut out, &report_dir, &NoProgress)?;

@@ -75,7 +75,13 @@ struct MemberOut<'a> {
     similarity: f64,
     jaccard: f64,
     containment: f64,
+    /// Share of this member's shingles inside the representative, `|M∩K| / |M|`.
+    in_keep: f64,
+    /// Share of the representative's shingles inside this member, `|M∩K| / |K|`.
+    keep_in: f64,
     matched: crate::verify::MatchKind,
+    /// `clean` drops this member: the representative covers it.
+    drop: bool,
 }
 
 #[derive(Serialize)]
@@ -101,8 +107,11 @@ pub fn write_clusters(w: &mut impl Write, clusters: &[Cluster], corpus: &Corpus)
                     line: (d.line > 0).then_some(d.line),
                     similarity: round4(m.score.jaccard),
                     jaccard: round4(m.score.jaccard),
-                    containment: round4(m.score.containment),
+                    containment: round4(m.score.containment()),
+                    in_keep: round4(m.score.b_in_a),
+                    keep_in: round4(m.score.a_in_b),
                     matched: m.matched,
+                    drop: m.drop,
                 }
             })
             .collect();

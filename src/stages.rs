@@ -39,8 +39,8 @@
 //! * `members.bin`: one bit per document (bit `d % 8` of byte `d / 8`), set if it takes part in
 //!   LSH;
 //! * `part-P.bin` (buckets): candidate pairs, 8 B: a (u32), b (u32), a < b, sorted;
-//! * `verify/part-P.bin`, 28 B per accepted edge: a, b (u32), Jaccard, containment (f64),
-//!   smaller set size (u32).
+//! * `verify/part-P.bin`, 40 B per accepted edge: a, b (u32), Jaccard, `|A∩B|/|A|`,
+//!   `|A∩B|/|B|` (f64), set sizes of a and b (u32).
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -62,7 +62,7 @@ use crate::verify::{Edge, Score, VerifyStats};
 use crate::{Prepared, report};
 
 /// Version of the work-directory layout.
-pub const WORK_FORMAT: u32 = 1;
+pub const WORK_FORMAT: u32 = 2;
 /// Verification partitions when the plan does not say.
 pub const DEFAULT_PARTS: usize = 8;
 
@@ -70,7 +70,7 @@ const DOC_BYTES: usize = 40;
 const META_BYTES: usize = 24;
 const LINE_BYTES: usize = 16;
 const KEY_BYTES: usize = 12;
-const EDGE_BYTES: usize = 28;
+const EDGE_BYTES: usize = 40;
 
 /// One input file of a shard, as discovery found it.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -1305,8 +1305,10 @@ pub fn verify_part(
         bytes.extend_from_slice(&e.a.to_le_bytes());
         bytes.extend_from_slice(&e.b.to_le_bytes());
         bytes.extend_from_slice(&e.score.jaccard.to_le_bytes());
-        bytes.extend_from_slice(&e.score.containment.to_le_bytes());
-        bytes.extend_from_slice(&e.score.min_size.to_le_bytes());
+        bytes.extend_from_slice(&e.score.a_in_b.to_le_bytes());
+        bytes.extend_from_slice(&e.score.b_in_a.to_le_bytes());
+        bytes.extend_from_slice(&e.score.size_a.to_le_bytes());
+        bytes.extend_from_slice(&e.score.size_b.to_le_bytes());
     }
     let vdir = work.dir.join("verify");
     fs::create_dir_all(&vdir).map_err(io_err(&vdir))?;
@@ -1341,8 +1343,10 @@ pub fn components(
             b: le_u32(r, 4),
             score: Score {
                 jaccard: f64::from_le_bytes(r[8..16].try_into().unwrap()),
-                containment: f64::from_le_bytes(r[16..24].try_into().unwrap()),
-                min_size: le_u32(r, 24),
+                a_in_b: f64::from_le_bytes(r[16..24].try_into().unwrap()),
+                b_in_a: f64::from_le_bytes(r[24..32].try_into().unwrap()),
+                size_a: le_u32(r, 32),
+                size_b: le_u32(r, 36),
             },
         }));
         let path = work.dir.join(format!("{rel}.json"));

@@ -31,22 +31,70 @@ const BATCH_TEXT_BYTES: u64 = 256 << 20;
 /// count: a two-line note is "contained" in many long articles without being a copy of any.
 pub const MIN_CONTAINMENT_SHINGLES: u32 = 30;
 
-/// Similarity of two documents.
+/// Similarity of two documents `a` and `b`, in both directions.
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
 pub struct Score {
+    /// `|A∩B| / |A∪B|`.
     pub jaccard: f64,
-    pub containment: f64,
-    /// Distinct shingles of the smaller document.
-    pub min_size: u32,
+    /// `|A∩B| / |A|`: how much of `a` is inside `b`.
+    pub a_in_b: f64,
+    /// `|A∩B| / |B|`: how much of `b` is inside `a`.
+    pub b_in_a: f64,
+    /// Distinct shingles of `a`.
+    pub size_a: u32,
+    /// Distinct shingles of `b`.
+    pub size_b: u32,
 }
 
 impl Score {
     /// Identical documents.
     pub const IDENTICAL: Score = Score {
         jaccard: 1.0,
-        containment: 1.0,
-        min_size: u32::MAX,
+        a_in_b: 1.0,
+        b_in_a: 1.0,
+        size_a: u32::MAX,
+        size_b: u32::MAX,
     };
+
+    /// No overlap at all (also: a pair that could not be scored).
+    pub const NONE: Score = Score {
+        jaccard: 0.0,
+        a_in_b: 0.0,
+        b_in_a: 0.0,
+        size_a: 0,
+        size_b: 0,
+    };
+
+    /// Containment of the smaller in the larger: `|A∩B| / min(|A|,|B|)`.
+    pub fn containment(&self) -> f64 {
+        self.a_in_b.max(self.b_in_a)
+    }
+
+    /// Distinct shingles of the smaller document.
+    pub fn min_size(&self) -> u32 {
+        self.size_a.min(self.size_b)
+    }
+
+    /// The same score seen from `b`.
+    pub fn swapped(self) -> Score {
+        Score {
+            jaccard: self.jaccard,
+            a_in_b: self.b_in_a,
+            b_in_a: self.a_in_b,
+            size_a: self.size_b,
+            size_b: self.size_a,
+        }
+    }
+
+    /// Whether `a` covers `b`: `b` is redundant once `a` is kept. Jaccard at or above the
+    /// threshold, or (with containment on) `b` inside `a` at or above the containment threshold
+    /// with `b` big enough for containment to count.
+    pub fn a_covers_b(&self, criterion: &Criterion) -> bool {
+        self.jaccard >= criterion.jaccard
+            || criterion
+                .containment
+                .is_some_and(|c| self.b_in_a >= c && self.size_b >= MIN_CONTAINMENT_SHINGLES)
+    }
 }
 
 /// Why two documents match.
@@ -79,7 +127,7 @@ impl Criterion {
             return Some(MatchKind::Jaccard);
         }
         match self.containment {
-            Some(c) if s.containment >= c && s.min_size >= MIN_CONTAINMENT_SHINGLES => {
+            Some(c) if s.containment() >= c && s.min_size() >= MIN_CONTAINMENT_SHINGLES => {
                 Some(MatchKind::Containment)
             }
             _ => None,
@@ -90,8 +138,8 @@ impl Criterion {
     fn plausible(&self, est: &Score) -> bool {
         est.jaccard >= self.jaccard - ESTIMATE_MARGIN
             || self.containment.is_some_and(|c| {
-                est.containment >= c - ESTIMATE_MARGIN
-                    && est.min_size >= MIN_CONTAINMENT_SHINGLES / 2
+                est.containment() >= c - ESTIMATE_MARGIN
+                    && est.min_size() >= MIN_CONTAINMENT_SHINGLES / 2
             })
     }
 }
@@ -103,8 +151,10 @@ pub fn estimate_score(a: &[u32], b: &[u32], size_a: u32, size_b: u32) -> Score {
     let inter = j * (sa + sb) / (1.0 + j);
     Score {
         jaccard: j,
-        containment: (inter / sa.min(sb)).min(1.0),
-        min_size: size_a.min(size_b),
+        a_in_b: (inter / sa).min(1.0),
+        b_in_a: (inter / sb).min(1.0),
+        size_a,
+        size_b,
     }
 }
 
@@ -144,20 +194,22 @@ pub fn intersection_len(a: &[u64], b: &[u64]) -> usize {
 
 /// Exact Jaccard and containment of two sorted, deduplicated shingle sets.
 pub fn score_sets(a: &[u64], b: &[u64]) -> Score {
-    let min_size = a.len().min(b.len()) as u32;
+    let (size_a, size_b) = (a.len() as u32, b.len() as u32);
     if a.is_empty() || b.is_empty() {
         return Score {
-            jaccard: 0.0,
-            containment: 0.0,
-            min_size,
+            size_a,
+            size_b,
+            ..Score::NONE
         };
     }
     let inter = intersection_len(a, b) as f64;
     let union = (a.len() + b.len()) as f64 - inter;
     Score {
         jaccard: inter / union,
-        containment: inter / min_size as f64,
-        min_size,
+        a_in_b: inter / size_a as f64,
+        b_in_a: inter / size_b as f64,
+        size_a,
+        size_b,
     }
 }
 
@@ -287,7 +339,10 @@ mod tests {
         let b = [3, 4, 5, 6, 7, 8];
         let s = score_sets(&a, &b);
         assert!((s.jaccard - 2.0 / 8.0).abs() < 1e-12);
-        assert!((s.containment - 2.0 / 4.0).abs() < 1e-12);
+        assert!((s.containment() - 2.0 / 4.0).abs() < 1e-12);
+        assert!((s.a_in_b - 2.0 / 4.0).abs() < 1e-12);
+        assert!((s.b_in_a - 2.0 / 6.0).abs() < 1e-12);
+        assert_eq!(s.swapped().a_in_b, s.b_in_a);
         assert_eq!(score_sets(&a, &[]).jaccard, 0.0);
         assert_eq!(score_sets(&a, &a).jaccard, 1.0);
     }
@@ -300,19 +355,27 @@ mod tests {
         };
         let teaser = Score {
             jaccard: 0.2,
-            containment: 0.95,
-            min_size: 40,
+            a_in_b: 0.95,
+            b_in_a: 0.2,
+            size_a: 40,
+            size_b: 190,
         };
         assert_eq!(c.matches(&teaser), Some(MatchKind::Containment));
+        // The article covers its teaser; the teaser does not cover the article.
+        assert!(teaser.swapped().a_covers_b(&c));
+        assert!(!teaser.a_covers_b(&c));
         let tiny = Score {
-            min_size: 5,
+            size_a: 5,
             ..teaser
         };
         assert_eq!(c.matches(&tiny), None);
+        assert!(!tiny.swapped().a_covers_b(&c));
         let copy = Score {
             jaccard: 0.7,
-            containment: 0.8,
-            min_size: 5,
+            a_in_b: 0.8,
+            b_in_a: 0.8,
+            size_a: 5,
+            size_b: 5,
         };
         assert_eq!(c.matches(&copy), Some(MatchKind::Jaccard));
         let off = Criterion {
@@ -337,7 +400,8 @@ mod tests {
         };
         let s = estimate_score(&sig(0..60), &sig(0..300), 60, 300);
         assert!((s.jaccard - 0.2).abs() < 0.08, "{s:?}");
-        assert!(s.containment > 0.7, "{s:?}");
+        assert!(s.containment() > 0.7, "{s:?}");
+        assert!(s.a_in_b > 0.7 && s.b_in_a < 0.35, "{s:?}");
     }
 
     #[test]
@@ -345,7 +409,8 @@ mod tests {
         let article: Vec<u64> = (0..100).collect();
         let teaser: Vec<u64> = (0..20).collect();
         let s = score_sets(&teaser, &article);
-        assert_eq!(s.containment, 1.0);
+        assert_eq!(s.containment(), 1.0);
+        assert_eq!((s.a_in_b, s.b_in_a), (1.0, 0.2));
         assert!((s.jaccard - 0.2).abs() < 1e-12);
     }
 }

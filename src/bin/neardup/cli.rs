@@ -292,6 +292,13 @@ pub struct CleanArgs {
     #[arg(long)]
     pub no_strip: bool,
 
+    /// Also strip template lines inside the body (headings, formulas, sign-offs between
+    /// paragraphs). By default only page furniture goes: flagged lines in the top or bottom
+    /// block of a document, navigation and hashtag lines, a title repeated in the page. Data
+    /// lines (with a number) and the first line of a sentence going on are never stripped.
+    #[arg(long, conflicts_with = "no_strip")]
+    pub strip_inner: bool,
+
     /// Write nothing but the report (OUT/.neardup/).
     #[arg(long)]
     pub dry_run: bool,

@@ -126,6 +126,7 @@ fn run_clean(args: &CleanArgs) -> Exit {
         out: args.output.clone(),
         dedup: !args.no_dedup,
         strip: !args.no_strip,
+        strip_inner: args.strip_inner,
         dry_run: args.dry_run,
     };
     let result = with_pool(args.threads, || {
