@@ -175,6 +175,11 @@ pub struct ChainStats {
     pub members_not_covered: u64,
 }
 
+/// Two parts of one centre are parts of one story when the smaller has at least this share of its
+/// shingles in the larger: a teaser and an edited excerpt of one article share far more, two
+/// unrelated stories of one roundup page share next to nothing.
+const PART_OVERLAP: f64 = 0.2;
+
 /// Candidates for the representative of one cluster, besides its centre (the fuller versions).
 const MAX_REPRESENTATIVE_CANDIDATES: usize = 4;
 
@@ -184,8 +189,10 @@ const MAX_REPRESENTATIVE_CANDIDATES: usize = 4;
 /// centre and takes every remaining document that `criterion` matches *directly* with it; the
 /// rest form the next round (star clustering). So every member is similar to its cluster's
 /// centre, never only through a chain of others. Members that are only a *part* of the centre
-/// (inside it by containment, but not covering it) must also match the centre's biggest part,
-/// the anchor: a page carrying two unrelated stories takes the copies of one of them, never both.
+/// (inside it by containment, but not covering it) make the centre suspect of carrying several
+/// stories: then every member must also overlap the centre's biggest part, the anchor, by
+/// [`PART_OVERLAP`], so a page carrying two unrelated stories takes the copies of one of them,
+/// never both.
 ///
 /// The kept representative is a member that *covers* every other member
 /// ([`Score::a_covers_b`]): the centre, or a fuller version of it (an article over its teaser);
@@ -274,6 +281,12 @@ pub fn center_clusters(
             c
         })
         .collect();
+    // A part of `centre`: a member that does not cover it (`a_in_b`: share of the centre in d).
+    let is_part = |d: u32, s: &Score, centre: u32| {
+        criterion
+            .containment
+            .is_some_and(|cthr| !same(centre, d) && s.a_in_b < cthr)
+    };
     let mut first_round = true;
     // Built clusters: the centre first, each member with its score from the centre.
     let mut built: Vec<Vec<(u32, Score)>> = Vec::new();
@@ -300,16 +313,11 @@ pub fn center_clusters(
                     r.push(d);
                 }
             }
-            // A part: inside the centre, not covering it (`a_in_b`: share of the centre in d).
-            let anchor = criterion.containment.and_then(|cthr| {
-                m[1..]
-                    .iter()
-                    .filter(|(d, s)| {
-                        !same(centre, *d) && s.jaccard < criterion.jaccard && s.a_in_b < cthr
-                    })
-                    .max_by(|x, y| x.1.a_in_b.total_cmp(&y.1.a_in_b).then(y.0.cmp(&x.0)))
-                    .map(|&(d, _)| d)
-            });
+            let anchor = m[1..]
+                .iter()
+                .filter(|(d, s)| is_part(*d, s, centre))
+                .max_by(|x, y| x.1.a_in_b.total_cmp(&y.1.a_in_b).then(y.0.cmp(&x.0)))
+                .map(|&(d, _)| d);
             if let Some(a) = anchor {
                 anchor_pairs.extend(m[1..].iter().filter(|(d, _)| *d != a).map(|&(d, _)| (a, d)));
             }
@@ -328,11 +336,11 @@ pub fn center_clusters(
                 let mut split = false;
                 for (d, s) in members {
                     // One score per member other than the centre and the anchor, in order.
+                    // Copies and parts of one story share much of it; two stories of one page
+                    // share next to nothing.
                     let fits = d == centre
                         || d == a
-                        || criterion
-                            .matches(&from_anchor.next().unwrap_or(Score::NONE))
-                            .is_some();
+                        || from_anchor.next().unwrap_or(Score::NONE).containment() >= PART_OVERLAP;
                     if fits {
                         kept.push((d, s));
                     } else {

@@ -4,38 +4,15 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fs::{self, File};
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 
 use neardup::{NoProgress, ScanConfig};
+
+mod common;
+use common::{data_dir, sample_zst};
 use serde_json::Value;
-
-fn data_dir(name: &str) -> Option<PathBuf> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/data")
-        .join(name);
-    if p.exists() {
-        return Some(p);
-    }
-    if std::env::var("NEARDUP_REQUIRE_DATA").as_deref() == Ok("1") {
-        panic!("{} is missing and NEARDUP_REQUIRE_DATA=1", p.display());
-    }
-    eprintln!("skipping: {} not found", p.display());
-    None
-}
-
-/// Every `step`-th record of a zstd-compressed JSONL file (long-window frames), `n` at most.
-fn sample_zst(path: &Path, n: usize, step: usize) -> Vec<String> {
-    let mut d = zstd::stream::read::Decoder::new(File::open(path).unwrap()).unwrap();
-    d.window_log_max(27).unwrap();
-    BufReader::new(d)
-        .lines()
-        .step_by(step)
-        .take(n)
-        .map(|l| l.unwrap())
-        .collect()
-}
 
 fn scan(paths: Vec<PathBuf>) -> neardup::ScanOutput {
     scan_with(ScanConfig::new(paths))

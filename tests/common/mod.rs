@@ -1,7 +1,8 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
-use std::fs;
+use std::fs::{self, File};
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
@@ -65,4 +66,32 @@ pub fn news_labels(dir: &Path) -> PathBuf {
     }
     fs::write(&labels, l).unwrap();
     labels
+}
+
+/// A dataset of `../shared/data`, or `None` (with a note) when it is absent; with
+/// `NEARDUP_REQUIRE_DATA=1` (set in CI) its absence is a failure.
+pub fn data_dir(name: &str) -> Option<PathBuf> {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/data")
+        .join(name);
+    if p.exists() {
+        return Some(p);
+    }
+    if std::env::var("NEARDUP_REQUIRE_DATA").as_deref() == Ok("1") {
+        panic!("{} is missing and NEARDUP_REQUIRE_DATA=1", p.display());
+    }
+    eprintln!("skipping: {} not found", p.display());
+    None
+}
+
+/// Every `step`-th record of a zstd-compressed JSONL file (long-window frames), `n` at most.
+pub fn sample_zst(path: &Path, n: usize, step: usize) -> Vec<String> {
+    let mut d = zstd::stream::read::Decoder::new(File::open(path).unwrap()).unwrap();
+    d.window_log_max(27).unwrap();
+    BufReader::new(d)
+        .lines()
+        .step_by(step)
+        .take(n)
+        .map(|l| l.unwrap())
+        .collect()
 }

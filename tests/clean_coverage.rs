@@ -1,0 +1,281 @@
+//! `clean` never loses content (issue 11): every dropped document is covered by the kept
+//! document named in its `duplicate_of`, checked on real data by rebuilding both shingle sets
+//! independently of the report; only page furniture is stripped; a page carrying two stories
+//! never merges them.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+
+use neardup::sketch::{SketchParams, Sketcher};
+use neardup::verify::{intersection_len, score_sets};
+use neardup::{NoProgress, ScanConfig};
+use serde_json::Value;
+
+mod common;
+use common::{data_dir, fixture, json_lines, neardup, sample_zst};
+
+/// Run `clean` through the library into `out`; returns the scan configuration used.
+fn clean(inputs: Vec<PathBuf>, source_field: Option<&str>, out: &Path) -> ScanConfig {
+    let mut cfg = ScanConfig::new(inputs);
+    cfg.input.source_field = source_field.map(str::to_string);
+    let clean_cfg = neardup::CleanConfig {
+        out: out.to_path_buf(),
+        dedup: true,
+        strip: true,
+        strip_inner: false,
+        dry_run: false,
+    };
+    neardup::clean(
+        cfg.clone(),
+        &clean_cfg,
+        None,
+        &NoProgress,
+        &AtomicBool::new(false),
+    )
+    .unwrap();
+    cfg
+}
+
+/// What a clean run removed, read back from its report.
+struct Removed {
+    /// (dropped id, kept id).
+    drops: Vec<(String, String)>,
+    /// Per document id: (1-based line, text) of every stripped non-blank line.
+    lines: HashMap<String, Vec<(usize, String)>>,
+}
+
+fn removed(out: &Path) -> Removed {
+    let mut r = Removed {
+        drops: Vec::new(),
+        lines: HashMap::new(),
+    };
+    for a in json_lines(&out.join(".neardup/removed.jsonl")) {
+        match a["type"].as_str() {
+            Some("duplicate") => r.drops.push((
+                a["id"].as_str().unwrap().into(),
+                a["duplicate_of"].as_str().unwrap().into(),
+            )),
+            Some("boilerplate") if a.get("blank").is_none() => r
+                .lines
+                .entry(a["id"].as_str().unwrap().into())
+                .or_default()
+                .push((
+                    a["text_line"].as_u64().unwrap() as usize,
+                    a["text"].as_str().unwrap().into(),
+                )),
+            _ => {}
+        }
+    }
+    r
+}
+
+/// Assert that every drop of the clean run in `out` is covered by its kept document: Jaccard
+/// ≥ 0.5 or the dropped document's shingles inside the kept one ≥ 0.6 (with ≥ 30 of them),
+/// on shingle sets rebuilt here from the inputs (boilerplate lines left out, as the scan does).
+/// Returns the number of drops checked.
+fn assert_every_drop_covered(cfg: &ScanConfig, out: &Path) -> usize {
+    let corpus = neardup::input::load(&cfg.input);
+    let mut exclude: Vec<u64> = json_lines(&out.join(".neardup/boilerplate.jsonl"))
+        .iter()
+        .map(|b| u64::from_str_radix(b["hash"].as_str().unwrap(), 16).unwrap())
+        .collect();
+    exclude.sort_unstable();
+    let by_id: HashMap<String, usize> = corpus
+        .docs
+        .iter()
+        .enumerate()
+        .map(|(i, d)| (corpus.id(d).into_owned(), i))
+        .collect();
+    let mut sk = Sketcher::new(SketchParams::from_config(cfg));
+    let mut set = |id: &str| {
+        let mut buf = String::new();
+        let text = corpus.text(&corpus.docs[by_id[id]], &mut buf).to_string();
+        let mut s = Vec::new();
+        sk.shingle_set(&text, &exclude, &mut s);
+        s
+    };
+    let r = removed(out);
+    for (d, k) in &r.drops {
+        let (sd, sk) = (set(d), set(k));
+        let j = score_sets(&sd, &sk).jaccard;
+        let inside = intersection_len(&sd, &sk) as f64 / sd.len().max(1) as f64;
+        assert!(
+            j >= 0.5 || (inside >= 0.6 && sd.len() >= 30),
+            "{d} dropped for {k}, which does not cover it: Jaccard {j:.3}, inside {inside:.3}"
+        );
+    }
+    r.drops.len()
+}
+
+/// The text of every record of a JSON Lines sample, by id.
+fn texts(lines: &[String]) -> HashMap<String, String> {
+    lines
+        .iter()
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).unwrap();
+            (
+                v["id"].as_str().unwrap().to_string(),
+                v["text"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+fn write_sample(dir: &Path, name: &str, lines: &[String]) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, lines.join("\n") + "\n").unwrap();
+    p
+}
+
+/// No stripped line is data (has a digit) or a piece of a hard-wrapped sentence (the line after
+/// it, or the line itself, starts in lower case after a line that does not end a sentence).
+fn assert_only_furniture_stripped(r: &Removed, texts: &HashMap<String, String>) -> usize {
+    let mut n = 0;
+    for (id, ls) in &r.lines {
+        let lines: Vec<&str> = texts[id].split('\n').collect();
+        for (no, text) in ls {
+            n += 1;
+            assert!(
+                !text.chars().any(|c| c.is_ascii_digit()),
+                "{id}:{no}: data line stripped: {text:?}"
+            );
+            let starts_lower = |l: &str| {
+                l.split_whitespace()
+                    .next()
+                    .and_then(|w| w.chars().find(|c| c.is_alphabetic()))
+                    .is_some_and(|c| c.is_lowercase())
+            };
+            let open = |l: &str| {
+                let t = l.trim_end();
+                !t.is_empty() && !t.ends_with(['.', '!', '?', '"'])
+            };
+            if let Some(next) = lines.get(*no) {
+                assert!(
+                    !(open(text) && starts_lower(next) && text.chars().any(char::is_lowercase)),
+                    "{id}:{no}: first line of a wrapped sentence stripped: {text:?} / {next:?}"
+                );
+            }
+            if *no >= 2 {
+                let prev = lines[no - 2];
+                assert!(
+                    !(open(prev) && starts_lower(text) && prev.chars().any(char::is_lowercase)),
+                    "{id}:{no}: end of a wrapped sentence stripped: {prev:?} / {text:?}"
+                );
+            }
+        }
+    }
+    n
+}
+
+#[test]
+fn saudinewsnet_sample_every_drop_is_covered_with_and_without_source_field() {
+    let Some(dir) = data_dir("saudinewsnet") else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let lines = sample_zst(&dir.join("docs.jsonl.zst"), 6000, 1);
+    let input = write_sample(tmp.path(), "snn.jsonl", &lines);
+    let texts = texts(&lines);
+    for (i, field) in [None, Some("source")].into_iter().enumerate() {
+        let out = tmp.path().join(format!("out{i}"));
+        let cfg = clean(vec![input.clone()], field, &out);
+        let drops = assert_every_drop_covered(&cfg, &out);
+        assert!(drops > 500, "only {drops} drops");
+        let r = removed(&out);
+        let stripped = assert_only_furniture_stripped(&r, &texts);
+        assert!(stripped > 50, "only {stripped} lines stripped");
+    }
+}
+
+#[test]
+fn reuters_sample_drops_are_covered_reuter_goes_data_and_wrapped_lines_stay() {
+    let Some(dir) = data_dir("reuters21578") else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let lines = sample_zst(&dir.join("docs.jsonl.zst"), 6000, 1);
+    let input = write_sample(tmp.path(), "reuters.jsonl", &lines);
+    let out = tmp.path().join("out");
+    let cfg = clean(vec![input], None, &out);
+    assert!(assert_every_drop_covered(&cfg, &out) > 100);
+    let r = removed(&out);
+    assert_only_furniture_stripped(&r, &texts(&lines));
+    let reuter = r
+        .lines
+        .values()
+        .flatten()
+        .filter(|(_, t)| t.trim().eq_ignore_ascii_case("reuter"))
+        .count();
+    assert!(
+        reuter > 3000,
+        "the Reuter sign-off went from only {reuter} documents"
+    );
+}
+
+#[test]
+fn openiti_sample_drops_are_covered_and_no_line_of_a_book_is_stripped() {
+    let Some(dir) = data_dir("openiti-versions") else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let lines = sample_zst(&dir.join("docs.jsonl.zst"), 60, 1);
+    let input = write_sample(tmp.path(), "openiti.jsonl", &lines);
+    let out = tmp.path().join("out");
+    let cfg = clean(vec![input], None, &out);
+    assert!(assert_every_drop_covered(&cfg, &out) >= 5);
+    let r = removed(&out);
+    let multi_word: Vec<&String> = r
+        .lines
+        .values()
+        .flatten()
+        .map(|(_, t)| t)
+        .filter(|t| t.split_whitespace().count() >= 2)
+        .collect();
+    assert!(multi_word.is_empty(), "{multi_word:?}");
+}
+
+#[test]
+fn a_roundup_of_two_stories_keeps_them_apart_and_clean_loses_neither() {
+    let tmp = tempfile::tempdir().unwrap();
+    let scan = tmp.path().join("scan");
+    neardup()
+        .args(["scan", "-q", "-o"])
+        .arg(&scan)
+        .arg(fixture("composite"))
+        .assert()
+        .code(0);
+    let clusters: Vec<Vec<String>> = json_lines(&scan.join("clusters.jsonl"))
+        .iter()
+        .map(common::member_ids)
+        .collect();
+    // Two story clusters; no cluster holds both stories.
+    assert_eq!(clusters.len(), 2, "{clusters:?}");
+    for c in &clusters {
+        let a = c.iter().any(|id| id.starts_with("1_"));
+        let b = c.iter().any(|id| id.starts_with("3_"));
+        assert!(!(a && b), "a cluster holds both stories: {c:?}");
+    }
+    // clean: each story's text is still in the cleaned corpus (in the story or the roundup).
+    let out = tmp.path().join("clean");
+    neardup()
+        .args(["clean", "-q", "-o"])
+        .arg(&out)
+        .arg(fixture("composite"))
+        .assert()
+        .code(0);
+    let kept: String = std::fs::read_dir(&out)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().is_file())
+        .map(|e| std::fs::read_to_string(e.path()).unwrap())
+        .collect();
+    for story in ["1_story_a.txt", "3_story_b.txt"] {
+        let text = std::fs::read_to_string(fixture("composite").join(story)).unwrap();
+        for para in text.lines().filter(|l| !l.trim().is_empty()) {
+            assert!(kept.contains(para), "{story}: lost {para:?}");
+        }
+    }
+    let cfg = ScanConfig::new(vec![fixture("composite")]);
+    assert!(assert_every_drop_covered(&cfg, &out) >= 2);
+}
