@@ -178,7 +178,7 @@ pub struct ChainStats {
 /// Two parts of one centre are parts of one story when the smaller has at least this share of its
 /// shingles in the larger: a teaser and an edited excerpt of one article share far more, two
 /// unrelated stories of one roundup page share next to nothing.
-const PART_OVERLAP: f64 = 0.2;
+pub const PART_OVERLAP: f64 = 0.2;
 
 /// Candidates for the representative of one cluster, besides its centre (the fuller versions).
 const MAX_REPRESENTATIVE_CANDIDATES: usize = 4;
