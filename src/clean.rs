@@ -294,6 +294,12 @@ pub fn plan_from_dir(
             });
         }
     }
+    let outlets: HashMap<&str, bool> = corpus
+        .sources
+        .iter()
+        .map(String::as_str)
+        .zip(corpus.source_is_outlet.iter().copied())
+        .collect();
     for (n, line) in read(crate::report::BOILERPLATE_FILE)?.lines().enumerate() {
         let b: serde_json::Value = serde_json::from_str(line).map_err(|e| {
             bad(
@@ -327,11 +333,7 @@ pub fn plan_from_dir(
         let outlet = b["sources"].as_array().is_some_and(|ss| {
             ss.iter().any(|x| {
                 let name = x["source"].as_str().unwrap_or("");
-                corpus
-                    .sources
-                    .iter()
-                    .position(|s| s == name)
-                    .is_some_and(|i| corpus.source_is_outlet[i])
+                outlets.get(name).copied().unwrap_or(false)
             })
         });
         plan.strip
@@ -524,7 +526,17 @@ struct Stripper {
     decoded: String,
     lines: Vec<RawLine>,
     info: Vec<LineInfo>,
+    /// Per line, `SHAPE_*` bits (reused).
+    shapes: Vec<u8>,
 }
+
+/// Line shape bits: not blank; first word starts in lower case; a cased script; open (cased,
+/// no sentence punctuation at the end); ends in a short lower-case word.
+const SHAPE_TEXT: u8 = 1;
+const SHAPE_FIRST_LOWER: u8 = 2;
+const SHAPE_CASED: u8 = 4;
+const SHAPE_OPEN: u8 = 8;
+const SHAPE_MID: u8 = 16;
 
 /// What the stripper knows of one line.
 #[derive(Clone, Copy, Debug)]
@@ -583,6 +595,7 @@ impl Stripper {
             decoded: String::new(),
             lines: Vec::new(),
             info: Vec::new(),
+            shapes: Vec::new(),
         }
     }
 
@@ -608,23 +621,10 @@ impl Stripper {
         raw_lines(raw, kind, &mut lines);
         self.info.clear();
         let mut any = false;
-        // Hard-wrapped text (Reuters): several lines go on in a line that starts in lower case.
-        let wrapped_doc = {
-            let mut n = 0;
-            let mut prev = false;
-            for l in &lines {
-                self.decode(&raw[l.start..l.content_end], kind);
-                let t = self.decoded.as_str();
-                if prev && t.split_whitespace().next().is_some_and(starts_lower) {
-                    n += 1;
-                }
-                prev = open_cased(t);
-            }
-            n >= 2
-        };
-        let mut prev_open = false; // the previous line is open_cased
-        let mut prev_mid = false; // the previous line ends_mid_sentence
-        let mut prev_cased = false; // the previous line is non-blank and cased
+        // One decoding and one normalisation per line; the shape of each line is kept for the
+        // wrapping rules below.
+        let mut shapes: Vec<u8> = std::mem::take(&mut self.shapes);
+        shapes.clear();
         for l in &lines {
             self.decode(&raw[l.start..l.content_end], kind);
             let text = self.decoded.trim_end_matches('\r');
@@ -642,30 +642,57 @@ impl Stripper {
                 (h, r)
             };
             any |= rule.is_some();
-            // Hard-wrapped text: an open line of a cased script followed by a line that starts
-            // in lower case within its first two words ("U.S. Trade Representative Clayton" /
-            // "Yeutter today said"; "expected later this" / "year."). Both pieces are text.
-            // A sentence never starts in lower case: such a line goes on from a cased line
-            // before it, whatever that line ends with ("… Insurance Corp." / "said …").
-            let first_lower = text.split_whitespace().next().is_some_and(starts_lower);
-            let wrapped = !blank && prev_cased && first_lower;
-            if let Some(prev) = self.info.last_mut() {
-                // The first piece. In hard-wrapped text an open line goes on in the next one
-                // ("U.S. Trade Representative Clayton" / "Yeutter said"); anywhere, a line
-                // ending in a lower-case word does.
-                prev.wrapped |= wrapped || (!blank && (prev_mid || (wrapped_doc && prev_open)));
+            let mut shape = 0;
+            if !blank {
+                shape |= SHAPE_TEXT;
+                if text.split_whitespace().next().is_some_and(starts_lower) {
+                    shape |= SHAPE_FIRST_LOWER;
+                }
+                if cased(text) {
+                    shape |= SHAPE_CASED;
+                }
+                if open_cased(text) {
+                    shape |= SHAPE_OPEN;
+                }
+                if ends_mid_sentence(text) {
+                    shape |= SHAPE_MID;
+                }
             }
-            prev_open = open_cased(text);
-            prev_mid = ends_mid_sentence(text);
-            prev_cased = !blank && cased(text);
+            shapes.push(shape);
             self.info.push(LineInfo {
                 hash,
                 rule,
                 blank,
-                wrapped,
+                wrapped: false,
                 remove: false,
             });
         }
+        if any {
+            // Hard-wrapped text (Reuters): several lines go on in a line that starts in lower
+            // case.
+            let is = |i: usize, f: u8| shapes[i] & f != 0;
+            let continued = |i: usize| i > 0 && is(i - 1, SHAPE_OPEN) && is(i, SHAPE_FIRST_LOWER);
+            let wrapped_doc = (1..shapes.len()).filter(|&i| continued(i)).count() >= 2;
+            for i in 1..shapes.len() {
+                if !is(i, SHAPE_TEXT) {
+                    continue;
+                }
+                // A sentence never starts in lower case: such a line goes on from a cased line
+                // before it, whatever that line ends with ("… Insurance Corp." / "said …";
+                // "expected later this" / "year."). Both pieces are text.
+                if is(i - 1, SHAPE_CASED) && is(i, SHAPE_FIRST_LOWER) {
+                    self.info[i].wrapped = true;
+                    self.info[i - 1].wrapped = true;
+                }
+                // The first piece: in hard-wrapped text an open line goes on in the next one
+                // ("U.S. Trade Representative Clayton" / "Yeutter said"); anywhere, a line
+                // ending in a short lower-case word does ("… Stabilization and").
+                if is(i - 1, SHAPE_MID) || (wrapped_doc && is(i - 1, SHAPE_OPEN)) {
+                    self.info[i - 1].wrapped = true;
+                }
+            }
+        }
+        self.shapes = shapes;
         self.lines = lines;
         any
     }
@@ -867,7 +894,7 @@ pub fn run(
         }
     }
     let strip: &[(u64, StripRule)] = if cfg.strip { &plan.strip } else { &[] };
-    let edge_common = edge_common_lines(corpus, plan, strip, cfg, scan, cancel)?;
+    let edges = edge_common_lines(corpus, plan, strip, cfg, scan, cancel)?;
     progress.begin(Stage::Write, corpus.files.len() as u64);
     let results: Vec<FileResult> = (0..corpus.files.len())
         .into_par_iter()
@@ -884,7 +911,7 @@ pub fn run(
                         docs: first_doc[fi]..first_doc[fi + 1],
                         plan,
                         strip,
-                        edge_common: &edge_common,
+                        edges: &edges,
                         cfg,
                         text_field: &scan.input.text_field,
                         skipped: skipped_by_file.get(corpus.files[fi].path.as_str()),
@@ -940,23 +967,32 @@ fn edge_common_lines(
     cfg: &CleanConfig,
     scan: &ScanConfig,
     cancel: &AtomicBool,
-) -> Result<Vec<u64>> {
+) -> Result<EdgeLines> {
     if !strip
         .iter()
         .any(|x| matches!(x.1, StripRule::Edge | StripRule::TitleEdge))
     {
-        return Ok(Vec::new());
+        return Ok(EdgeLines::default());
     }
-    let seen: Vec<Vec<(u64, bool)>> = corpus
+    // Per block of documents: (hash, at an edge) once per document and line, and the documents
+    // with a flagged line.
+    type Seen = (Vec<(u64, bool)>, Vec<u32>);
+    let seen: Vec<Seen> = corpus
         .blocks()
         .into_par_iter()
         .map_init(
-            || (Stripper::new(scan.profile, scan.seed), String::new()),
-            |(st, buf), range| {
+            || {
+                (
+                    Stripper::new(scan.profile, scan.seed),
+                    String::new(),
+                    Vec::new(),
+                )
+            },
+            |(st, buf, doc_votes), range| {
                 if cancel.load(Ordering::Relaxed) {
                     return Err(Error::Interrupted);
                 }
-                let mut out = Vec::new();
+                let (mut votes, mut flagged) = (Vec::new(), Vec::new());
                 for d in range {
                     if cfg.dedup && plan.drop[d].is_some() {
                         continue;
@@ -965,36 +1001,51 @@ fn edge_common_lines(
                     if !st.analyze(text.as_bytes(), RawKind::Text, strip) {
                         continue;
                     }
+                    flagged.push(d as u32);
                     let (top, bottom) = st.blocks(&|_| true);
                     let n = st.info.len();
-                    let start = out.len();
-                    for (i, x) in st.info.iter().enumerate() {
-                        if matches!(x.rule, Some(StripRule::Edge | StripRule::TitleEdge)) {
-                            out.push((x.hash, i < top || i >= n - bottom));
-                        }
-                    }
+                    doc_votes.clear();
+                    doc_votes.extend(st.info.iter().enumerate().filter_map(|(i, x)| {
+                        matches!(x.rule, Some(StripRule::Edge | StripRule::TitleEdge))
+                            .then_some((x.hash, i < top || i >= n - bottom))
+                    }));
+                    doc_votes.sort_unstable();
                     // One vote per document: at an edge if any occurrence is.
-                    out[start..].sort_unstable_by_key(|&(h, e)| (h, !e));
-                    let mut k = start;
-                    for j in start..out.len() {
-                        if j == start || out[j].0 != out[k - 1].0 {
-                            out[k] = out[j];
-                            k += 1;
-                        }
-                    }
-                    out.truncate(k);
+                    votes.extend(
+                        doc_votes
+                            .chunk_by(|a: &(u64, bool), b| a.0 == b.0)
+                            .map(|g| (g[0].0, g.iter().any(|x| x.1))),
+                    );
                 }
-                Ok(out)
+                Ok((votes, flagged))
             },
         )
         .collect::<Result<_>>()?;
-    let mut all: Vec<(u64, bool)> = seen.into_iter().flatten().collect();
+    let mut all: Vec<(u64, bool)> = Vec::new();
+    let mut flagged_docs = Vec::new();
+    for (v, f) in seen {
+        all.extend(v);
+        flagged_docs.extend(f);
+    }
     all.sort_unstable();
-    Ok(all
-        .chunk_by(|a, b| a.0 == b.0)
-        .filter(|g| g.iter().filter(|x| x.1).count() * 2 >= g.len())
-        .map(|g| g[0].0)
-        .collect())
+    Ok(EdgeLines {
+        common: all
+            .chunk_by(|a, b| a.0 == b.0)
+            .filter(|g| g.iter().filter(|x| x.1).count() * 2 >= g.len())
+            .map(|g| g[0].0)
+            .collect(),
+        flagged_docs: Some(flagged_docs),
+    })
+}
+
+/// What the first pass over the kept documents learnt.
+#[derive(Default)]
+struct EdgeLines {
+    /// Template lines at the top or bottom of most documents that have them, sorted.
+    common: Vec<u64>,
+    /// Kept documents with at least one flagged line, sorted (`None`: not counted, look at
+    /// every document).
+    flagged_docs: Option<Vec<u32>>,
 }
 
 /// One input file to clean.
@@ -1005,8 +1056,7 @@ struct FileJob<'a> {
     docs: std::ops::Range<usize>,
     plan: &'a CleanPlan,
     strip: &'a [(u64, StripRule)],
-    /// Template lines at the top or bottom of most documents that have them, sorted.
-    edge_common: &'a [u64],
+    edges: &'a EdgeLines,
     cfg: &'a CleanConfig,
     text_field: &'a str,
     skipped: Option<&'a Vec<&'a crate::error::Problem>>,
@@ -1052,7 +1102,15 @@ impl FileJob<'_> {
             return Some(None);
         };
         let mut removed = Vec::new();
-        let edge_common = |h: u64| self.edge_common.binary_search(&h).is_ok();
+        let flagged = self
+            .edges
+            .flagged_docs
+            .as_ref()
+            .is_none_or(|f| f.binary_search(&(d as u32)).is_ok());
+        if !flagged {
+            return Some(None);
+        }
+        let edge_common = |h: u64| self.edges.common.binary_search(&h).is_ok();
         let cleaned = st.strip(
             raw,
             kind,
@@ -1096,8 +1154,9 @@ fn clean_file(job: &FileJob, st: &mut Stripper) -> Result<FileResult> {
     let data: &[u8] = &file.data;
     let out_bytes: Option<Vec<u8>> = match file.format {
         Format::Text => docs.clone().next().and_then(|d| {
-            job.document(d, Some(data), RawKind::Text, st, &mut res)
-                .map(|c| c.unwrap_or_else(|| data.to_vec()))
+            let cleaned = job.document(d, Some(data), RawKind::Text, st, &mut res)?;
+            // A dry run writes nothing: no copy of an unchanged file.
+            (!cfg.dry_run).then(|| cleaned.unwrap_or_else(|| data.to_vec()))
         }),
         Format::Jsonl => {
             let mut out = Vec::with_capacity(if cfg.dry_run { 0 } else { data.len() });
@@ -1206,24 +1265,26 @@ mod tests {
         v
     }
 
-    /// Strip `text` (a text file) with every template line at an edge in most documents.
+    /// Strip raw bytes with every template line at an edge in most documents.
+    fn strip_raw(
+        raw: &[u8],
+        kind: RawKind,
+        r: &[(u64, StripRule)],
+        inner: bool,
+    ) -> (Option<Vec<u8>>, Vec<RemovedLine>) {
+        let mut st = Stripper::new(Profile::Full, 5);
+        let (mut removed, mut kept) = (Vec::new(), 0);
+        let out = st.strip(raw, kind, r, &|_| true, inner, &mut removed, &mut kept);
+        (out, removed)
+    }
+
+    /// Strip `text` (a text file).
     fn strip(
         text: &str,
         r: &[(u64, StripRule)],
         inner: bool,
     ) -> (Option<String>, Vec<RemovedLine>) {
-        let mut st = Stripper::new(Profile::Full, 5);
-        let mut removed = Vec::new();
-        let mut kept = 0;
-        let out = st.strip(
-            text.as_bytes(),
-            RawKind::Text,
-            r,
-            &|_| true,
-            inner,
-            &mut removed,
-            &mut kept,
-        );
+        let (out, removed) = strip_raw(text.as_bytes(), RawKind::Text, r, inner);
         (out.map(|b| String::from_utf8(b).unwrap()), removed)
     }
 
@@ -1344,19 +1405,8 @@ mod tests {
         raw_lines(raw, RawKind::Json, &mut lines);
         assert_eq!(lines.len(), 3);
         let r = rules(&[("site", StripRule::Edge)]);
-        let mut st = Stripper::new(Profile::Full, 5);
-        let (mut removed, mut kept) = (Vec::new(), 0);
-        let out = st
-            .strip(
-                raw,
-                RawKind::Json,
-                &r,
-                &|_| true,
-                false,
-                &mut removed,
-                &mut kept,
-            )
-            .unwrap();
+        let (out, removed) = strip_raw(raw, RawKind::Json, &r, false);
+        let out = out.unwrap();
         assert_eq!(out, br#"Body \u0627 \"q\" a\\nb"#.to_vec());
         assert_eq!(texts(&removed), vec![(1, "Site"), (3, "Site")]);
     }
@@ -1365,19 +1415,9 @@ mod tests {
     fn invalid_utf8_outside_the_removed_lines_is_kept_byte_for_byte() {
         let r = rules(&[("site", StripRule::Edge)]);
         let raw = b"Site\nUn caf\xe9 au lait.\n";
-        let mut st = Stripper::new(Profile::Full, 5);
-        let (mut removed, mut kept) = (Vec::new(), 0);
-        let out = st
-            .strip(
-                raw,
-                RawKind::Text,
-                &r,
-                &|_| true,
-                false,
-                &mut removed,
-                &mut kept,
-            )
-            .unwrap();
+        let (out, removed) = strip_raw(raw, RawKind::Text, &r, false);
+        let out = out.unwrap();
+        assert_eq!(texts(&removed), vec![(1, "Site")]);
         assert_eq!(out, b"Un caf\xe9 au lait.\n".to_vec());
     }
 

@@ -368,7 +368,12 @@ fn summarise(
     started: Instant,
     inputs: Option<report::InputsOut>,
 ) -> Summary {
-    let duplicates: u64 = clusters.iter().map(|c| c.members.len() as u64 - 1).sum();
+    // Duplicates: members their representative covers, i.e. what `clean` drops (a member of a
+    // cluster it does not cover stays, so kept + duplicates here match clean's counts).
+    let duplicates: u64 = clusters
+        .iter()
+        .map(|c| c.members.iter().filter(|m| m.drop).count() as u64)
+        .sum();
     let n = corpus.docs.len() as u64;
     let mut problems_by_kind = BTreeMap::new();
     for p in &corpus.problems {

@@ -227,6 +227,7 @@ impl BoilerplateOut {
 pub struct DocumentCounts {
     pub read: u64,
     pub kept: u64,
+    /// Cluster members their representative covers (`"drop": true`): what `clean` drops.
     pub duplicates: u64,
     pub skipped: u64,
     /// Kept documents with no tokens after normalisation (never clustered).

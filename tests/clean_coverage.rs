@@ -185,6 +185,18 @@ fn saudinewsnet_sample_every_drop_is_covered_with_and_without_source_field() {
         let r = removed(&out);
         let stripped = assert_only_furniture_stripped(&r, &texts);
         assert!(stripped > 50, "only {stripped} lines stripped");
+        // The scan's own account agrees with what clean did: its duplicates are the drops.
+        let summary: Value = serde_json::from_str(
+            &std::fs::read_to_string(out.join(".neardup/summary.json")).unwrap(),
+        )
+        .unwrap();
+        let d = &summary["documents"];
+        assert_eq!(
+            summary["scan"]["documents"]["duplicates"],
+            d["dropped_duplicates"]
+        );
+        assert_eq!(summary["scan"]["documents"]["kept"], d["kept"]);
+        assert_eq!(d["dropped_duplicates"].as_u64().unwrap() as usize, drops);
     }
 }
 
@@ -278,4 +290,68 @@ fn a_roundup_of_two_stories_keeps_them_apart_and_clean_loses_neither() {
     }
     let cfg = ScanConfig::new(vec![fixture("composite")]);
     assert!(assert_every_drop_covered(&cfg, &out) >= 2);
+}
+
+#[test]
+fn the_audit_trail_is_the_truth_for_records_and_files_with_invalid_utf8() {
+    // Six pages of one outlet end with its footer; record 3 has a Latin-1 byte in its id and
+    // one in its text, and a text file has one too.
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("in");
+    std::fs::create_dir_all(dir.join("site")).unwrap();
+    let footer = "Follow the Daily Herald on every app";
+    let mut jsonl = Vec::new();
+    for i in 0..6 {
+        let id: &[u8] = if i == 3 { b"caf\xe9" } else { b"p" };
+        let body: &[u8] = if i == 3 { b"caf\xe9 " } else { b"" };
+        jsonl.extend_from_slice(b"{\"id\": \"");
+        jsonl.extend_from_slice(id);
+        jsonl.extend_from_slice(format!("{i}\", \"text\": \"Story {i} says ").as_bytes());
+        jsonl.extend_from_slice(body);
+        jsonl.extend_from_slice(
+            format!(
+                "something of its own, number {i}, about the \\u00e9 harbour.\\n{footer}\"}}\n"
+            )
+            .as_bytes(),
+        );
+    }
+    std::fs::write(dir.join("dump.jsonl"), &jsonl).unwrap();
+    for i in 0..6 {
+        let mut page = format!("Page {i} tells a story of its own, number {i}, with ").into_bytes();
+        if i == 2 {
+            page.extend_from_slice(b"caf\xe9 ");
+        }
+        page.extend_from_slice(format!("words.\n{footer}\n").as_bytes());
+        std::fs::write(dir.join("site").join(format!("{i}.txt")), page).unwrap();
+    }
+    let out = tmp.path().join("out");
+    neardup()
+        .args(["clean", "-q", "-o"])
+        .arg(&out)
+        .arg(&dir)
+        .assert()
+        .code(0);
+    // JSON Lines: the footer (and its `\n` escape) is gone from every record, the repaired one
+    // included; every other byte is as it was, the Latin-1 bytes and the `\u00e9` escape too.
+    let cleaned = std::fs::read(out.join("dump.jsonl")).unwrap();
+    let expected: Vec<u8> = String::from_utf8_lossy(&jsonl)
+        .replace(&format!("\\n{footer}"), "")
+        .into_bytes();
+    assert_eq!(
+        String::from_utf8_lossy(&cleaned),
+        String::from_utf8_lossy(&expected)
+    );
+    assert_eq!(cleaned.iter().filter(|&&b| b == 0xe9).count(), 2);
+    assert_eq!(cleaned.len(), jsonl.len() - 6 * (footer.len() + 2));
+    // The text file keeps its byte, not a U+FFFD.
+    let page = std::fs::read(out.join("site/2.txt")).unwrap();
+    assert_eq!(
+        page,
+        b"Page 2 tells a story of its own, number 2, with caf\xe9 words.\n".to_vec()
+    );
+    // Every removed line is listed, and only those.
+    let r = removed(&out);
+    let listed: usize = r.lines.values().map(Vec::len).sum();
+    assert_eq!(listed, 12);
+    assert!(r.lines.values().flatten().all(|(_, t)| t == footer));
 }
