@@ -178,7 +178,7 @@ pub struct ChainStats {
 /// Two parts of one centre are parts of one story when the smaller has at least this share of its
 /// shingles in the larger: a teaser and an edited excerpt of one article share far more, two
 /// unrelated stories of one roundup page share next to nothing.
-pub const PART_OVERLAP: f64 = 0.2;
+pub const PART_OVERLAP: f64 = 0.1;
 
 /// Candidates for the representative of one cluster, besides its centre (the fuller versions).
 const MAX_REPRESENTATIVE_CANDIDATES: usize = 4;
@@ -191,8 +191,9 @@ const MAX_REPRESENTATIVE_CANDIDATES: usize = 4;
 /// centre, never only through a chain of others. Members that are only a *part* of the centre
 /// (inside it by containment, but not covering it) make the centre suspect of carrying several
 /// stories: then every member must also overlap the centre's biggest part, the anchor, by
-/// [`PART_OVERLAP`], so a page carrying two unrelated stories takes the copies of one of them,
-/// never both.
+/// [`PART_OVERLAP`] (measured, or certain because together they hold more than the whole
+/// centre), so a page carrying two unrelated stories takes the copies of one of them, never
+/// both.
 ///
 /// The kept representative is a member that *covers* every other member
 /// ([`Score::a_covers_b`]): the centre, or a fuller version of it (an article over its teaser);
@@ -287,6 +288,11 @@ pub fn center_clusters(
             .containment
             .is_some_and(|cthr| !same(centre, d) && s.a_in_b < cthr)
     };
+    // Two members holding shares `x` and `y` of the centre's shingles share at least
+    // `x + y - 1` of them (pigeonhole): when that is already PART_OVERLAP of the smaller share,
+    // they overlap in the centre and need no check (an edited copy and a heavy excerpt of one
+    // article that share few shingles with each other, each much of the article).
+    let overlap_certain = |x: f64, y: f64| x + y - 1.0 >= PART_OVERLAP * x.min(y);
     let mut first_round = true;
     // Built clusters: the centre first, each member with its score from the centre.
     let mut built: Vec<Vec<(u32, Score)>> = Vec::new();
@@ -300,7 +306,7 @@ pub fn center_clusters(
         let mut matched: Vec<Vec<(u32, Score)>> = Vec::with_capacity(active.len());
         let mut rest: Vec<Vec<u32>> = Vec::with_capacity(active.len());
         let mut anchor_pairs = Vec::new();
-        let mut anchors: Vec<Option<u32>> = Vec::with_capacity(active.len());
+        let mut anchors: Vec<Option<(u32, f64)>> = Vec::with_capacity(active.len());
         for c in &active {
             let centre = c[0];
             let mut m = vec![(centre, Score::IDENTICAL)];
@@ -317,9 +323,14 @@ pub fn center_clusters(
                 .iter()
                 .filter(|(d, s)| is_part(*d, s, centre))
                 .max_by(|x, y| x.1.a_in_b.total_cmp(&y.1.a_in_b).then(y.0.cmp(&x.0)))
-                .map(|&(d, _)| d);
-            if let Some(a) = anchor {
-                anchor_pairs.extend(m[1..].iter().filter(|(d, _)| *d != a).map(|&(d, _)| (a, d)));
+                .map(|&(d, s)| (d, s.a_in_b));
+            if let Some((a, share)) = anchor {
+                anchor_pairs.extend(
+                    m[1..]
+                        .iter()
+                        .filter(|(d, s)| *d != a && !overlap_certain(s.a_in_b, share))
+                        .map(|&(d, _)| (a, d)),
+                );
             }
             anchors.push(anchor);
             matched.push(m);
@@ -330,16 +341,16 @@ pub fn center_clusters(
         for (((mut members, anchor), mut r), comp) in
             matched.into_iter().zip(anchors).zip(rest).zip(&active)
         {
-            if let Some(a) = anchor {
+            if let Some((a, share)) = anchor {
                 let centre = members[0].0;
                 let mut kept = Vec::with_capacity(members.len());
                 let mut split = false;
                 for (d, s) in members {
-                    // One score per member other than the centre and the anchor, in order.
                     // Copies and parts of one story share much of it; two stories of one page
-                    // share next to nothing.
+                    // share next to nothing. One score per member that needed one, in order.
                     let fits = d == centre
                         || d == a
+                        || overlap_certain(s.a_in_b, share)
                         || from_anchor.next().unwrap_or(Score::NONE).containment() >= PART_OVERLAP;
                     if fits {
                         kept.push((d, s));
