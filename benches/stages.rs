@@ -148,9 +148,11 @@ fn bench_stages(c: &mut Criterion) {
             let p = neardup::lsh::candidates(
                 &sigs,
                 k,
-                Banding { bands: 32, rows: 4 },
+                &[neardup::config::BandSet {
+                    banding: Banding { bands: 32, rows: 4 },
+                    seed: 1,
+                }],
                 &members,
-                1,
                 &NoProgress,
                 &AtomicBool::new(false),
             )

@@ -7,11 +7,10 @@
 
 The neardup binary is the only program that touches data; this driver only schedules it. Every
 task runs `neardup stage ...` on one shard, band or part of a work directory on storage that every
-node sees (NFS, Lustre, a mounted bucket). Stages run in order, the tasks of a stage in parallel:
-
-    plan (here) -> sketch x shards -> boilerplate (largest node) -> signatures x shards
-    -> exact (largest node) -> buckets x (bands x key ranges) -> verify x parts
-    -> components (largest node)
+node sees (NFS, Lustre, a mounted bucket). The driver plans here; `neardup stage plan` prints the
+phases in order (today: sketch x shards, boilerplate, signatures x shards, exact, buckets x
+(bands x key ranges), verify x parts, components), and the driver runs them as printed: phases
+in order, the tasks of a phase in parallel, the whole-corpus phases on the largest node.
 
 Tasks are `ray.remote(num_cpus=..., max_retries=...)`: a task whose worker or node dies is run
 again, and since every neardup task writes its files atomically and skips work already marked
@@ -93,20 +92,23 @@ def drive(a, scan_args, log=print):
     if plan.returncode != 0:
         raise RuntimeError(f"neardup stage plan failed: {plan.stderr.strip()}")
     p = json.loads(plan.stdout)
-    w = ["--work", a.work]
     big = largest_node()
-    run_stage("sketch", [["sketch", *w, "--shard", str(i)] for i in range(p["shards"])], a, log=log)
-    run_stage("boilerplate", [["boilerplate", *w]], a, pinned=big, log=log)
-    run_stage("signatures", [["signatures", *w, "--shard", str(i)] for i in range(p["shards"])], a,
-              log=log)
-    run_stage("exact", [["exact", *w]], a, pinned=big, log=log)
-    run_stage("buckets", [["buckets", *w, "--task", str(t)] for t in range(p["buckets"])], a,
-              log=log)
-    run_stage("verify", [["verify", *w, "--part", str(q)] for q in range(p["parts"])], a, log=log)
-    comp = ["components", *w, "-o", a.output]
-    if a.fail_on_duplicates:
-        comp.append("--fail-on-duplicates")
-    (code,) = run_stage("components", [comp], a, pinned=big, log=log)
+    code = 0
+    for phase in p["phases"]:
+        tasks = []
+        for i in range(phase["tasks"]):
+            args = [phase["name"], "--work", a.work]
+            if phase["index"]:
+                args += [phase["index"], str(i)]
+            if phase["output"]:
+                args += ["-o", a.output]
+                if a.fail_on_duplicates:
+                    args.append("--fail-on-duplicates")
+            tasks.append(args)
+        codes = run_stage(phase["name"], tasks, a, pinned=big if phase["whole_corpus"] else None,
+                          log=log)
+        if phase["output"]:
+            (code,) = codes
     return code
 
 

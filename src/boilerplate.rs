@@ -48,8 +48,7 @@ use crate::normalize::{Normalizer, Profile};
 use crate::shingle::LineTokens;
 use crate::sketch::Signatures;
 
-/// Default `--boilerplate-min-docs` (see README "Choosing the defaults").
-pub const DEFAULT_MIN_DOCS: usize = 5;
+pub use crate::config::{BoilerplateConfig, DEFAULT_MIN_DOCS};
 /// A one-word line needs this many times more documents.
 pub const SINGLE_WORD_FACTOR: usize = 4;
 /// The corpus-wide rule needs this many times more documents than the per-source rule.
@@ -212,6 +211,14 @@ pub struct DocLines {
 }
 
 impl DocLines {
+    /// `n` documents without lines (boilerplate detection off).
+    pub fn empty(n: usize) -> Self {
+        DocLines {
+            offsets: vec![0; n + 1],
+            entries: Vec::new(),
+        }
+    }
+
     pub fn of(&self, doc: usize) -> &[LineEntry] {
         &self.entries[self.offsets[doc]..self.offsets[doc + 1]]
     }
@@ -342,36 +349,6 @@ impl FlaggedLine {
         Reason::ALL
             .into_iter()
             .filter(|r| self.reasons & r.bit() != 0)
-    }
-}
-
-/// Options for detection.
-#[derive(Clone, Debug)]
-pub struct BoilerplateConfig {
-    /// Run detection at all.
-    pub enabled: bool,
-    pub min_docs: usize,
-    /// Flag the [`KNOWN_LINES`].
-    pub lexicon: bool,
-    /// Leave flagged lines out of shingling (the default).
-    pub exclude_from_shingles: bool,
-}
-
-impl BoilerplateConfig {
-    /// Whether flagged lines are left out of shingling (detection on and not kept in).
-    pub fn excludes_lines(&self) -> bool {
-        self.enabled && self.exclude_from_shingles
-    }
-}
-
-impl Default for BoilerplateConfig {
-    fn default() -> Self {
-        BoilerplateConfig {
-            enabled: true,
-            min_docs: DEFAULT_MIN_DOCS,
-            lexicon: true,
-            exclude_from_shingles: true,
-        }
     }
 }
 

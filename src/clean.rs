@@ -31,14 +31,16 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::ScanConfig;
-use crate::boilerplate::{FlaggedLine, Reason};
+use crate::boilerplate::{Boilerplate, FlaggedLine, Reason};
 use crate::cluster::Cluster;
-use crate::error::{Error, Result};
+use crate::config::{Config, ScanConfig};
+use crate::error::{ConfigError, Error, Result};
 use crate::input::{Compression, Corpus, Format, InputFile, TextRef};
 use crate::normalize::{Normalizer, Profile, normalize_to_string};
+use crate::pipeline::Context;
+use crate::progress::NoProgress;
 use crate::progress::{Progress, Stage};
-use crate::report::{atomic_write, round4};
+use crate::report::{self, atomic_write, round4};
 use crate::shingle::LineTokens;
 use crate::verify::Score;
 
@@ -200,8 +202,12 @@ pub fn plan_from_dir(
         let path = dir.join(name);
         std::fs::read_to_string(&path).map_err(|source| Error::Io { path, source })
     };
-    let bad = |name: &str, what: String| {
-        Error::Config(format!("--from {}: {name}: {what}", dir.display()))
+    let bad = |file: &'static str, reason: String| {
+        Error::Config(ConfigError::From {
+            dir: dir.to_path_buf(),
+            file,
+            reason,
+        })
     };
     let summary: serde_json::Value = serde_json::from_str(&read(crate::report::SUMMARY_FILE)?)
         .map_err(|e| bad(crate::report::SUMMARY_FILE, e.to_string()))?;
@@ -870,12 +876,11 @@ pub fn run(
     for f in &corpus.files {
         let rel = output_rel_path(f);
         if let Some(other) = seen.insert(rel.clone(), &f.path) {
-            return Err(Error::Config(format!(
-                "{} and {} would both be written to {}",
-                other,
-                f.path,
-                cfg.out.join(rel).display()
-            )));
+            return Err(Error::Config(ConfigError::OutputClash {
+                first: other.to_string(),
+                second: f.path.clone(),
+                output: cfg.out.join(rel),
+            }));
         }
     }
     // Documents of each file are contiguous, in line order.
@@ -1247,6 +1252,79 @@ fn write_compressed(w: &mut impl Write, bytes: &[u8], c: Compression) -> io::Res
             e.finish().map(|_| ())
         }
     }
+}
+
+/// What [`clean()`] did.
+#[derive(Debug, serde::Serialize)]
+pub struct CleanSummary {
+    pub tool: &'static str,
+    pub version: &'static str,
+    pub dedup: bool,
+    pub strip: bool,
+    pub dry_run: bool,
+    /// The scan directory reused, if any.
+    pub from: Option<String>,
+    pub documents: CleanCounts,
+    /// The scan run for this clean (absent with `--from`).
+    pub scan: Option<report::Summary>,
+}
+
+/// Clean a corpus: scan it (or reuse the scan in `from`), then write it without duplicates and
+/// boilerplate lines into `clean_cfg.out`, with the report in `out/.neardup/`.
+pub fn clean(
+    cfg: &Config,
+    clean_cfg: &CleanConfig,
+    from: Option<&Path>,
+    progress: &dyn Progress,
+    cancel: &AtomicBool,
+) -> Result<CleanSummary> {
+    let report_dir = clean_cfg.out.join(REPORT_DIR);
+    let write =
+        |corpus: &Corpus, plan: &CleanPlan| run(corpus, plan, clean_cfg, cfg, progress, cancel);
+    let (counts, scan_summary) = match from {
+        None => {
+            let mut out = crate::scan(cfg, progress, cancel)?;
+            let strip: &[crate::boilerplate::FlaggedLine] = if cfg.boilerplate.enabled {
+                &out.boilerplate.lines
+            } else {
+                &[]
+            };
+            let plan = CleanPlan::from_clusters(&out.corpus, &out.clusters, strip, cfg.profile);
+            let counts = write(&out.corpus, &plan)?;
+            // The scan's own outputs go with the report, so `clean --from` can reuse them.
+            crate::write_outputs(&mut out, &report_dir, &NoProgress)?;
+            (counts, Some(out.summary))
+        }
+        Some(dir) => {
+            let corpus = crate::pipeline::read(&Context::new(cfg, progress, cancel))?;
+            let inputs = report::InputsOut::new(&corpus);
+            // Serialising our own structs cannot fail.
+            let options = serde_json::to_value(report::OptionsOut::new(cfg)).unwrap_or_default();
+            let bp = serde_json::to_value(report::BoilerplateOut::new(
+                &cfg.boilerplate,
+                &Boilerplate::default(),
+            ))
+            .unwrap_or_default();
+            let plan = plan_from_dir(dir, &corpus, &inputs.fingerprint, &options, &bp)?;
+            let counts = write(&corpus, &plan)?;
+            (counts, None)
+        }
+    };
+    let summary = CleanSummary {
+        tool: "neardup",
+        version: crate::VERSION,
+        dedup: clean_cfg.dedup,
+        strip: clean_cfg.strip,
+        dry_run: clean_cfg.dry_run,
+        from: from.map(|p| p.display().to_string()),
+        documents: counts,
+        scan: scan_summary,
+    };
+    report::atomic_write(&report_dir.join(CLEAN_SUMMARY_FILE), |w| {
+        serde_json::to_writer_pretty(&mut *w, &summary)?;
+        w.write_all(b"\n")
+    })?;
+    Ok(summary)
 }
 
 #[cfg(test)]

@@ -1,14 +1,18 @@
-//! Options for a scan, validated, with every default defined once as a named constant.
+//! Options for a scan, with every default defined once as a named constant.
 //!
-//! The command line (`src/bin/neardup/cli.rs`) refers to these constants for its defaults and turns
-//! its arguments into a [`ScanConfig`]; the library never sees clap.
+//! [`ScanConfig`] holds the options as given; [`ScanConfig::validate`] checks them and derives
+//! the LSH bandings, giving a [`Config`]: the only form the pipeline accepts. Both serialise
+//! (a staged run stores its `Config` in `plan.json`; deserialising validates again).
+//!
+//! This module is a leaf: every option type is defined here and the stage modules take them from
+//! it. The command line (`src/bin/neardup/cli.rs`) refers to these constants for its defaults and
+//! turns its arguments into a [`ScanConfig`]; the library never sees clap.
 
 use std::path::PathBuf;
 
-use crate::boilerplate::BoilerplateConfig;
-use crate::error::{Error, Result};
-use crate::normalize::Profile;
-use crate::shingle::ShingleKind;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{ConfigError, Error, Result};
 
 /// Default Jaccard threshold for near duplicates (see README "Choosing the defaults").
 pub const DEFAULT_THRESHOLD: f64 = 0.5;
@@ -34,9 +38,75 @@ pub const DEFAULT_MMAP_MIN_BYTES: u64 = 1 << 20;
 pub const MAX_NGRAM: usize = 32;
 /// Largest allowed number of MinHash bins.
 pub const MAX_NUM_PERM: usize = 1024;
+/// Default `--boilerplate-min-docs` (see README "Choosing the defaults").
+pub const DEFAULT_MIN_DOCS: usize = 5;
+/// Weight of false negatives against false positives when choosing bands × rows: candidates are
+/// verified exactly afterwards, so a false positive costs only time while a false negative is a
+/// missed duplicate.
+pub const FALSE_NEGATIVE_WEIGHT: f64 = 0.85;
+/// Seed salt for the containment banding, so its band keys never coincide with the Jaccard
+/// banding's.
+pub const CONTAINMENT_SALT: u64 = 0x5bd1_e995_0000_0001;
+
+/// Which normalisation to apply (see [`crate::normalize`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Profile {
+    /// NFKC, case folding, punctuation, Arabic diacritics, tatweel and letter variants.
+    Full,
+    /// Whitespace tokenisation only; case, punctuation, diacritics all significant.
+    None,
+}
+
+/// Word or character shingles.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ShingleKind {
+    Word,
+    Char,
+}
+
+/// Boilerplate line detection (see [`crate::boilerplate`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BoilerplateConfig {
+    /// Run detection at all.
+    pub enabled: bool,
+    pub min_docs: usize,
+    /// Flag the lines of the built-in lexicon (`crate::boilerplate::KNOWN_LINES`).
+    pub lexicon: bool,
+    /// Leave flagged lines out of shingling (the default).
+    pub exclude_from_shingles: bool,
+}
+
+impl BoilerplateConfig {
+    /// Whether flagged lines are left out of shingling (detection on and not kept in).
+    pub fn excludes_lines(&self) -> bool {
+        self.enabled && self.exclude_from_shingles
+    }
+}
+
+impl Default for BoilerplateConfig {
+    fn default() -> Self {
+        BoilerplateConfig {
+            enabled: true,
+            min_docs: DEFAULT_MIN_DOCS,
+            lexicon: true,
+            exclude_from_shingles: true,
+        }
+    }
+}
+
+/// When two documents are duplicates.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Criterion {
+    /// Jaccard threshold.
+    pub jaccard: f64,
+    /// Containment threshold, if containment counts.
+    pub containment: Option<f64>,
+}
 
 /// Which document of a cluster is kept as its representative.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum KeepPolicy {
     /// The first in input order (inputs sorted by path, then record order).
@@ -46,7 +116,7 @@ pub enum KeepPolicy {
 }
 
 /// How input files are interpreted.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FormatChoice {
     /// By extension: `.jsonl`, `.ndjson`, `.json` (optionally `.gz`/`.zst`) are JSON Lines,
@@ -59,7 +129,7 @@ pub enum FormatChoice {
 }
 
 /// How candidate pairs are verified before they are allowed to join a cluster.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Verify {
     /// Exact Jaccard over the two shingle sets (recomputed for candidate documents only).
@@ -69,7 +139,7 @@ pub enum Verify {
 }
 
 /// Where the inputs are and how to read them.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct InputConfig {
     /// Files, directories, or `-` for JSON Lines on stdin.
     pub paths: Vec<PathBuf>,
@@ -105,14 +175,53 @@ impl InputConfig {
 }
 
 /// LSH banding: `bands × rows ≤ num_perm`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Banding {
     pub bands: usize,
     pub rows: usize,
 }
 
-/// Everything a scan needs, validated by [`ScanConfig::validate`].
-#[derive(Clone, Debug)]
+impl Banding {
+    /// Probability that a pair with Jaccard `s` becomes a candidate.
+    pub fn candidate_probability(self, s: f64) -> f64 {
+        1.0 - (1.0 - s.powi(self.rows as i32)).powi(self.bands as i32)
+    }
+
+    /// The bands × rows (with `bands × rows ≤ num_perm`) minimising the weighted area of false
+    /// positives below `threshold` and false negatives above it.
+    pub fn optimal(threshold: f64, num_perm: usize) -> Banding {
+        fn integrate(f: impl Fn(f64) -> f64, a: f64, b: f64) -> f64 {
+            let steps = 200;
+            let h = (b - a) / steps as f64;
+            (0..steps).map(|i| f(a + (i as f64 + 0.5) * h) * h).sum()
+        }
+        let mut best = Banding { bands: 1, rows: 1 };
+        let mut best_err = f64::INFINITY;
+        for bands in 1..=num_perm {
+            for rows in 1..=num_perm / bands {
+                let b = Banding { bands, rows };
+                let fp = integrate(|s| b.candidate_probability(s), 0.0, threshold);
+                let fneg = integrate(|s| 1.0 - b.candidate_probability(s), threshold, 1.0);
+                let err = (1.0 - FALSE_NEGATIVE_WEIGHT) * fp + FALSE_NEGATIVE_WEIGHT * fneg;
+                if err < best_err - 1e-12 {
+                    best_err = err;
+                    best = b;
+                }
+            }
+        }
+        best
+    }
+}
+
+/// One LSH banding of a run with the seed of its band keys.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BandSet {
+    pub banding: Banding,
+    pub seed: u64,
+}
+
+/// The options of a scan as given; [`ScanConfig::validate`] makes a [`Config`] of them.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ScanConfig {
     pub input: InputConfig,
     /// Jaccard threshold for near duplicates, in (0, 1].
@@ -122,7 +231,7 @@ pub struct ScanConfig {
     pub shingle: ShingleKind,
     pub ngram: usize,
     pub num_perm: usize,
-    /// `None`: derived from the threshold (see [`crate::lsh::optimal_banding`]).
+    /// `None`: derived from the threshold (see [`Banding::optimal`]).
     pub banding: Option<Banding>,
     pub seed: u64,
     pub profile: Profile,
@@ -153,68 +262,193 @@ impl ScanConfig {
         }
     }
 
-    /// When two documents are duplicates.
-    pub fn criterion(&self) -> crate::verify::Criterion {
-        crate::verify::Criterion {
-            jaccard: self.threshold,
-            containment: self.containment,
-        }
-    }
-
     /// The second LSH banding, for containment: tuned for the Jaccard that a pair has when the
     /// smaller document (at least [`CONTAINMENT_MIN_RATIO`] of the larger) is contained at the
     /// containment threshold, `J = c·r / (1 + r − c·r)`. `None` when containment is off or that
     /// Jaccard is not below the threshold's anyway.
-    pub fn containment_banding(&self) -> Option<Banding> {
+    fn containment_banding(&self) -> Option<Banding> {
         let c = self.containment?;
         let r = CONTAINMENT_MIN_RATIO;
         let j = c * r / (1.0 + r - c * r);
-        (j < self.threshold).then(|| crate::lsh::optimal_banding(j, self.num_perm))
+        (j < self.threshold).then(|| Banding::optimal(j, self.num_perm))
     }
 
-    /// Check ranges and fill in the derived banding; returns the banding in use.
-    pub fn validate(&mut self) -> Result<Banding> {
+    /// Check ranges and derive the bandings.
+    pub fn validate(mut self) -> Result<Config> {
+        let bad = |option: &'static str, expected: String, got: String| {
+            Err(Error::Config(ConfigError::Range {
+                option,
+                expected,
+                got,
+            }))
+        };
         if !(self.threshold > 0.0 && self.threshold <= 1.0) {
-            return Err(Error::Config(format!(
-                "--threshold must be in (0, 1], got {}",
-                self.threshold
-            )));
+            return bad(
+                "--threshold",
+                "in (0, 1]".into(),
+                self.threshold.to_string(),
+            );
         }
-        if let Some(c) = self.containment {
-            if !(c > 0.0 && c <= 1.0) {
-                return Err(Error::Config(format!(
-                    "--containment must be in (0, 1], got {c}"
-                )));
-            }
+        if let Some(c) = self.containment
+            && !(c > 0.0 && c <= 1.0)
+        {
+            return bad("--containment", "in (0, 1]".into(), c.to_string());
         }
         if self.ngram == 0 || self.ngram > MAX_NGRAM {
-            return Err(Error::Config(format!(
-                "--ngram must be in 1..={MAX_NGRAM}, got {}",
-                self.ngram
-            )));
+            return bad(
+                "--ngram",
+                format!("in 1..={MAX_NGRAM}"),
+                self.ngram.to_string(),
+            );
         }
         if self.num_perm < 2 || self.num_perm > MAX_NUM_PERM {
-            return Err(Error::Config(format!(
-                "--num-perm must be in 2..={MAX_NUM_PERM}, got {}",
-                self.num_perm
-            )));
+            return bad(
+                "--num-perm",
+                format!("in 2..={MAX_NUM_PERM}"),
+                self.num_perm.to_string(),
+            );
         }
         if self.input.paths.is_empty() {
-            return Err(Error::Config("no input given".into()));
+            return Err(Error::Config(ConfigError::NoInput));
         }
         let banding = match self.banding {
             Some(b) => {
                 if b.bands == 0 || b.rows == 0 || b.bands * b.rows > self.num_perm {
-                    return Err(Error::Config(format!(
-                        "--bands × --rows must be ≥ 1 and ≤ --num-perm ({}), got {}×{}",
-                        self.num_perm, b.bands, b.rows
-                    )));
+                    return bad(
+                        "--bands × --rows",
+                        format!("≥ 1 and ≤ --num-perm ({})", self.num_perm),
+                        format!("{}×{}", b.bands, b.rows),
+                    );
                 }
                 b
             }
-            None => crate::lsh::optimal_banding(self.threshold, self.num_perm),
+            None => Banding::optimal(self.threshold, self.num_perm),
         };
         self.banding = Some(banding);
-        Ok(banding)
+        let containment_banding = self.containment_banding();
+        Ok(Config {
+            options: self,
+            banding,
+            containment_banding,
+        })
+    }
+}
+
+/// Validated options: ranges checked and the LSH bandings derived. Made only by
+/// [`ScanConfig::validate`] (deserialising validates again); reads as a [`ScanConfig`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "ScanConfig", into = "ScanConfig")]
+pub struct Config {
+    options: ScanConfig,
+    banding: Banding,
+    containment_banding: Option<Banding>,
+}
+
+impl TryFrom<ScanConfig> for Config {
+    type Error = Error;
+    fn try_from(options: ScanConfig) -> Result<Config> {
+        options.validate()
+    }
+}
+
+impl From<Config> for ScanConfig {
+    fn from(c: Config) -> ScanConfig {
+        c.options
+    }
+}
+
+impl std::ops::Deref for Config {
+    type Target = ScanConfig;
+    fn deref(&self) -> &ScanConfig {
+        &self.options
+    }
+}
+
+impl Config {
+    /// The options (with the banding filled in), to change and validate again.
+    pub fn options(&self) -> &ScanConfig {
+        &self.options
+    }
+
+    /// The banding for the Jaccard threshold.
+    pub fn banding(&self) -> Banding {
+        self.banding
+    }
+
+    /// The second banding, for containment candidates (`None`: containment off, or the Jaccard
+    /// banding catches contained pairs anyway).
+    pub fn containment_banding(&self) -> Option<Banding> {
+        self.containment_banding
+    }
+
+    /// Every banding of the run with its seed, in order: the Jaccard banding, then the
+    /// containment banding. Scan and staged mode both number their bands through this list.
+    pub fn band_sets(&self) -> Vec<BandSet> {
+        let mut v = vec![BandSet {
+            banding: self.banding,
+            seed: self.seed,
+        }];
+        v.extend(self.containment_banding.map(|banding| BandSet {
+            banding,
+            seed: self.seed ^ CONTAINMENT_SALT,
+        }));
+        v
+    }
+
+    /// When two documents are duplicates.
+    pub fn criterion(&self) -> Criterion {
+        Criterion {
+            jaccard: self.threshold,
+            containment: self.containment,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validation_names_the_option_and_derives_the_bandings() {
+        let mut o = ScanConfig::new(vec!["x".into()]);
+        o.ngram = 0;
+        let e = o.validate().unwrap_err().to_string();
+        assert_eq!(e, "invalid options: --ngram must be in 1..=32, got 0");
+        let cfg = ScanConfig::new(vec!["x".into()]).validate().unwrap();
+        assert_eq!(cfg.options().banding, Some(cfg.banding()));
+        // Containment on by default: a second, lower banding with its own seed.
+        let sets = cfg.band_sets();
+        assert_eq!(sets.len(), 2);
+        assert_eq!(sets[1].seed, cfg.seed ^ CONTAINMENT_SALT);
+        assert!(sets[1].banding.rows < sets[0].banding.rows);
+    }
+
+    #[test]
+    fn a_config_round_trips_through_json_and_is_validated_when_read() {
+        let mut o = ScanConfig::new(vec!["in/a.jsonl".into(), "b".into()]);
+        o.threshold = 0.7;
+        o.input.source_field = Some("meta.url".into());
+        o.boilerplate.min_docs = 9;
+        let cfg = o.validate().unwrap();
+        let json = serde_json::to_string(&cfg).unwrap();
+        let back: Config = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, cfg);
+        // Every option that changes results is in it.
+        for key in [
+            "threshold",
+            "ngram",
+            "num_perm",
+            "seed",
+            "source_field",
+            "min_docs",
+        ] {
+            assert!(json.contains(key), "{key} missing from {json}");
+        }
+        let broken = json.replace("\"threshold\":0.7", "\"threshold\":2.0");
+        let e = serde_json::from_str::<Config>(&broken).unwrap_err();
+        assert!(
+            e.to_string().contains("--threshold must be in (0, 1]"),
+            "{e}"
+        );
     }
 }

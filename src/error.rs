@@ -25,18 +25,103 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
-    /// An option combination that cannot work.
+    /// An option, or a combination of options, that cannot work.
     #[error("invalid options: {0}")]
-    Config(String),
+    Config(#[from] ConfigError),
+    /// A file the run needs besides its inputs (labels, clusters, a scan to reuse) is malformed.
+    #[error("{0}")]
+    Data(#[from] DataError),
     /// `--strict` turned the first input problem into a fatal error.
     #[error("{0} (--strict)")]
     Strict(Problem),
     /// A staged run's work directory is missing a stage's output, or holds another run's.
-    #[error("work directory {0}")]
-    Work(String),
+    #[error("{0}")]
+    Work(#[from] WorkError),
     /// The user pressed Ctrl-C; no output was written.
     #[error("interrupted")]
     Interrupted,
+}
+
+/// Options that cannot work.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A value out of its range.
+    #[error("{option} must be {expected}, got {got}")]
+    Range {
+        option: &'static str,
+        expected: String,
+        got: String,
+    },
+    /// No input path at all.
+    #[error("no input given")]
+    NoInput,
+    /// Standard input where files are needed (a staged run cuts its inputs into shards).
+    #[error("standard input cannot be split into shards; give files")]
+    StdinInStages,
+    /// Two inputs whose cleaned copies would have the same path.
+    #[error("{first} and {second} would both be written to {output}")]
+    OutputClash {
+        first: String,
+        second: String,
+        output: PathBuf,
+    },
+    /// `clean --from` names a scan of other inputs or options (or not a scan at all).
+    #[error("--from {dir}: {file}: {reason}")]
+    From {
+        dir: PathBuf,
+        file: &'static str,
+        reason: String,
+    },
+}
+
+/// A malformed line in a file the run reads besides its inputs.
+#[derive(Debug, thiserror::Error)]
+#[error("{}:{line}: {message}", path.display())]
+pub struct DataError {
+    pub path: PathBuf,
+    /// 1-based line.
+    pub line: u64,
+    pub message: String,
+}
+
+/// A staged run's work directory cannot be used for this task. Every variant names the
+/// directory or file.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkError {
+    /// No `plan.json` (or unreadable).
+    #[error("{}: no plan ({source}); run `neardup stage plan` first", dir.display())]
+    NoPlan {
+        dir: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// `plan.json` of another layout version.
+    #[error("{}: layout version {found} (this neardup reads {expected})", path.display())]
+    Layout {
+        path: PathBuf,
+        found: u32,
+        expected: u32,
+    },
+    /// `neardup stage plan` on a directory planned differently.
+    #[error("{} already holds another plan; use an empty directory", dir.display())]
+    OtherPlan { dir: PathBuf },
+    /// A task whose input another task has not finished.
+    #[error("{}: {task} has not finished (run `neardup stage {task}` first)", dir.display())]
+    NotDone { dir: PathBuf, task: String },
+    /// A task index beyond the plan.
+    #[error("{}: {what} {index} out of range (the plan has {count})", dir.display())]
+    OutOfRange {
+        dir: PathBuf,
+        what: &'static str,
+        index: usize,
+        count: usize,
+    },
+    /// A stage file that does not decode (truncated, mixed from two runs, edited).
+    #[error("{}: {what}", path.display())]
+    Corrupt { path: PathBuf, what: String },
+    /// An input changed after it was sketched.
+    #[error("{}: changed since it was sketched ({was} bytes, now {now})", path.display())]
+    Changed { path: PathBuf, was: u64, now: u64 },
 }
 
 /// Result alias for the library.

@@ -16,7 +16,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::error::{Error, Result};
+use crate::error::{DataError, Error, Result};
 
 /// The scores of one evaluation.
 #[derive(Clone, Debug, Default, Serialize, PartialEq)]
@@ -62,7 +62,11 @@ fn read_lines(path: &Path) -> Result<Vec<(usize, serde_json::Value)>> {
         .filter(|(_, l)| !l.trim().is_empty())
         .map(|(i, l)| {
             serde_json::from_str(l).map(|v| (i + 1, v)).map_err(|e| {
-                Error::Config(format!("{}:{}: invalid JSON: {e}", path.display(), i + 1))
+                Error::Data(DataError {
+                    path: path.to_path_buf(),
+                    line: i as u64 + 1,
+                    message: format!("invalid JSON: {e}"),
+                })
             })
         })
         .collect()
@@ -93,7 +97,13 @@ impl Truth {
         let mut true_ids: HashMap<String, u32> = HashMap::new();
         let mut cat_ids: HashMap<String, u32> = HashMap::new();
         for (line, v) in read_lines(truth)? {
-            let bad = |what: &str| Error::Config(format!("{}:{line}: {what}", truth.display()));
+            let bad = |what: &str| {
+                Error::Data(DataError {
+                    path: truth.to_path_buf(),
+                    line: line as u64,
+                    message: what.to_string(),
+                })
+            };
             let id = key(&v["id"]).ok_or_else(|| bad("no \"id\""))?;
             let label = key(&v["cluster"]).ok_or_else(|| bad("no \"cluster\""))?;
             if t.doc_index.contains_key(&id) {
@@ -131,10 +141,11 @@ pub fn evaluate(truth: &Path, clusters: &Path, category_field: Option<&str>) -> 
     let mut groups = Vec::new();
     for (line, v) in read_lines(clusters)? {
         let members = v["members"].as_array().ok_or_else(|| {
-            Error::Config(format!(
-                "{}:{line}: no \"members\" array",
-                clusters.display()
-            ))
+            Error::Data(DataError {
+                path: clusters.to_path_buf(),
+                line: line as u64,
+                message: "no \"members\" array".into(),
+            })
         })?;
         groups.push(
             members

@@ -89,7 +89,7 @@ pub struct InputFile {
 }
 
 /// Where a document's text is.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TextRef {
     /// Raw UTF-8 bytes of the file, `start..start+len`.
     Raw { start: u64, len: u32 },
@@ -101,7 +101,7 @@ pub enum TextRef {
 }
 
 /// Where a document's id is.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum IdRef {
     /// A text file: the file's `id_base`.
     File,
@@ -116,7 +116,7 @@ pub enum IdRef {
 }
 
 /// One document: which file, which line, where its text and id are.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Document {
     pub file: u32,
     /// 1-based line of the record in its file; 0 for whole-file documents.
@@ -809,69 +809,99 @@ pub(crate) fn build(
         .enumerate()
         .map(|(i, f)| index_file(i as u32, f, cfg, ranges.get(i).cloned().flatten()))
         .collect();
-    let mut docs = Vec::new();
-    let mut owned = Vec::new();
-    let mut sources: Vec<String> = Vec::new();
-    let mut source_is_outlet: Vec<bool> = Vec::new();
-    let mut source_ids: std::collections::HashMap<String, u32> = std::collections::HashMap::new();
-    let mut doc_source = Vec::new();
+    let mut asm = Assembler::new(Corpus {
+        files: Vec::new(),
+        docs: Vec::new(),
+        owned: Vec::new(),
+        sources: Vec::new(),
+        source_is_outlet: Vec::new(),
+        doc_source: Vec::new(),
+        problems: std::mem::take(&mut problems),
+        skipped_documents: 0,
+        skipped_files,
+    });
     for (file_pieces, file) in pieces.into_iter().zip(&files) {
         let mut line_base = 0u64;
         for mut p in file_pieces {
-            let owned_base = owned.len() as u32;
-            for mut d in p.docs {
-                if d.line > 0 {
-                    d.line += line_base as u32;
-                }
-                if let TextRef::Owned(i) = &mut d.text {
-                    *i += owned_base;
-                }
-                if let IdRef::Owned(i) = &mut d.id {
-                    *i += owned_base;
-                }
-                docs.push(d);
-            }
             for pr in &mut p.problems {
                 if let Some(l) = &mut pr.line {
                     *l += line_base;
                 }
                 debug_assert_eq!(pr.path, file.path);
             }
-            owned.append(&mut p.owned);
-            problems.append(&mut p.problems);
-            let global: Vec<u32> = p
-                .sources
-                .into_iter()
-                .map(|(src, outlet)| {
-                    let next = sources.len() as u32;
-                    *source_ids.entry(src).or_insert_with_key(|k| {
-                        sources.push(k.clone());
-                        source_is_outlet.push(outlet);
-                        next
-                    })
-                })
-                .collect();
-            doc_source.extend(p.doc_source.iter().map(|&l| global[l as usize]));
+            asm.add(p.docs, p.owned, p.sources, &p.doc_source, |d| {
+                if d.line > 0 {
+                    d.line += line_base as u32;
+                }
+            });
+            asm.corpus.problems.append(&mut p.problems);
             skipped_documents += p.skipped;
             line_base += p.lines;
         }
     }
-    debug_assert_eq!(doc_source.len(), docs.len());
-    let mut corpus = Corpus {
-        files,
-        docs,
-        owned,
-        sources,
-        source_is_outlet,
-        doc_source,
-        problems,
-        skipped_documents,
-        skipped_files,
-    };
+    asm.corpus.files = files;
+    asm.corpus.skipped_documents = skipped_documents;
+    let mut corpus = asm.corpus;
     if disambiguate {
         corpus.disambiguate_ids();
     }
     corpus
+}
+
+/// Assembles a corpus from pieces in input order: shifts the pieces' owned-string indices and
+/// interns their sources. A scan's parsed pieces and a staged run's shards both go through it.
+pub(crate) struct Assembler {
+    pub(crate) corpus: Corpus,
+    source_ids: std::collections::HashMap<String, u32>,
+}
+
+impl Assembler {
+    pub(crate) fn new(corpus: Corpus) -> Self {
+        Assembler {
+            corpus,
+            source_ids: Default::default(),
+        }
+    }
+
+    /// Append `docs`, whose owned indices point into `owned` and whose sources are
+    /// `doc_source[i]`, indices into `sources` (name, is an outlet); `place` sets each
+    /// document's file and line as the corpus numbers them.
+    pub(crate) fn add(
+        &mut self,
+        docs: Vec<Document>,
+        mut owned: Vec<String>,
+        sources: Vec<(String, bool)>,
+        doc_source: &[u32],
+        mut place: impl FnMut(&mut Document),
+    ) {
+        debug_assert_eq!(docs.len(), doc_source.len());
+        let c = &mut self.corpus;
+        let owned_base = c.owned.len() as u32;
+        c.docs.extend(docs.into_iter().map(|mut d| {
+            place(&mut d);
+            if let TextRef::Owned(i) = &mut d.text {
+                *i += owned_base;
+            }
+            if let IdRef::Owned(i) = &mut d.id {
+                *i += owned_base;
+            }
+            d
+        }));
+        c.owned.append(&mut owned);
+        let global: Vec<u32> = sources
+            .into_iter()
+            .map(|(src, outlet)| {
+                let next = c.sources.len() as u32;
+                *self.source_ids.entry(src).or_insert_with_key(|k| {
+                    c.sources.push(k.clone());
+                    c.source_is_outlet.push(outlet);
+                    next
+                })
+            })
+            .collect();
+        c.doc_source
+            .extend(doc_source.iter().map(|&l| global[l as usize]));
+    }
 }
 
 impl Corpus {

@@ -14,56 +14,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use rayon::prelude::*;
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 
+use crate::config::BandSet;
+#[cfg(test)]
 use crate::config::Banding;
 use crate::error::{Error, Result};
 use crate::progress::{Progress, Stage};
 
 /// Buckets up to this size emit every pair.
 pub const ALL_PAIRS_MAX_BUCKET: usize = 16;
-
-/// Weight of false negatives against false positives when choosing bands × rows: candidates are
-/// verified exactly afterwards, so a false positive costs only time while a false negative is a
-/// missed duplicate.
-pub const FALSE_NEGATIVE_WEIGHT: f64 = 0.85;
-
-/// Probability that a pair with Jaccard `s` becomes a candidate.
-pub fn candidate_probability(s: f64, b: Banding) -> f64 {
-    1.0 - (1.0 - s.powi(b.rows as i32)).powi(b.bands as i32)
-}
-
-fn integrate(f: impl Fn(f64) -> f64, a: f64, b: f64) -> f64 {
-    let steps = 200;
-    let h = (b - a) / steps as f64;
-    (0..steps).map(|i| f(a + (i as f64 + 0.5) * h) * h).sum()
-}
-
-/// The bands × rows (with `bands × rows ≤ num_perm`) minimising the weighted area of false
-/// positives below `threshold` and false negatives above it.
-pub fn optimal_banding(threshold: f64, num_perm: usize) -> Banding {
-    let mut best = Banding { bands: 1, rows: 1 };
-    let mut best_err = f64::INFINITY;
-    for bands in 1..=num_perm {
-        for rows in 1..=num_perm / bands {
-            let b = Banding { bands, rows };
-            let fp = integrate(|s| candidate_probability(s, b), 0.0, threshold);
-            let fneg = integrate(|s| 1.0 - candidate_probability(s, b), threshold, 1.0);
-            let err = (1.0 - FALSE_NEGATIVE_WEIGHT) * fp + FALSE_NEGATIVE_WEIGHT * fneg;
-            if err < best_err - 1e-12 {
-                best_err = err;
-                best = b;
-            }
-        }
-    }
-    best
-}
-
-/// Merge two sorted, unique pair lists into one.
-pub fn merge_pairs(mut a: Vec<Pair>, b: Vec<Pair>) -> Vec<Pair> {
-    a.extend(b);
-    a.par_sort_unstable();
-    a.dedup();
-    a
-}
 
 /// A candidate pair `(a, b)` of document indices with `a < b`.
 pub type Pair = (u32, u32);
@@ -86,16 +44,33 @@ pub(crate) fn band_key(values: &[u32], seed: u64, band: usize) -> u64 {
     }
 }
 
+/// The unsorted `(band key, base + d)` list of band `band` of `set` for the documents `docs`
+/// (indices into `signatures`, `num_perm` values each). Scan and staged mode both key bands here.
+pub(crate) fn band_keys(
+    signatures: &[u32],
+    num_perm: usize,
+    set: BandSet,
+    band: usize,
+    docs: &[u32],
+    base: u32,
+    out: &mut Vec<(u64, u32)>,
+) {
+    let rows = set.banding.rows;
+    docs.par_iter()
+        .map(|&d| {
+            let sig = &signatures[d as usize * num_perm..][..num_perm];
+            (
+                band_key(&sig[band * rows..][..rows], set.seed, band),
+                base + d,
+            )
+        })
+        .collect_into_vec(out);
+}
+
 /// Append the candidate pairs of one band's `(key, document)` list, sorted: every pair of a
 /// small bucket, a star plus a chain through a big one (linear, not quadratic).
 pub(crate) fn bucket_pairs(keys: &[(u64, u32)], pairs: &mut Vec<Pair>) {
-    let mut i = 0;
-    while i < keys.len() {
-        let mut j = i + 1;
-        while j < keys.len() && keys[j].0 == keys[i].0 {
-            j += 1;
-        }
-        let bucket = &keys[i..j];
+    for bucket in keys.chunk_by(|x, y| x.0 == y.0) {
         if bucket.len() <= ALL_PAIRS_MAX_BUCKET {
             for x in 0..bucket.len() {
                 for y in x + 1..bucket.len() {
@@ -110,44 +85,38 @@ pub(crate) fn bucket_pairs(keys: &[(u64, u32)], pairs: &mut Vec<Pair>) {
                 }
             }
         }
-        i = j;
     }
 }
 
-/// Candidate pairs among `members` (document indices), sorted and unique.
+/// Candidate pairs among `members` (document indices) over every band of `sets`, sorted and
+/// unique.
 pub fn candidates(
     signatures: &[u32],
     num_perm: usize,
-    banding: Banding,
+    sets: &[BandSet],
     members: &[u32],
-    seed: u64,
     progress: &dyn Progress,
     cancel: &AtomicBool,
 ) -> Result<Vec<Pair>> {
-    let Banding { bands, rows } = banding;
-    progress.begin(Stage::Candidates, bands as u64);
+    let total: usize = sets.iter().map(|s| s.banding.bands).sum();
+    progress.begin(Stage::Candidates, total as u64);
     let mut pairs: Vec<Pair> = Vec::new();
     let mut keys: Vec<(u64, u32)> = Vec::with_capacity(members.len());
-    for band in 0..bands {
-        if cancel.load(Ordering::Relaxed) {
-            return Err(Error::Interrupted);
+    for &set in sets {
+        for band in 0..set.banding.bands {
+            if cancel.load(Ordering::Relaxed) {
+                return Err(Error::Interrupted);
+            }
+            band_keys(signatures, num_perm, set, band, members, 0, &mut keys);
+            keys.par_sort_unstable();
+            bucket_pairs(&keys, &mut pairs);
+            // Keep memory bounded: deduplicate as we go once the list grows.
+            if pairs.len() > (1 << 24) {
+                pairs.par_sort_unstable();
+                pairs.dedup();
+            }
+            progress.advance(1);
         }
-        keys.clear();
-        members
-            .par_iter()
-            .map(|&d| {
-                let sig = &signatures[d as usize * num_perm..][..num_perm];
-                (band_key(&sig[band * rows..][..rows], seed, band), d)
-            })
-            .collect_into_vec(&mut keys);
-        keys.par_sort_unstable();
-        bucket_pairs(&keys, &mut pairs);
-        // Keep memory bounded: deduplicate as we go once the list grows.
-        if pairs.len() > (1 << 24) {
-            pairs.par_sort_unstable();
-            pairs.dedup();
-        }
-        progress.advance(1);
     }
     pairs.par_sort_unstable();
     pairs.dedup();
@@ -163,21 +132,21 @@ mod tests {
     #[test]
     fn banding_fits_in_num_perm_and_puts_threshold_on_the_slope() {
         for &t in &[0.3, 0.5, 0.7, 0.9] {
-            let b = optimal_banding(t, 128);
+            let b = Banding::optimal(t, 128);
             assert!(b.bands * b.rows <= 128);
             // Pairs well above the threshold are almost always candidates, well below rarely.
             assert!(
-                candidate_probability((t + 0.15).min(1.0), b) > 0.9,
+                b.candidate_probability((t + 0.15).min(1.0)) > 0.9,
                 "t={t} {b:?}"
             );
-            assert!(candidate_probability(t * 0.4, b) < 0.35, "t={t} {b:?}");
+            assert!(b.candidate_probability(t * 0.4) < 0.35, "t={t} {b:?}");
         }
     }
 
     #[test]
     fn higher_threshold_gives_more_rows_per_band() {
-        let lo = optimal_banding(0.3, 128);
-        let hi = optimal_banding(0.8, 128);
+        let lo = Banding::optimal(0.3, 128);
+        let hi = Banding::optimal(0.8, 128);
         assert!(hi.rows > lo.rows, "{lo:?} {hi:?}");
     }
 
@@ -186,13 +155,15 @@ mod tests {
         let k = 8;
         // docs 0 and 2 identical; doc 1 different everywhere.
         let sigs: Vec<u32> = [vec![1; 8], vec![2; 8], vec![1; 8]].concat();
-        let b = Banding { bands: 4, rows: 2 };
+        let b = BandSet {
+            banding: Banding { bands: 4, rows: 2 },
+            seed: 0,
+        };
         let p = candidates(
             &sigs,
             k,
-            b,
+            &[b],
             &[0, 1, 2],
-            0,
             &NoProgress,
             &AtomicBool::new(false),
         )
@@ -206,13 +177,15 @@ mod tests {
         let n = 1000u32;
         let sigs = vec![7u32; k * n as usize];
         let members: Vec<u32> = (0..n).collect();
-        let b = Banding { bands: 1, rows: 4 };
+        let b = BandSet {
+            banding: Banding { bands: 1, rows: 4 },
+            seed: 0,
+        };
         let p = candidates(
             &sigs,
             k,
-            b,
+            &[b],
             &members,
-            0,
             &NoProgress,
             &AtomicBool::new(false),
         )

@@ -30,15 +30,7 @@ use std::sync::OnceLock;
 use unicode_normalization::char::{canonical_combining_class, is_combining_mark};
 use unicode_normalization::{IsNormalized, UnicodeNormalization, is_nfkc_quick};
 
-/// Which normalisation to apply.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Profile {
-    /// Everything described in the module docs.
-    Full,
-    /// Whitespace tokenisation only; case, punctuation, diacritics all significant.
-    None,
-}
+pub use crate::config::Profile;
 
 /// Receives the normalised token stream of one text.
 pub trait TokenSink {

@@ -15,7 +15,7 @@ use serde::Serialize;
 
 use crate::boilerplate::{Boilerplate, BoilerplateConfig, Reason};
 use crate::cluster::{Cluster, ClusterKind};
-use crate::config::{Banding, FormatChoice, KeepPolicy, ScanConfig, Verify};
+use crate::config::{Config, FormatChoice, KeepPolicy, Verify};
 use crate::error::{Error, Problem, Result};
 use crate::input::Corpus;
 use crate::normalize::{Profile, normalize_to_string};
@@ -280,7 +280,8 @@ pub struct OptionsOut {
 }
 
 impl OptionsOut {
-    pub fn new(cfg: &ScanConfig, banding: Banding) -> Self {
+    pub fn new(cfg: &Config) -> Self {
+        let banding = cfg.banding();
         OptionsOut {
             threshold: cfg.threshold,
             containment: cfg.containment,

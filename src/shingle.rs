@@ -12,13 +12,7 @@ use xxhash_rust::xxh3::xxh3_64_with_seed;
 use crate::config::MAX_NGRAM;
 use crate::normalize::TokenSink;
 
-/// Word or character shingles.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ShingleKind {
-    Word,
-    Char,
-}
+pub use crate::config::ShingleKind;
 
 /// Salt mixed into the seed for character shingles, so the two kinds never share hashes.
 const CHAR_SALT: u64 = 0x9e37_79b9_7f4a_7c15;

@@ -60,6 +60,17 @@ pub struct Sketches {
 }
 
 impl Sketches {
+    /// No documents yet.
+    pub fn empty(num_perm: usize) -> Self {
+        Sketches {
+            num_perm,
+            signatures: Vec::new(),
+            exact: Vec::new(),
+            tokens: Vec::new(),
+            shingles: Vec::new(),
+        }
+    }
+
     pub fn signature(&self, d: DocId) -> &[u32] {
         let k = self.num_perm;
         &self.signatures[d.0 as usize * k..][..k]

@@ -1,8 +1,8 @@
 //! `tune`: sweep the matching thresholds against labels and recommend settings.
 //!
-//! The input is read, sketched and checked for boilerplate once ([`crate::prepare`]); for every
-//! (threshold, containment) pair only LSH, verification and clustering run again
-//! ([`crate::match_documents`]), and the clusters are scored with [`crate::eval`]. The
+//! The input is read, sketched and checked for boilerplate once; for every (threshold,
+//! containment) pair only the [`crate::pipeline`] stages from LSH on run again, and the clusters
+//! are scored with [`crate::eval`]. The
 //! recommendation is the setting with the best F1 (ties: higher precision, then the higher
 //! threshold). The S-curve of its banding shows, for each similarity, the probability that a
 //! pair becomes a candidate.
@@ -11,10 +11,11 @@ use std::sync::atomic::AtomicBool;
 
 use serde::Serialize;
 
-use crate::config::{Banding, ScanConfig};
+use crate::config::{Banding, Config};
 use crate::error::Result;
 use crate::eval::{EvalResult, Truth, evaluate_groups};
-use crate::lsh::candidate_probability;
+use crate::input::DocId;
+use crate::pipeline::{self, Context};
 use crate::progress::{NoProgress, Progress};
 
 /// One setting and how it scored.
@@ -47,7 +48,7 @@ fn s_curve(b: Option<Banding>) -> Vec<(f64, f64)> {
         Some(b) => (1..=10)
             .map(|i| {
                 let s = i as f64 / 10.0;
-                (s, (candidate_probability(s, b) * 1000.0).round() / 1000.0)
+                (s, (b.candidate_probability(s) * 1000.0).round() / 1000.0)
             })
             .collect(),
     }
@@ -55,48 +56,55 @@ fn s_curve(b: Option<Banding>) -> Vec<(f64, f64)> {
 
 /// Sweep `thresholds` × `containments` on the inputs of `cfg`.
 pub fn tune(
-    cfg: &ScanConfig,
+    cfg: &Config,
     truth: &Truth,
     thresholds: &[f64],
     containments: &[Option<f64>],
     progress: &dyn Progress,
     cancel: &AtomicBool,
 ) -> Result<TuneReport> {
-    let mut base = cfg.clone();
-    base.validate()?;
-    let mut prep = crate::prepare(&base, progress, cancel)?;
+    // Everything before LSH does not depend on the thresholds: once.
+    let cx = Context::new(cfg, progress, cancel);
+    let corpus = pipeline::read(&cx)?;
+    let (mut sketches, lines) = pipeline::sketch(&cx, &corpus)?;
+    let bp = pipeline::boilerplate(&cx, &corpus, &lines, &sketches);
+    pipeline::resketch(&cx, &corpus, &bp, &lines, &mut sketches)?;
+    drop(lines);
+    let groups = pipeline::exact(&cx, &sketches);
+    let estimate = |a, b| sketches.estimate(DocId(a), DocId(b));
     let mut rows = Vec::new();
+    let mut configs = Vec::new();
     for &t in thresholds {
         for &c in containments {
-            let mut run = cfg.clone();
+            let mut run = cfg.options().clone();
             run.threshold = t;
             run.containment = c;
             run.banding = None;
-            let banding = run.validate()?;
-            let m = crate::match_documents(&mut prep, &run, banding, &NoProgress, cancel)?;
-            let groups: Vec<Vec<String>> = m
+            let run = run.validate()?;
+            let rx = Context::new(&run, &NoProgress, cancel);
+            let pairs = pipeline::candidates(&rx, &sketches, &groups)?;
+            let verified = pipeline::verify(&rx, &corpus, &bp, &pairs, &estimate)?;
+            let clustered = pipeline::cluster(&rx, &corpus, &bp, &sketches, &groups, &verified)?;
+            let groups: Vec<Vec<String>> = clustered
                 .clusters
                 .iter()
                 .map(|cl| {
                     cl.members
                         .iter()
-                        .map(|mm| {
-                            prep.corpus
-                                .id(&prep.corpus.docs[mm.doc.0 as usize])
-                                .into_owned()
-                        })
+                        .map(|mm| corpus.id(&corpus.docs[mm.doc.0 as usize]).into_owned())
                         .collect()
                 })
                 .collect();
             rows.push(TuneRow {
                 threshold: t,
                 containment: c,
-                bands: banding.bands,
-                rows: banding.rows,
-                candidate_pairs: m.verify.candidate_pairs,
-                clusters: m.clusters.len() as u64,
+                bands: run.banding().bands,
+                rows: run.banding().rows,
+                candidate_pairs: verified.stats.candidate_pairs,
+                clusters: clustered.clusters.len() as u64,
                 eval: evaluate_groups(truth, &groups),
             });
+            configs.push(run);
         }
     }
     let recommended = (0..rows.len())
@@ -109,19 +117,11 @@ pub fn tune(
                 .then(x.threshold.total_cmp(&y.threshold))
         })
         .unwrap_or(0);
-    let (curve, ccurve) = match rows.get(recommended) {
-        Some(r) => {
-            let mut best = cfg.clone();
-            best.threshold = r.threshold;
-            best.containment = r.containment;
-            (
-                s_curve(Some(Banding {
-                    bands: r.bands,
-                    rows: r.rows,
-                })),
-                s_curve(best.containment_banding()),
-            )
-        }
+    let (curve, ccurve) = match configs.get(recommended) {
+        Some(best) => (
+            s_curve(Some(best.banding())),
+            s_curve(best.containment_banding()),
+        ),
         None => (Vec::new(), Vec::new()),
     };
     Ok(TuneReport {

@@ -111,14 +111,7 @@ pub enum MatchKind {
     ViaCentre,
 }
 
-/// When two documents are duplicates.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Criterion {
-    /// Jaccard threshold.
-    pub jaccard: f64,
-    /// Containment threshold, if containment counts.
-    pub containment: Option<f64>,
-}
+pub use crate::config::Criterion;
 
 impl Criterion {
     /// Whether a pair with this score is a duplicate, and why.
@@ -173,6 +166,15 @@ pub struct VerifyStats {
     pub rejected_by_estimate: u64,
     pub verified_exactly: u64,
     pub accepted: u64,
+}
+
+impl std::ops::AddAssign for VerifyStats {
+    fn add_assign(&mut self, o: VerifyStats) {
+        self.candidate_pairs += o.candidate_pairs;
+        self.rejected_by_estimate += o.rejected_by_estimate;
+        self.verified_exactly += o.verified_exactly;
+        self.accepted += o.accepted;
+    }
 }
 
 /// Size of the intersection of two sorted, deduplicated slices.

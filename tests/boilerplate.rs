@@ -71,7 +71,12 @@ fn clusters(boilerplate: bool) -> Vec<Vec<String>> {
     corpus(tmp.path());
     let mut cfg = ScanConfig::new(vec![tmp.path().to_path_buf()]);
     cfg.boilerplate.enabled = boilerplate;
-    let out = neardup::scan(cfg, &NoProgress, &AtomicBool::new(false)).unwrap();
+    let out = neardup::scan(
+        &cfg.validate().unwrap(),
+        &NoProgress,
+        &AtomicBool::new(false),
+    )
+    .unwrap();
     out.clusters
         .iter()
         .map(|c| {
@@ -141,7 +146,7 @@ fn paragraphs_of_a_story_reprinted_many_times_in_one_file_are_not_boilerplate() 
     let body: Vec<String> = lines.iter().map(|v| v.to_string()).collect();
     fs::write(&path, body.join("\n")).unwrap();
     let out = neardup::scan(
-        ScanConfig::new(vec![path]),
+        &ScanConfig::new(vec![path]).validate().unwrap(),
         &NoProgress,
         &AtomicBool::new(false),
     )

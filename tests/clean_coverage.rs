@@ -27,7 +27,7 @@ fn clean(inputs: Vec<PathBuf>, source_field: Option<&str>, out: &Path) -> ScanCo
         dry_run: false,
     };
     neardup::clean(
-        cfg.clone(),
+        &cfg.clone().validate().unwrap(),
         &clean_cfg,
         None,
         &NoProgress,

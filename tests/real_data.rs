@@ -19,7 +19,12 @@ fn scan(paths: Vec<PathBuf>) -> neardup::ScanOutput {
 }
 
 fn scan_with(cfg: ScanConfig) -> neardup::ScanOutput {
-    neardup::scan(cfg, &NoProgress, &AtomicBool::new(false)).unwrap()
+    neardup::scan(
+        &cfg.validate().unwrap(),
+        &NoProgress,
+        &AtomicBool::new(false),
+    )
+    .unwrap()
 }
 
 /// The first-seen raw text of every flagged boilerplate line.

@@ -65,24 +65,20 @@ pub enum Command {
 }
 
 const STAGE_HELP: &str = "\
-Order (each task can run on any machine that sees WORK; a task that already finished is
-skipped, so a killed task is simply run again):
+First plan (it stores the inputs and validated options in W/plan.json and prints the phases in
+order, each with its task count and the option that numbers its tasks):
   neardup stage plan --work W --shards N -- INPUT... [scan options]
-  neardup stage sketch --work W --shard I          for I in 0..N
-  neardup stage boilerplate --work W
-  neardup stage signatures --work W --shard I      for I in 0..N
-  neardup stage exact --work W
-  neardup stage buckets --work W --task T          for T in 0..buckets (printed by plan)
-  neardup stage verify --work W --part P           for P in 0..parts
-  neardup stage components --work W -o OUT
-or all of them here: neardup stage run --work W -o OUT
-Driver for Ray: distributed/neardup_ray.py";
+then every task of every phase, in that order: e.g. `neardup stage sketch --work W --shard I`
+for I in 0..N, ..., `neardup stage components --work W -o OUT`. Each task can run on any
+machine that sees W; a task that already finished is skipped, so a killed task is simply run
+again. Or all of them here: neardup stage run --work W -o OUT
+Drivers that read the phases from `stage plan`: distributed/neardup_ray.py, distributed/slurm.sh";
 
 #[derive(Subcommand, Debug)]
 pub enum StageCommand {
     /// List the inputs, split them into shards of about equal size, write WORK/plan.json and
-    /// print {"shards", "bands", "key_ranges", "buckets", "parts"} as JSON. Inputs and scan options go after `--`,
-    /// exactly as for `neardup scan` (every later stage uses them).
+    /// print {"shards", "bands", "key_ranges", "buckets", "parts", "phases"} as JSON. Inputs and
+    /// scan options go after `--`, exactly as for `neardup scan` (every task runs with them).
     Plan(PlanArgs),
     /// Pass 1 over one shard: signatures, line statistics, document index.
     Sketch(ShardArgs),
@@ -100,6 +96,20 @@ pub enum StageCommand {
     Components(OutArgs),
     /// Run every remaining stage here, in order.
     Run(OutArgs),
+}
+
+impl StageCommand {
+    /// The options every stage subcommand has.
+    pub fn work_args(&self) -> &WorkArgs {
+        match self {
+            StageCommand::Plan(a) => &a.work,
+            StageCommand::Sketch(a) | StageCommand::Signatures(a) => &a.work,
+            StageCommand::Boilerplate(a) | StageCommand::Exact(a) => a,
+            StageCommand::Buckets(a) => &a.work,
+            StageCommand::Verify(a) => &a.work,
+            StageCommand::Components(a) | StageCommand::Run(a) => &a.work,
+        }
+    }
 }
 
 #[derive(Args, Debug)]
@@ -187,15 +197,6 @@ pub struct StageOptions {
 
     #[command(flatten)]
     pub pipeline: PipelineArgs,
-}
-
-impl StageOptions {
-    /// The configuration of a staged run from its recorded arguments; the work directory is
-    /// never read as input.
-    pub fn config(args: &[String], work: &std::path::Path) -> Result<ScanConfig, clap::Error> {
-        let o = StageOptions::try_parse_from(args)?;
-        Ok(o.pipeline.to_config(&o.inputs, work))
-    }
 }
 
 #[derive(Args, Debug)]

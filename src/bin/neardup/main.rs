@@ -11,8 +11,7 @@ use neardup::clean::CleanConfig;
 use neardup::{Error, NoProgress, Problem, Progress};
 
 use cli::{
-    CleanArgs, Cli, Command, EvalArgs, GenerateArgs, ScanArgs, StageCommand, StageOptions,
-    TuneArgs, WorkArgs,
+    CleanArgs, Cli, Command, EvalArgs, GenerateArgs, ScanArgs, StageCommand, StageOptions, TuneArgs,
 };
 
 /// Process exit codes (also in `--help` and the README).
@@ -95,7 +94,7 @@ fn run_scan(args: &ScanArgs) -> Exit {
     let progress: &dyn Progress = if args.quiet { &NoProgress } else { &bars };
     let cfg = args.pipeline.to_config(&args.inputs, &args.output);
     let result = with_pool(args.threads, || {
-        let mut out = neardup::scan(cfg, progress, &CANCEL)?;
+        let mut out = neardup::scan(&cfg.validate()?, progress, &CANCEL)?;
         check_cancel()?;
         neardup::write_outputs(&mut out, &args.output, progress)?;
         Ok(out)
@@ -130,7 +129,8 @@ fn run_clean(args: &CleanArgs) -> Exit {
         dry_run: args.dry_run,
     };
     let result = with_pool(args.threads, || {
-        let s = neardup::clean(cfg, &clean_cfg, args.from.as_deref(), progress, &CANCEL)?;
+        let cfg = cfg.validate()?;
+        let s = neardup::clean(&cfg, &clean_cfg, args.from.as_deref(), progress, &CANCEL)?;
         check_cancel()?;
         Ok(s)
     });
@@ -199,7 +199,7 @@ fn run_tune(args: &TuneArgs) -> Exit {
         .to_config(&args.inputs, std::path::Path::new(""));
     let result = with_pool(args.threads, || {
         neardup::tune::tune(
-            &cfg,
+            &cfg.validate()?,
             &truth,
             &args.thresholds,
             &containments,
@@ -244,107 +244,85 @@ fn run_generate(args: &GenerateArgs) -> Exit {
     ui::print_stdout(&String::from_utf8_lossy(&out))
 }
 
-/// The configuration recorded in a work directory's plan.
-fn stage_config(work: &std::path::Path) -> Result<neardup::ScanConfig, Exit> {
-    let plan = neardup::stages::Plan::load(work).map_err(|e| {
-        eprintln!("neardup: {e}");
-        Exit::Error
-    })?;
-    StageOptions::config(&plan.args, work).map_err(|e| {
-        eprintln!("neardup: the plan's scan options do not parse: {e}");
-        Exit::Error
-    })
-}
-
 fn run_stage(cmd: &StageCommand) -> Exit {
-    use neardup::stages;
-    let w: &WorkArgs = match cmd {
-        StageCommand::Plan(a) => &a.work,
-        StageCommand::Sketch(a) | StageCommand::Signatures(a) => &a.work,
-        StageCommand::Boilerplate(a) | StageCommand::Exact(a) => a,
-        StageCommand::Buckets(a) => &a.work,
-        StageCommand::Verify(a) => &a.work,
-        StageCommand::Components(a) | StageCommand::Run(a) => &a.work,
-    };
+    use neardup::stages::{self, Task};
+    let w = cmd.work_args();
     let bars = ui::Bars::new(w.quiet);
     let progress: &dyn Progress = if w.quiet { &NoProgress } else { &bars };
-    if let StageCommand::Plan(a) = cmd {
-        let cfg = match StageOptions::try_parse_from(&a.scan) {
-            Ok(o) => o.pipeline.to_config(&o.inputs, &w.work),
-            Err(e) => {
-                let _ = e.print();
-                return Exit::Error;
+    let (task, out, fail_on_duplicates) = match cmd {
+        StageCommand::Plan(a) => {
+            let cfg = match StageOptions::try_parse_from(&a.scan) {
+                Ok(o) => o.pipeline.to_config(&o.inputs, &w.work),
+                Err(e) => {
+                    let _ = e.print();
+                    return Exit::Error;
+                }
+            };
+            let plan = with_pool(w.threads, || {
+                stages::plan(&cfg.validate()?, a.shards, a.parts, a.key_ranges, &w.work)
+            });
+            return match plan {
+                Ok(plan) => {
+                    println!(
+                        "{}",
+                        serde_json::json!({
+                            "shards": plan.shards.len(),
+                            "bands": plan.bands(),
+                            "key_ranges": plan.key_ranges,
+                            "buckets": plan.bucket_tasks(),
+                            "parts": plan.parts,
+                            "phases": plan.phases(),
+                        })
+                    );
+                    Exit::Success
+                }
+                Err(code) => code,
+            };
+        }
+        StageCommand::Run(a) => {
+            let result = with_pool(w.threads, || {
+                stages::run_all(&w.work, &a.output, progress, &CANCEL)
+            });
+            match result {
+                Ok(out) => {
+                    return finish_stage_output(&out, &a.output, w.quiet, a.fail_on_duplicates);
+                }
+                Err(code) => return code,
             }
-        };
-        return match with_pool(w.threads, || {
-            stages::plan(
-                &cfg,
-                a.scan.clone(),
-                a.shards,
-                a.parts,
-                a.key_ranges,
-                &w.work,
-            )
-        }) {
-            Ok(plan) => {
-                println!(
-                    "{}",
-                    serde_json::json!({
-                        "shards": plan.shards.len(),
-                        "bands": plan.bands(),
-                        "key_ranges": plan.key_ranges,
-                        "buckets": plan.bucket_tasks(),
-                        "parts": plan.parts,
-                    })
-                );
-                Exit::Success
-            }
-            Err(code) => code,
-        };
-    }
-    let cfg = match stage_config(&w.work) {
-        Ok(c) => c,
-        Err(code) => return code,
+        }
+        StageCommand::Sketch(a) => (Task::Sketch { shard: a.shard }, None, false),
+        StageCommand::Boilerplate(_) => (Task::Boilerplate, None, false),
+        StageCommand::Signatures(a) => (Task::Signatures { shard: a.shard }, None, false),
+        StageCommand::Exact(_) => (Task::Exact, None, false),
+        StageCommand::Buckets(a) => (Task::Buckets { task: a.task }, None, false),
+        StageCommand::Verify(a) => (Task::Verify { part: a.part }, None, false),
+        StageCommand::Components(a) => (Task::Components, Some(&a.output), a.fail_on_duplicates),
     };
-    let dir = w.work.as_path();
-    let result = with_pool(w.threads, || match cmd {
-        StageCommand::Plan(_) => unreachable!("handled above"),
-        StageCommand::Sketch(a) => {
-            stages::sketch_shard(&cfg, dir, a.shard, progress, &CANCEL).map(|_| None)
-        }
-        StageCommand::Boilerplate(_) => stages::boilerplate(&cfg, dir).map(|_| None),
-        StageCommand::Signatures(a) => {
-            stages::signatures_shard(&cfg, dir, a.shard, progress, &CANCEL).map(|_| None)
-        }
-        StageCommand::Exact(_) => stages::exact(&cfg, dir).map(|_| None),
-        StageCommand::Buckets(a) => stages::buckets(&cfg, dir, a.task, &CANCEL).map(|_| None),
-        StageCommand::Verify(a) => {
-            stages::verify_part(&cfg, dir, a.part, progress, &CANCEL).map(|_| None)
-        }
-        StageCommand::Components(a) => {
-            stages::components(&cfg, dir, &a.output, progress, &CANCEL).map(Some)
-        }
-        StageCommand::Run(a) => stages::run_all(&cfg, dir, &a.output, progress, &CANCEL).map(Some),
+    let result = with_pool(w.threads, || {
+        stages::run_task(&w.work, task, out.map(|p| p.as_path()), progress, &CANCEL)
     });
-    let out = match result {
-        Ok(Some(out)) => out,
-        Ok(None) => return Exit::Success,
-        Err(code) => return code,
-    };
+    match (result, out) {
+        (Ok(Some(scan)), Some(out)) => finish_stage_output(&scan, out, w.quiet, fail_on_duplicates),
+        (Ok(_), _) => Exit::Success,
+        (Err(code), _) => code,
+    }
+}
+
+/// Report the outputs of a staged run's last task, as `scan` does.
+fn finish_stage_output(
+    out: &neardup::ScanOutput,
+    dir: &std::path::Path,
+    quiet: bool,
+    fail_on_duplicates: bool,
+) -> Exit {
     let s = &out.summary;
     print_problems(&s.problems);
-    let fail = match cmd {
-        StageCommand::Components(a) | StageCommand::Run(a) => {
-            if !w.quiet {
-                ui::print_summary(s, &a.output);
-            }
-            a.fail_on_duplicates
-        }
-        _ => false,
-    };
+    if !quiet {
+        ui::print_summary(s, dir);
+    }
     if s.documents.skipped > 0 || s.files.skipped > 0 {
         Exit::Error
-    } else if fail && s.documents.duplicates > 0 {
+    } else if fail_on_duplicates && s.documents.duplicates > 0 {
         Exit::DuplicatesFound
     } else {
         Exit::Success

@@ -1,0 +1,433 @@
+//! The scan's stages as functions from named artefacts to named artefacts, defined once.
+//!
+//! [`crate::scan`] calls them in order in memory; the staged mode ([`crate::stages`]) calls the
+//! same functions one task at a time, with the artefacts stored in a work directory between
+//! tasks. Each function times itself under its [`Stage`] in the [`Context`].
+//!
+//! | stage | function | artefacts in → out |
+//! |-------|----------|--------------------|
+//! | read | [`read`] | options → [`Corpus`] |
+//! | sketch | [`sketch()`] | [`Corpus`] → pass-1 [`Sketches`], [`DocLines`] |
+//! | boilerplate | [`boilerplate()`], [`resketch`] | [`DocLines`] → [`Boilerplate`]; final [`Sketches`] |
+//! | exact | [`exact`] | [`Sketches`] → [`ExactGroups`] |
+//! | candidates | [`candidates`] | signatures, [`ExactGroups`] → candidate [`Pair`]s |
+//! | verify | [`verify()`] | [`Pair`]s → [`Verified`] edges |
+//! | cluster | [`cluster()`] | [`ExactGroups`], [`Verified`] → [`Clustered`] |
+//! | write | [`output`], [`write_outputs`] | everything → [`ScanOutput`], files |
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Mutex;
+use std::sync::atomic::AtomicBool;
+use std::time::Instant;
+
+use crate::boilerplate::{self, Boilerplate, DocLines};
+use crate::cluster::{self, ChainStats, Cluster, ClusterKind, ExactGroups};
+use crate::config::{Config, Verify};
+use crate::error::{Error, Result};
+use crate::input::{self, Corpus, DocId};
+use crate::lsh::{self, Pair};
+use crate::progress::{NoProgress, Progress, Stage};
+use crate::report::{
+    self, ClusterCounts, DocumentCounts, FileCounts, InputsOut, LshOut, OptionsOut, Summary,
+};
+use crate::sketch::{self, Signatures, SketchParams, Sketches};
+use crate::verify::{self, Edge, Score, Verifier, VerifyStats};
+
+/// What every stage needs besides its artefacts: the validated options, where progress goes, the
+/// cancel flag (polled between work items), and the clock.
+pub struct Context<'a> {
+    pub cfg: &'a Config,
+    pub progress: &'a dyn Progress,
+    pub cancel: &'a AtomicBool,
+    started: Instant,
+    timings: Mutex<BTreeMap<&'static str, u64>>,
+}
+
+impl<'a> Context<'a> {
+    pub fn new(cfg: &'a Config, progress: &'a dyn Progress, cancel: &'a AtomicBool) -> Self {
+        Context {
+            cfg,
+            progress,
+            cancel,
+            started: Instant::now(),
+            timings: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    /// Run `f`, adding its time to `stage`'s.
+    fn timed<T>(&self, stage: Stage, f: impl FnOnce() -> T) -> T {
+        let t = Instant::now();
+        let out = f();
+        let ms = t.elapsed().as_millis() as u64;
+        *self
+            .timings
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(stage.key())
+            .or_default() += ms;
+        out
+    }
+
+    /// Milliseconds per stage so far.
+    pub fn timings(&self) -> BTreeMap<&'static str, u64> {
+        self.timings
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    pub(crate) fn params(&self) -> SketchParams {
+        SketchParams::from_config(self.cfg)
+    }
+
+    /// Line hashes left out of shingling: the boilerplate, unless it is kept in.
+    pub(crate) fn exclude<'b>(&self, bp: &'b Boilerplate) -> &'b [u64] {
+        if self.cfg.boilerplate.excludes_lines() {
+            &bp.hashes
+        } else {
+            &[]
+        }
+    }
+
+    /// The verifier for `corpus`: shingle sets rebuilt with the same exclusions as the sketches.
+    pub(crate) fn verifier<'b>(&'b self, corpus: &'b Corpus, bp: &'b Boilerplate) -> Verifier<'b> {
+        Verifier {
+            corpus,
+            params: self.params(),
+            exclude: self.exclude(bp),
+            cancel: self.cancel,
+        }
+    }
+}
+
+/// Read and index every input (problems recorded in the corpus; with `--strict` the first one
+/// is fatal).
+pub fn read(cx: &Context) -> Result<Corpus> {
+    cx.timed(Stage::Read, || {
+        cx.progress.begin(Stage::Read, 0);
+        let corpus = input::load(&cx.cfg.input);
+        cx.progress.end();
+        strict_check(cx, &corpus)?;
+        Ok(corpus)
+    })
+}
+
+/// With `--strict`, the first input problem is fatal.
+pub(crate) fn strict_check(cx: &Context, corpus: &Corpus) -> Result<()> {
+    match corpus.problems.first() {
+        Some(p) if cx.cfg.strict => Err(Error::Strict(p.clone())),
+        _ => Ok(()),
+    }
+}
+
+/// Pass 1: the sketches of the whole documents, and their line statistics when boilerplate is
+/// detected (otherwise no lines).
+pub fn sketch(cx: &Context, corpus: &Corpus) -> Result<(Sketches, DocLines)> {
+    cx.timed(Stage::Sketch, || {
+        if cx.cfg.boilerplate.enabled {
+            sketch::compute_with_lines(corpus, cx.params(), cx.progress, cx.cancel)
+        } else {
+            let s = sketch::compute(corpus, cx.params(), &[], cx.progress, cx.cancel)?;
+            Ok((s, DocLines::empty(corpus.docs.len())))
+        }
+    })
+}
+
+/// Flag boilerplate lines from the line statistics (`signatures`: pass 1's, for the
+/// near-duplicate check of repeated lines).
+pub fn boilerplate(
+    cx: &Context,
+    corpus: &Corpus,
+    lines: &DocLines,
+    signatures: &impl Signatures,
+) -> Boilerplate {
+    cx.timed(Stage::Boilerplate, || {
+        if !cx.cfg.boilerplate.enabled {
+            return Boilerplate::default();
+        }
+        boilerplate::detect(
+            corpus,
+            lines,
+            signatures,
+            &cx.cfg.boilerplate,
+            cx.cfg.profile,
+            cx.cfg.seed,
+        )
+    })
+}
+
+/// Pass 2: sketch the documents that have a flagged line again without it (when flagged lines
+/// are left out of shingling); `sketches` become the final ones.
+pub fn resketch(
+    cx: &Context,
+    corpus: &Corpus,
+    bp: &Boilerplate,
+    lines: &DocLines,
+    sketches: &mut Sketches,
+) -> Result<()> {
+    if cx.exclude(bp).is_empty() {
+        return Ok(());
+    }
+    cx.timed(Stage::Boilerplate, || {
+        let affected = bp.affected_docs(lines);
+        sketch::resketch(
+            corpus,
+            cx.params(),
+            &bp.hashes,
+            sketches,
+            &affected,
+            cx.progress,
+            cx.cancel,
+        )
+    })
+}
+
+/// Exact duplicates (same normalised text) from the final sketches' hashes.
+pub fn exact(cx: &Context, sketches: &Sketches) -> ExactGroups {
+    cx.timed(Stage::Exact, || {
+        cx.progress.begin(Stage::Exact, 0);
+        let groups = cluster::exact_groups(&sketches.exact, &sketches.tokens);
+        cx.progress.end();
+        groups
+    })
+}
+
+/// LSH candidate pairs over every banding of the run (see [`Config::band_sets`]).
+pub fn candidates(cx: &Context, sketches: &Sketches, groups: &ExactGroups) -> Result<Vec<Pair>> {
+    cx.timed(Stage::Candidates, || {
+        lsh::candidates(
+            &sketches.signatures,
+            sketches.num_perm,
+            &cx.cfg.band_sets(),
+            &groups.lsh_members,
+            cx.progress,
+            cx.cancel,
+        )
+    })
+}
+
+/// Verified candidate pairs: the edges the criterion accepts (sorted by pair) and the counts.
+#[derive(Clone, Debug, Default)]
+pub struct Verified {
+    pub edges: Vec<Edge>,
+    pub stats: VerifyStats,
+}
+
+/// Verify `pairs` (sorted, unique): MinHash estimates (`estimate`) first, then exact scores on
+/// re-derived shingle sets unless `--verify estimate`.
+pub fn verify(
+    cx: &Context,
+    corpus: &Corpus,
+    bp: &Boilerplate,
+    pairs: &[Pair],
+    estimate: &(dyn Fn(u32, u32) -> Score + Sync),
+) -> Result<Verified> {
+    cx.timed(Stage::Verify, || {
+        let (edges, stats) = cx.verifier(corpus, bp).verify_candidates(
+            pairs,
+            estimate,
+            &cx.cfg.criterion(),
+            cx.cfg.verify,
+            cx.progress,
+        )?;
+        Ok(Verified { edges, stats })
+    })
+}
+
+/// Clusters and what the chaining guard did.
+pub struct Clustered {
+    pub clusters: Vec<Cluster>,
+    pub chains: ChainStats,
+}
+
+/// Clusters from the exact groups and the verified edges (star clustering, see
+/// [`cluster::center_clusters`]).
+pub fn cluster(
+    cx: &Context,
+    corpus: &Corpus,
+    bp: &Boilerplate,
+    sketches: &Sketches,
+    groups: &ExactGroups,
+    verified: &Verified,
+) -> Result<Clustered> {
+    cx.timed(Stage::Cluster, || {
+        cx.progress.begin(Stage::Cluster, 0);
+        let verifier = cx.verifier(corpus, bp);
+        let comps = cluster::components(corpus.docs.len(), groups, &verified.edges);
+        let (clusters, chains) = cluster::center_clusters(
+            comps,
+            cx.cfg.keep,
+            &sketches.exact,
+            &sketches.tokens,
+            &cx.cfg.criterion(),
+            &verified.edges,
+            |pairs| match cx.cfg.verify {
+                Verify::Exact => verifier.exact_scores(pairs, &NoProgress),
+                Verify::Estimate => Ok(pairs
+                    .iter()
+                    .map(|&(a, b)| sketches.estimate(DocId(a), DocId(b)))
+                    .collect()),
+            },
+        )?;
+        cx.progress.end();
+        Ok(Clustered { clusters, chains })
+    })
+}
+
+/// Everything a scan produced.
+pub struct ScanOutput {
+    pub corpus: Corpus,
+    pub boilerplate: Boilerplate,
+    pub sketches: Sketches,
+    pub clusters: Vec<Cluster>,
+    pub summary: Summary,
+    started: Instant,
+}
+
+/// The artefacts a scan ends with, as [`output`] takes them.
+pub struct Artefacts {
+    pub corpus: Corpus,
+    pub boilerplate: Boilerplate,
+    pub sketches: Sketches,
+    pub groups: ExactGroups,
+    pub verify: VerifyStats,
+    pub clustered: Clustered,
+    /// Input fingerprints computed where the files were read (staged runs); `None`: from the
+    /// corpus.
+    pub inputs: Option<InputsOut>,
+}
+
+/// The scan's result with its summary.
+pub fn output(cx: &Context, a: Artefacts) -> ScanOutput {
+    let summary = summarise(cx, &a);
+    ScanOutput {
+        corpus: a.corpus,
+        boilerplate: a.boilerplate,
+        sketches: a.sketches,
+        clusters: a.clustered.clusters,
+        summary,
+        started: cx.started,
+    }
+}
+
+fn summarise(cx: &Context, a: &Artefacts) -> Summary {
+    let (cfg, corpus, clusters) = (cx.cfg, &a.corpus, &a.clustered.clusters);
+    let banding = cfg.banding();
+    // Duplicates: members their representative covers, i.e. what `clean` drops (a member of a
+    // cluster it does not cover stays, so kept + duplicates here match clean's counts).
+    let duplicates: u64 = clusters
+        .iter()
+        .map(|c| c.members.iter().filter(|m| m.drop).count() as u64)
+        .sum();
+    let n = corpus.docs.len() as u64;
+    let mut problems_by_kind = BTreeMap::new();
+    for p in &corpus.problems {
+        *problems_by_kind.entry(p.kind.as_str()).or_insert(0) += 1;
+    }
+    let bytes = corpus.data_bytes();
+    let seconds = cx.started.elapsed().as_secs_f64();
+    let members = || clusters.iter().flat_map(|c| &c.members);
+    let of_kind = |k: ClusterKind| clusters.iter().filter(|c| c.kind == k).count() as u64;
+    Summary {
+        tool: "neardup",
+        version: crate::VERSION,
+        inputs: a.inputs.clone().unwrap_or_else(|| InputsOut::new(corpus)),
+        documents: DocumentCounts {
+            read: n + corpus.skipped_documents,
+            kept: n - duplicates,
+            duplicates,
+            skipped: corpus.skipped_documents,
+            empty: a.sketches.tokens.iter().filter(|&&t| t == 0).count() as u64,
+        },
+        problems_by_kind,
+        problems: corpus
+            .problems
+            .iter()
+            .take(report::MAX_LISTED_PROBLEMS)
+            .cloned()
+            .collect(),
+        files: FileCounts {
+            read: corpus.files.len() as u64,
+            skipped: corpus.skipped_files,
+            mapped: corpus.files.iter().filter(|f| f.mapped).count() as u64,
+            compressed: corpus
+                .files
+                .iter()
+                .filter(|f| f.compression != input::Compression::None)
+                .count() as u64,
+            bytes_on_disk: corpus.files.iter().map(|f| f.disk_bytes).sum(),
+            bytes,
+        },
+        clusters: ClusterCounts {
+            total: clusters.len() as u64,
+            exact: of_kind(ClusterKind::Exact),
+            near: of_kind(ClusterKind::Near),
+            documents_in_clusters: members().count() as u64,
+            largest: clusters
+                .iter()
+                .map(|c| c.members.len() as u64)
+                .max()
+                .unwrap_or(0),
+            by_containment: members()
+                .filter(|m| m.matched == verify::MatchKind::Containment)
+                .count() as u64,
+            chaining_guard: a.clustered.chains,
+        },
+        options: OptionsOut::new(cfg),
+        lsh: LshOut {
+            bands: banding.bands,
+            rows: banding.rows,
+            candidate_probability_at_threshold: report::round4(
+                banding.candidate_probability(cfg.threshold),
+            ),
+            documents: a.groups.lsh_members.len() as u64,
+            containment_bands: cfg.containment_banding().map(|b| b.bands),
+            containment_rows: cfg.containment_banding().map(|b| b.rows),
+            verify: a.verify,
+        },
+        boilerplate: report::BoilerplateOut::new(&cfg.boilerplate, &a.boilerplate),
+        timings_ms: cx.timings(),
+        seconds,
+        mb_per_s: if seconds > 0.0 {
+            bytes as f64 / 1e6 / seconds
+        } else {
+            0.0
+        },
+        docs_per_s: if seconds > 0.0 {
+            n as f64 / seconds
+        } else {
+            0.0
+        },
+    }
+}
+
+/// Write `clusters.jsonl`, `boilerplate.jsonl` and `summary.json` into `dir` (created if
+/// needed), each atomically.
+pub fn write_outputs(out: &mut ScanOutput, dir: &Path, progress: &dyn Progress) -> Result<()> {
+    let t = Instant::now();
+    progress.begin(Stage::Write, 0);
+    std::fs::create_dir_all(dir).map_err(|source| Error::Write {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    report::atomic_write(&dir.join(report::CLUSTERS_FILE), |w| {
+        report::write_clusters(w, &out.clusters, &out.corpus)
+    })?;
+    let profile = out.summary.options.normalization;
+    report::atomic_write(&dir.join(report::BOILERPLATE_FILE), |w| {
+        report::write_boilerplate(w, &out.boilerplate, &out.corpus, profile)
+    })?;
+    out.summary
+        .timings_ms
+        .insert(Stage::Write.key(), t.elapsed().as_millis() as u64);
+    let seconds = out.started.elapsed().as_secs_f64();
+    out.summary.seconds = report::round4(seconds);
+    out.summary.mb_per_s = report::round4(out.summary.files.bytes as f64 / 1e6 / seconds);
+    out.summary.docs_per_s = report::round4(out.corpus.docs.len() as f64 / seconds);
+    report::atomic_write(&dir.join(report::SUMMARY_FILE), |w| {
+        report::write_summary(w, &out.summary)
+    })?;
+    progress.end();
+    Ok(())
+}
