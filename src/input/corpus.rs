@@ -1,0 +1,348 @@
+//! The document model: input files, documents as spans into them, the corpus, and its
+//! assembly from pieces (ids made unique).
+
+use std::borrow::Cow;
+use std::ops::Deref;
+
+use memmap2::Mmap;
+use rayon::prelude::*;
+
+use crate::error::{Problem, ProblemKind};
+
+use super::*;
+
+/// Index of a document in input order.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+pub struct DocId(pub u32);
+
+/// How a file's bytes are split into documents.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Format {
+    /// The whole file is one document.
+    Text,
+    /// One JSON object per line.
+    Jsonl,
+}
+
+/// Compression of an input file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Compression {
+    None,
+    Gzip,
+    Zstd,
+}
+
+/// The bytes of an input file: mapped read-only, or owned (read, decompressed, stdin).
+pub enum Data {
+    Mapped(Mmap),
+    Owned(Vec<u8>),
+}
+
+impl Deref for Data {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            Data::Mapped(m) => m,
+            Data::Owned(v) => v,
+        }
+    }
+}
+
+/// One input file, loaded.
+pub struct InputFile {
+    /// The path as shown to the user (argument joined with the path found under it), or `-`.
+    pub path: String,
+    /// Document id for a text file: the path relative to the argument it was found under.
+    pub id_base: String,
+    /// Found by walking a directory argument (so `id_base` is a relative path).
+    pub from_dir: bool,
+    pub format: Format,
+    pub compression: Compression,
+    /// Whether the bytes are memory-mapped.
+    pub mapped: bool,
+    /// Size on disk (compressed size for compressed files).
+    pub disk_bytes: u64,
+    pub data: Data,
+}
+
+/// Where a document's text is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TextRef {
+    /// Raw UTF-8 bytes of the file, `start..start+len`.
+    Raw { start: u64, len: u32 },
+    /// The inside of a JSON string in the file (between the quotes); `escaped` if it contains a
+    /// backslash and must be unescaped before use.
+    Json { start: u64, len: u32, escaped: bool },
+    /// A repaired text stored in [`Corpus::owned`].
+    Owned(u32),
+}
+
+/// Where a document's id is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IdRef {
+    /// A text file: the file's `id_base`.
+    File,
+    /// A JSON record without an id field: `path:line`.
+    Line,
+    /// The inside of a JSON string in the file.
+    Json { start: u64, len: u32, escaped: bool },
+    /// A JSON number (or other scalar) in the file, used as written.
+    JsonRaw { start: u64, len: u32 },
+    /// An id stored in [`Corpus::owned`].
+    Owned(u32),
+}
+
+/// One document: which file, which line, where its text and id are.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Document {
+    pub file: u32,
+    /// 1-based line of the record in its file; 0 for whole-file documents.
+    pub line: u32,
+    pub text: TextRef,
+    pub id: IdRef,
+}
+
+/// All documents of a run, in canonical input order (document `i` is `DocId(i)`).
+pub struct Corpus {
+    pub files: Vec<InputFile>,
+    pub docs: Vec<Document>,
+    /// Texts and ids that could not be borrowed from the input (repaired invalid UTF-8).
+    pub owned: Vec<String>,
+    /// Distinct document sources, in order of first appearance.
+    pub sources: Vec<String>,
+    /// Per source: whether it names an outlet (a `--source-field` value, or the directory of
+    /// text files) rather than just the JSON Lines file a record came from.
+    pub source_is_outlet: Vec<bool>,
+    /// Source of each document, an index into `sources`.
+    pub doc_source: Vec<u32>,
+    pub problems: Vec<Problem>,
+    /// Records and whole-file documents that were skipped (each also has a problem).
+    pub skipped_documents: u64,
+    /// Files that could not be used at all.
+    pub skipped_files: u64,
+}
+
+impl Corpus {
+    /// The text of document `d`; JSON escapes are undone into `buf` when needed.
+    pub fn text<'a>(&'a self, d: &Document, buf: &'a mut String) -> &'a str {
+        match d.text {
+            TextRef::Raw { start, len } => {
+                let bytes = &self.files[d.file as usize].data[start as usize..][..len as usize];
+                // Validated when the corpus was built.
+                simdutf8::basic::from_utf8(bytes).unwrap_or("")
+            }
+            TextRef::Json {
+                start,
+                len,
+                escaped,
+            } => {
+                let bytes = &self.files[d.file as usize].data[start as usize..][..len as usize];
+                let raw = simdutf8::basic::from_utf8(bytes).unwrap_or("");
+                if escaped {
+                    unescape_json_into(raw, buf);
+                    buf.as_str()
+                } else {
+                    raw
+                }
+            }
+            TextRef::Owned(i) => &self.owned[i as usize],
+        }
+    }
+
+    /// Length of the document's text as stored (escaped length for JSON), in bytes.
+    pub fn text_len(&self, d: &Document) -> u64 {
+        match d.text {
+            TextRef::Raw { len, .. } | TextRef::Json { len, .. } => len as u64,
+            TextRef::Owned(i) => self.owned[i as usize].len() as u64,
+        }
+    }
+
+    /// The id of document `d`, decoded.
+    pub fn id(&self, d: &Document) -> Cow<'_, str> {
+        let file = &self.files[d.file as usize];
+        match d.id {
+            IdRef::File => Cow::Borrowed(&file.id_base),
+            IdRef::Line => Cow::Owned(format!("{}:{}", file.path, d.line)),
+            IdRef::Json {
+                start,
+                len,
+                escaped,
+            } => {
+                let raw =
+                    std::str::from_utf8(&file.data[start as usize..][..len as usize]).unwrap_or("");
+                if escaped {
+                    let mut s = String::new();
+                    unescape_json_into(raw, &mut s);
+                    Cow::Owned(s)
+                } else {
+                    Cow::Borrowed(raw)
+                }
+            }
+            IdRef::JsonRaw { start, len } => Cow::Borrowed(
+                std::str::from_utf8(&file.data[start as usize..][..len as usize]).unwrap_or(""),
+            ),
+            IdRef::Owned(i) => Cow::Borrowed(&self.owned[i as usize]),
+        }
+    }
+
+    /// The source (outlet) of document `i`: `--source-field` for JSON Lines (a URL gives its
+    /// host), else the file for JSON Lines and the parent directory for text files.
+    pub fn doc_source_name(&self, i: usize) -> &str {
+        &self.sources[self.doc_source[i] as usize]
+    }
+
+    /// The path of the file document `d` came from.
+    pub fn source(&self, d: &Document) -> &str {
+        &self.files[d.file as usize].path
+    }
+
+    /// Consecutive blocks of documents for parallel work: at most 256 documents and about
+    /// 256 KiB of text each, so a corpus of a few huge documents still splits into enough work
+    /// items to keep every core busy. Depends only on the corpus (deterministic).
+    pub fn blocks(&self) -> Vec<std::ops::Range<usize>> {
+        const BLOCK_DOCS: usize = 256;
+        const BLOCK_BYTES: u64 = 256 << 10;
+        let mut out = Vec::new();
+        let mut start = 0;
+        let mut bytes = 0;
+        for (i, d) in self.docs.iter().enumerate() {
+            bytes += self.text_len(d);
+            if i + 1 - start >= BLOCK_DOCS || bytes >= BLOCK_BYTES {
+                out.push(start..i + 1);
+                start = i + 1;
+                bytes = 0;
+            }
+        }
+        if start < self.docs.len() {
+            out.push(start..self.docs.len());
+        }
+        out
+    }
+
+    /// Total bytes of input data (decompressed).
+    pub fn data_bytes(&self) -> u64 {
+        self.files.iter().map(|f| f.data.len() as u64).sum()
+    }
+}
+
+/// Assembles a corpus from pieces in input order: shifts the pieces' owned-string indices and
+/// interns their sources. A scan's parsed pieces and a staged run's shards both go through it.
+pub(crate) struct Assembler {
+    pub(crate) corpus: Corpus,
+    source_ids: std::collections::HashMap<String, u32>,
+}
+
+impl Assembler {
+    pub(crate) fn new(corpus: Corpus) -> Self {
+        Assembler {
+            corpus,
+            source_ids: Default::default(),
+        }
+    }
+
+    /// Append `docs`, whose owned indices point into `owned` and whose sources are
+    /// `doc_source[i]`, indices into `sources` (name, is an outlet); `place` sets each
+    /// document's file and line as the corpus numbers them.
+    pub(crate) fn add(
+        &mut self,
+        docs: Vec<Document>,
+        mut owned: Vec<String>,
+        sources: Vec<(String, bool)>,
+        doc_source: &[u32],
+        mut place: impl FnMut(&mut Document),
+    ) {
+        debug_assert_eq!(docs.len(), doc_source.len());
+        let c = &mut self.corpus;
+        let owned_base = c.owned.len() as u32;
+        c.docs.extend(docs.into_iter().map(|mut d| {
+            place(&mut d);
+            if let TextRef::Owned(i) = &mut d.text {
+                *i += owned_base;
+            }
+            if let IdRef::Owned(i) = &mut d.id {
+                *i += owned_base;
+            }
+            d
+        }));
+        c.owned.append(&mut owned);
+        let global: Vec<u32> = sources
+            .into_iter()
+            .map(|(src, outlet)| {
+                let next = c.sources.len() as u32;
+                *self.source_ids.entry(src).or_insert_with_key(|k| {
+                    c.sources.push(k.clone());
+                    c.source_is_outlet.push(outlet);
+                    next
+                })
+            })
+            .collect();
+        c.doc_source
+            .extend(doc_source.iter().map(|&l| global[l as usize]));
+    }
+}
+
+impl Corpus {
+    /// Make ids unique: every later document with an id already seen gets `#path:line` (text
+    /// files: `#path`) appended, and a [`ProblemKind::DuplicateId`] problem; never merged.
+    pub(crate) fn disambiguate_ids(&mut self) {
+        let mut keyed: Vec<(u64, u32)> = (0..self.docs.len())
+            .into_par_iter()
+            .map(|i| {
+                let id = self.id(&self.docs[i]);
+                (xxhash_rust::xxh3::xxh3_64(id.as_bytes()), i as u32)
+            })
+            .collect();
+        keyed.par_sort_unstable();
+        let mut renames: Vec<(u32, u32)> = Vec::new(); // (duplicate, first with that id)
+        let mut i = 0;
+        while i < keyed.len() {
+            let mut j = i + 1;
+            while j < keyed.len() && keyed[j].0 == keyed[i].0 {
+                j += 1;
+            }
+            if j - i > 1 {
+                // Same hash: compare the ids themselves (first of each distinct id wins).
+                let run = &keyed[i..j];
+                for (k, &(_, d)) in run.iter().enumerate().skip(1) {
+                    let id = self.id(&self.docs[d as usize]);
+                    if let Some(&(_, first)) = run[..k]
+                        .iter()
+                        .find(|&&(_, e)| self.id(&self.docs[e as usize]) == id)
+                    {
+                        renames.push((d, first));
+                    }
+                }
+            }
+            i = j;
+        }
+        renames.sort_unstable();
+        for (d, first) in renames {
+            let doc = self.docs[d as usize];
+            let id = self.id(&doc).into_owned();
+            let place = |x: &Document| {
+                let path = &self.files[x.file as usize].path;
+                if x.line > 0 {
+                    format!("{path}:{}", x.line)
+                } else {
+                    path.clone()
+                }
+            };
+            let here = place(&doc);
+            let there = place(&self.docs[first as usize]);
+            self.problems.push(Problem {
+                path: self.files[doc.file as usize].path.clone(),
+                line: (doc.line > 0).then_some(doc.line as u64),
+                kind: ProblemKind::DuplicateId,
+                message: format!(
+                    "id {id:?} already used at {there}; this one is now \"{id}#{here}\""
+                ),
+            });
+            self.owned.push(format!("{id}#{here}"));
+            self.docs[d as usize].id = IdRef::Owned(self.owned.len() as u32 - 1);
+        }
+    }
+}
