@@ -9,11 +9,11 @@ use std::path::Path;
 use std::sync::atomic::AtomicBool;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use neardup::config::Banding;
+use neardup::config::{Banding, ScanConfig, ShingleKind};
 use neardup::normalize::{Normalizer, Profile, TokenSink};
+use neardup::pipeline::{self, Context};
 use neardup::progress::NoProgress;
-use neardup::shingle::ShingleKind;
-use neardup::sketch::{SketchParams, Sketcher};
+use neardup::sketch::{SketchParams, Sketcher, Sketches};
 use xxhash_rust::xxh3::xxh3_64;
 
 fn corpus() -> Vec<String> {
@@ -140,23 +140,26 @@ fn bench_stages(c: &mut Criterion) {
         let (a, b) = sigs.split_at_mut((d + 1) * k);
         b[..k].copy_from_slice(&a[d * k..]);
     }
-    let members: Vec<u32> = (0..n_docs).collect();
+    let sketches = Sketches {
+        num_perm: k,
+        signatures: sigs,
+        // Distinct documents, all with tokens: every one takes part in LSH.
+        exact: (0..n_docs as u128).collect(),
+        tokens: vec![100; n_docs as usize],
+        shingles: vec![96; n_docs as usize],
+    };
+    let mut opts = ScanConfig::new(vec!["-".into()]);
+    opts.containment = None;
+    opts.banding = Some(Banding { bands: 32, rows: 4 });
+    let cfg = opts.validate().unwrap();
+    let cancel = AtomicBool::new(false);
+    let cx = Context::new(&cfg, &NoProgress, &cancel);
+    let groups = pipeline::exact(&cx, &sketches);
     let mut g = c.benchmark_group("lsh");
     g.throughput(Throughput::Elements(n_docs as u64));
     g.bench_function("candidates_100k_docs_32x4", |b| {
         b.iter(|| {
-            let p = neardup::lsh::candidates(
-                &sigs,
-                k,
-                &[neardup::config::BandSet {
-                    banding: Banding { bands: 32, rows: 4 },
-                    seed: 1,
-                }],
-                &members,
-                &NoProgress,
-                &AtomicBool::new(false),
-            )
-            .unwrap();
+            let p = pipeline::candidates(&cx, &sketches, &groups).unwrap();
             assert!(p.len() >= 1000);
             p.len()
         })

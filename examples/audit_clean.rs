@@ -48,7 +48,7 @@ fn main() {
         .collect();
     exclude.sort_unstable();
     let by_id: HashMap<String, usize> = corpus
-        .docs
+        .documents()
         .iter()
         .enumerate()
         .map(|(i, d)| (corpus.id(d).into_owned(), i))
@@ -56,7 +56,7 @@ fn main() {
     let mut sk = Sketcher::new(SketchParams::from_config(&cfg));
     let mut set = |d: usize| {
         let mut buf = String::new();
-        let text = corpus.text(&corpus.docs[d], &mut buf).to_string();
+        let text = corpus.text(&corpus.documents()[d], &mut buf).to_string();
         let mut s = Vec::new();
         sk.shingle_set(&text, &exclude, &mut s);
         s
@@ -113,7 +113,7 @@ fn main() {
     for (id, ls) in &stripped {
         let d = by_id[id];
         let mut buf = String::new();
-        let text = corpus.text(&corpus.docs[d], &mut buf);
+        let text = corpus.text(&corpus.documents()[d], &mut buf);
         let all: Vec<&str> = text.split('\n').collect();
         let gone: std::collections::HashSet<u64> = ls.iter().map(|l| l.0).collect();
         let removable = |i: usize| gone.contains(&(i as u64 + 1)) || all[i].trim().is_empty();

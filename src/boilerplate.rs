@@ -2,12 +2,12 @@
 //! repeated in a page. Found before shingling, reported, kept out of near-duplicate detection,
 //! and stripped by `clean`.
 //!
-//! **Pass 1** ([`crate::sketch::compute_with_lines`]) normalises every line (lines end at `\n`)
+//! **Pass 1** ([`crate::pipeline::sketch()`]) normalises every line (lines end at `\n`)
 //! with the scan's profile, hashes it, and keeps per document the distinct non-empty lines with
 //! their repeat count, token count and first line number, in one flat array ([`DocLines`]) —
 //! in the same pass that computes each document's full MinHash signature.
 //!
-//! **Detection** ([`detect`]) groups those entries by line hash (sorting, not a shared map) and
+//! **Detection** ([`crate::pipeline::boilerplate()`]) groups those entries by line hash (sorting, not a shared map) and
 //! flags a line for any of these reasons:
 //!
 //! * `repeated`: it occurs at least [`MIN_REPEATS`] times in one document, and at least once per
@@ -130,7 +130,7 @@ pub const KNOWN_LINES: &[&str] = &[
 
 /// One distinct line of one document.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct LineEntry {
+pub(crate) struct LineEntry {
     /// Hash of the normalised line.
     pub hash: u64,
     /// 1-based number of its first occurrence in the document text.
@@ -206,8 +206,8 @@ fn is_fragment(prev: &str, cur: &str, next: &str, width: usize) -> bool {
 #[derive(Debug, Default)]
 pub struct DocLines {
     /// `entries[offsets[d]..offsets[d + 1]]` are document `d`'s lines.
-    pub offsets: Vec<usize>,
-    pub entries: Vec<LineEntry>,
+    pub(crate) offsets: Vec<usize>,
+    pub(crate) entries: Vec<LineEntry>,
 }
 
 impl DocLines {
@@ -219,13 +219,13 @@ impl DocLines {
         }
     }
 
-    pub fn of(&self, doc: usize) -> &[LineEntry] {
+    pub(crate) fn of(&self, doc: usize) -> &[LineEntry] {
         &self.entries[self.offsets[doc]..self.offsets[doc + 1]]
     }
 }
 
 /// Whether every whitespace-separated word of a raw line is a hashtag (at least two words).
-pub fn is_hashtag_line(raw: &str) -> bool {
+pub(crate) fn is_hashtag_line(raw: &str) -> bool {
     let mut n = 0;
     for w in raw.split_whitespace() {
         if !(w.starts_with('#') || w.starts_with('＃')) || w.chars().count() < 2 {
@@ -333,8 +333,8 @@ pub struct FlaggedLine {
     pub docs: u64,
     /// Most occurrences in one document.
     pub max_repeats: u32,
-    /// `(source index, documents)` for every source it appears in, most documents first.
-    pub sources: Vec<(u32, u64)>,
+    /// `(outlet index, documents)` for every outlet it appears in, most documents first.
+    pub outlets: Vec<(u32, u64)>,
     /// The first few documents containing it.
     pub examples: Vec<DocId>,
     /// Where it was first seen: document and 1-based line.
@@ -380,7 +380,7 @@ impl Boilerplate {
 }
 
 /// Hashes of the known lines under this profile and seed, sorted.
-pub fn known_hashes(profile: Profile, seed: u64) -> Vec<u64> {
+pub(crate) fn known_hashes(profile: Profile, seed: u64) -> Vec<u64> {
     let mut n = Normalizer::new(profile);
     let mut line = LineTokens::new(seed, false);
     let mut v: Vec<u64> = KNOWN_LINES
@@ -441,7 +441,7 @@ fn sample<T: Copy>(v: &[T], k: usize) -> impl Iterator<Item = T> + '_ {
 }
 
 /// Flag boilerplate lines from the pass-1 statistics.
-pub fn detect(
+pub(crate) fn detect(
     corpus: &Corpus,
     lines: &DocLines,
     sketches: &dyn Signatures,
@@ -477,7 +477,7 @@ pub fn detect(
         let run = &index[r.clone()];
         let mut by_source: Vec<(u32, u32)> = run
             .iter()
-            .map(|&(_, d, i)| (corpus.doc_source[d as usize], i))
+            .map(|&(_, d, i)| (corpus.doc_outlet[d as usize], i))
             .collect();
         by_source.sort_unstable();
         let mut a = 0;
@@ -568,7 +568,7 @@ pub fn detect(
             // Documents per source.
             let mut src_docs: Vec<(u32, u32)> = run
                 .iter()
-                .map(|&(_, d, _)| (corpus.doc_source[d as usize], d))
+                .map(|&(_, d, _)| (corpus.doc_outlet[d as usize], d))
                 .collect();
             src_docs.sort_unstable();
             let mut sources: Vec<(u32, u64)> = Vec::new();
@@ -586,7 +586,7 @@ pub fn detect(
                 sources.push((src_docs[a].0, (b - a) as u64));
                 if frequency_rules && b - a >= need {
                     let docs: Vec<u32> = src_docs[a..b].iter().map(|&(_, d)| d).collect();
-                    let template = if corpus.source_is_outlet[src_docs[a].0 as usize] {
+                    let template = if corpus.outlet_known[src_docs[a].0 as usize] {
                         // One outlet does not reprint one story many times: documents with
                         // content of their own carrying this line make it the outlet's template.
                         median(
@@ -619,7 +619,7 @@ pub fn detect(
                 reasons,
                 docs: run.len() as u64,
                 max_repeats,
-                sources,
+                outlets: sources,
                 examples: run
                     .iter()
                     .take(EXAMPLES)

@@ -53,7 +53,7 @@ impl Cluster {
 
 /// Union-find with path halving; the root of a set is always its smallest element.
 #[derive(Clone, Debug)]
-pub struct UnionFind {
+pub(crate) struct UnionFind {
     parent: Vec<u32>,
 }
 
@@ -96,7 +96,7 @@ pub struct ExactGroups {
 }
 
 /// Group documents by their exact hash; documents with no tokens are left out.
-pub fn exact_groups(exact: &[u128], tokens: &[u32]) -> ExactGroups {
+pub(crate) fn exact_groups(exact: &[u128], tokens: &[u32]) -> ExactGroups {
     let mut keyed: Vec<(u128, u32)> = (0..exact.len() as u32)
         .filter(|&d| tokens[d as usize] > 0)
         .map(|d| (exact[d as usize], d))
@@ -123,7 +123,7 @@ pub fn exact_groups(exact: &[u128], tokens: &[u32]) -> ExactGroups {
 
 /// Connected components (of two or more documents) of exact groups and verified edges, each
 /// sorted, in order of their first document.
-pub fn components(n: usize, groups: &ExactGroups, edges: &[Edge]) -> Vec<Vec<u32>> {
+pub(crate) fn components(n: usize, groups: &ExactGroups, edges: &[Edge]) -> Vec<Vec<u32>> {
     let mut uf = UnionFind::new(n);
     for g in &groups.groups {
         for &d in &g[1..] {
@@ -201,7 +201,7 @@ const MAX_REPRESENTATIVE_CANDIDATES: usize = 4;
 /// and the members it does not cover are marked as not dropped. Every member is scored against
 /// the representative. `score` gives exact or estimated scores of pairs `(a, b)`, oriented;
 /// `known` are scores already verified, reused.
-pub fn center_clusters(
+pub(crate) fn center_clusters(
     comps: Vec<Vec<u32>>,
     keep: KeepPolicy,
     exact: &[u128],

@@ -7,16 +7,21 @@
 //! covers every member. [`scan`] below is that whole list; each step is a function of
 //! [`pipeline`], which the staged mode ([`stages`]) runs one task at a time instead.
 //!
-//! ```no_run
+//! ```
 //! use std::sync::atomic::AtomicBool;
 //! use neardup::{NoProgress, ScanConfig};
 //!
-//! let cfg = ScanConfig::new(vec!["dump/".into()]).validate()?;
+//! // Options as given, then validated (ranges checked, LSH bandings derived).
+//! let cfg = ScanConfig::new(vec!["fixtures/news".into()]).validate()?;
 //! let out = neardup::scan(&cfg, &NoProgress, &AtomicBool::new(false))?;
 //! for cluster in &out.clusters {
-//!     let keep = &out.corpus.docs[cluster.keep().0 as usize];
-//!     println!("{} keeps {} of {}", cluster.id.0, out.corpus.id(keep), cluster.members.len());
+//!     let keep = out.corpus.id(out.corpus.document(cluster.keep()));
+//!     for m in cluster.members.iter().filter(|m| m.drop) {
+//!         let id = out.corpus.id(out.corpus.document(m.doc));
+//!         println!("{id} duplicates {keep} ({:?}, Jaccard {:.2})", m.matched, m.score.jaccard);
+//!     }
 //! }
+//! assert!(out.summary.documents.duplicates > 0);
 //! # Ok::<(), neardup::Error>(())
 //! ```
 
@@ -27,13 +32,13 @@ pub mod config;
 pub mod error;
 pub mod eval;
 pub mod input;
-pub mod lsh;
-pub mod minhash;
+mod lsh;
+mod minhash;
 pub mod normalize;
 pub mod pipeline;
 pub mod progress;
 pub mod report;
-pub mod shingle;
+mod shingle;
 pub mod sketch;
 pub mod stages;
 pub mod tune;

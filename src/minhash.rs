@@ -83,11 +83,6 @@ impl OphSketch {
         }
     }
 
-    /// Whether no shingle was added.
-    pub fn is_empty(&self) -> bool {
-        self.filled == 0
-    }
-
     /// Write the densified signature into `out` (`out.len() == num_perm`).
     pub fn finish_into(&self, seed: u64, out: &mut [u32]) {
         let k = self.bins.len();

@@ -242,7 +242,7 @@ pub struct Clustered {
 }
 
 /// Clusters from the exact groups and the verified edges (star clustering, see
-/// [`cluster::center_clusters`]).
+/// the [`crate::cluster`] module).
 pub fn cluster(
     cx: &Context,
     corpus: &Corpus,

@@ -103,7 +103,7 @@ pub fn write_clusters(w: &mut impl Write, clusters: &[Cluster], corpus: &Corpus)
                 let d = &corpus.docs[m.doc.0 as usize];
                 MemberOut {
                     id: corpus.id(d),
-                    source: corpus.source(d),
+                    source: corpus.path_of(d),
                     line: (d.line > 0).then_some(d.line),
                     similarity: round4(m.score.jaccard),
                     jaccard: round4(m.score.jaccard),
@@ -167,11 +167,11 @@ pub fn write_boilerplate(
             max_repeats: f.max_repeats,
             reasons: f.reasons().collect(),
             sources: f
-                .sources
+                .outlets
                 .iter()
                 .take(MAX_LISTED_SOURCES)
                 .map(|&(s, n)| SourceCount {
-                    source: &corpus.sources[s as usize],
+                    source: &corpus.outlets[s as usize],
                     docs: n,
                 })
                 .collect(),

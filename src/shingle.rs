@@ -61,11 +61,6 @@ impl Shingler {
         self.count = 0;
     }
 
-    /// Number of shingles' worth of entries seen (tokens for word shingles).
-    pub fn entries(&self) -> u64 {
-        self.count
-    }
-
     #[inline(always)]
     fn push_entry(&mut self, bytes: &[u8], emit: &mut impl FnMut(u64)) {
         let w = self.width;

@@ -152,7 +152,7 @@ impl Sketcher {
 
     /// Sketch one whole text (pass 1) and append its distinct lines to `entries` (see
     /// [`crate::boilerplate`]); returns the sketch and how many entries were added.
-    pub fn sketch_with_lines(
+    pub(crate) fn sketch_with_lines(
         &mut self,
         text: &str,
         signature: &mut [u32],
@@ -353,7 +353,7 @@ impl Sketches {
 }
 
 /// Sketch every document of the corpus, leaving out lines whose hash is in `exclude` (sorted).
-pub fn compute(
+pub(crate) fn compute(
     corpus: &Corpus,
     params: SketchParams,
     exclude: &[u64],
@@ -389,7 +389,7 @@ pub fn compute(
 }
 
 /// Pass 1 with boilerplate detection: sketch every whole document and collect its lines.
-pub fn compute_with_lines(
+pub(crate) fn compute_with_lines(
     corpus: &Corpus,
     params: SketchParams,
     progress: &dyn Progress,
@@ -443,7 +443,7 @@ pub fn compute_with_lines(
 }
 
 /// Pass 2: sketch `docs` (sorted) again without the lines in `exclude`, in place.
-pub fn resketch(
+pub(crate) fn resketch(
     corpus: &Corpus,
     params: SketchParams,
     exclude: &[u64],

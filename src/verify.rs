@@ -138,7 +138,7 @@ impl Criterion {
 }
 
 /// MinHash estimates of Jaccard and containment, given the two documents' shingle counts.
-pub fn estimate_score(a: &[u32], b: &[u32], size_a: u32, size_b: u32) -> Score {
+pub(crate) fn estimate_score(a: &[u32], b: &[u32], size_a: u32, size_b: u32) -> Score {
     let j = estimate_jaccard(a, b);
     let (sa, sb) = (size_a.max(1) as f64, size_b.max(1) as f64);
     let inter = j * (sa + sb) / (1.0 + j);
@@ -217,7 +217,7 @@ pub fn score_sets(a: &[u64], b: &[u64]) -> Score {
 
 /// What verification needs to rebuild shingle sets: the corpus, the sketch parameters, and the
 /// cancel flag.
-pub struct Verifier<'a> {
+pub(crate) struct Verifier<'a> {
     pub corpus: &'a Corpus,
     pub params: SketchParams,
     /// Line hashes left out of shingling (sorted; boilerplate).

@@ -82,11 +82,7 @@ fn clusters(boilerplate: bool) -> Vec<Vec<String>> {
         .map(|c| {
             c.members
                 .iter()
-                .map(|m| {
-                    out.corpus
-                        .id(&out.corpus.docs[m.doc.0 as usize])
-                        .into_owned()
-                })
+                .map(|m| out.corpus.id(out.corpus.document(m.doc)).into_owned())
                 .collect()
         })
         .collect()
@@ -157,7 +153,7 @@ fn paragraphs_of_a_story_reprinted_many_times_in_one_file_are_not_boilerplate() 
         .lines
         .iter()
         .map(|f| {
-            let d = &out.corpus.docs[f.first.0.0 as usize];
+            let d = out.corpus.document(f.first.0);
             neardup::boilerplate::raw_line(out.corpus.text(d, &mut buf), f.first.1).to_string()
         })
         .collect();

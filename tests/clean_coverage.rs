@@ -82,7 +82,7 @@ fn assert_every_drop_covered(cfg: &ScanConfig, out: &Path) -> usize {
         .collect();
     exclude.sort_unstable();
     let by_id: HashMap<String, usize> = corpus
-        .docs
+        .documents()
         .iter()
         .enumerate()
         .map(|(i, d)| (corpus.id(d).into_owned(), i))
@@ -90,7 +90,9 @@ fn assert_every_drop_covered(cfg: &ScanConfig, out: &Path) -> usize {
     let mut sk = Sketcher::new(SketchParams::from_config(cfg));
     let mut set = |id: &str| {
         let mut buf = String::new();
-        let text = corpus.text(&corpus.docs[by_id[id]], &mut buf).to_string();
+        let text = corpus
+            .text(&corpus.documents()[by_id[id]], &mut buf)
+            .to_string();
         let mut s = Vec::new();
         sk.shingle_set(&text, &exclude, &mut s);
         s

@@ -34,7 +34,7 @@ fn flagged(out: &neardup::ScanOutput) -> Vec<String> {
         .lines
         .iter()
         .map(|f| {
-            let d = &out.corpus.docs[f.first.0.0 as usize];
+            let d = out.corpus.document(f.first.0);
             neardup::boilerplate::raw_line(out.corpus.text(d, &mut buf), f.first.1).to_string()
         })
         .collect()
@@ -115,7 +115,7 @@ fn clusters_by_id(out: &neardup::ScanOutput) -> HashMap<String, u32> {
     let mut m = HashMap::new();
     for c in &out.clusters {
         for mem in &c.members {
-            let d = &out.corpus.docs[mem.doc.0 as usize];
+            let d = out.corpus.document(mem.doc);
             m.insert(out.corpus.id(d).into_owned(), c.id.0);
         }
     }
@@ -206,11 +206,7 @@ fn clough_stevenson_clusters_are_precise_at_the_defaults() {
         let ids: Vec<String> = c
             .members
             .iter()
-            .map(|m| {
-                out.corpus
-                    .id(&out.corpus.docs[m.doc.0 as usize])
-                    .into_owned()
-            })
+            .map(|m| out.corpus.id(out.corpus.document(m.doc)).into_owned())
             .collect();
         for i in 0..ids.len() {
             for j in i + 1..ids.len() {

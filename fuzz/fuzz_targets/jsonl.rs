@@ -12,9 +12,9 @@ fuzz_target!(|data: &[u8]| {
         .split(|&b| b == b'\n')
         .filter(|l| !l.iter().all(|b| b.is_ascii_whitespace()))
         .count() as u64;
-    assert_eq!(corpus.docs.len() as u64 + corpus.skipped_documents, non_blank);
+    assert_eq!(corpus.len() as u64 + corpus.skipped_documents(), non_blank);
     let mut buf = String::new();
-    for d in &corpus.docs {
+    for d in corpus.documents() {
         let _ = corpus.text(d, &mut buf);
         let _ = corpus.id(d);
     }

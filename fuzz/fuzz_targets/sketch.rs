@@ -3,7 +3,7 @@
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use neardup::normalize::Profile;
-use neardup::shingle::ShingleKind;
+use neardup::config::ShingleKind;
 use neardup::sketch::{SketchParams, Sketcher};
 
 fuzz_target!(|data: &[u8]| {

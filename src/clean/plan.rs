@@ -120,9 +120,9 @@ impl CleanPlan {
             .map(|f| {
                 let normalized = normalize_to_string(&f.text, profile);
                 let outlet = f
-                    .sources
+                    .outlets
                     .iter()
-                    .any(|&(src, _)| corpus.source_is_outlet[src as usize]);
+                    .any(|&(src, _)| corpus.outlet_known[src as usize]);
                 (
                     f.hash,
                     StripRule::of(f.reasons(), &f.text, &normalized, outlet),
@@ -196,7 +196,7 @@ pub fn plan_from_dir(
     }
     let mut by_place: HashMap<(&str, u32), u32> = HashMap::with_capacity(corpus.docs.len());
     for (i, d) in corpus.docs.iter().enumerate() {
-        by_place.insert((corpus.source(d), d.line), i as u32);
+        by_place.insert((corpus.path_of(d), d.line), i as u32);
     }
     let mut plan = CleanPlan {
         drop: vec![None; corpus.docs.len()],
@@ -248,10 +248,10 @@ pub fn plan_from_dir(
         }
     }
     let outlets: HashMap<&str, bool> = corpus
-        .sources
+        .outlets
         .iter()
         .map(String::as_str)
-        .zip(corpus.source_is_outlet.iter().copied())
+        .zip(corpus.outlet_known.iter().copied())
         .collect();
     for (n, line) in read(crate::report::BOILERPLATE_FILE)?.lines().enumerate() {
         let b: serde_json::Value = serde_json::from_str(line).map_err(|e| {

@@ -77,7 +77,7 @@ pub enum TextRef {
     /// The inside of a JSON string in the file (between the quotes); `escaped` if it contains a
     /// backslash and must be unescaped before use.
     Json { start: u64, len: u32, escaped: bool },
-    /// A repaired text stored in [`Corpus::owned`].
+    /// A repaired text stored in the corpus (`Corpus::owned`).
     Owned(u32),
 }
 
@@ -92,7 +92,7 @@ pub enum IdRef {
     Json { start: u64, len: u32, escaped: bool },
     /// A JSON number (or other scalar) in the file, used as written.
     JsonRaw { start: u64, len: u32 },
-    /// An id stored in [`Corpus::owned`].
+    /// An id stored in the corpus (`Corpus::owned`).
     Owned(u32),
 }
 
@@ -107,26 +107,64 @@ pub struct Document {
 }
 
 /// All documents of a run, in canonical input order (document `i` is `DocId(i)`).
+///
+/// A document's *path* is the input file it came from; its *outlet* is the site or publisher
+/// that boilerplate is counted per (`--source-field`, a URL's host, the directory of text
+/// files, or else the file itself).
 pub struct Corpus {
-    pub files: Vec<InputFile>,
-    pub docs: Vec<Document>,
+    pub(crate) files: Vec<InputFile>,
+    pub(crate) docs: Vec<Document>,
     /// Texts and ids that could not be borrowed from the input (repaired invalid UTF-8).
-    pub owned: Vec<String>,
-    /// Distinct document sources, in order of first appearance.
-    pub sources: Vec<String>,
-    /// Per source: whether it names an outlet (a `--source-field` value, or the directory of
-    /// text files) rather than just the JSON Lines file a record came from.
-    pub source_is_outlet: Vec<bool>,
-    /// Source of each document, an index into `sources`.
-    pub doc_source: Vec<u32>,
-    pub problems: Vec<Problem>,
+    pub(crate) owned: Vec<String>,
+    /// Distinct outlets, in order of first appearance.
+    pub(crate) outlets: Vec<String>,
+    /// Per outlet: whether it names one (a `--source-field` value, or the directory of text
+    /// files) rather than just the JSON Lines file a record came from.
+    pub(crate) outlet_known: Vec<bool>,
+    /// Outlet of each document, an index into `outlets`.
+    pub(crate) doc_outlet: Vec<u32>,
+    pub(crate) problems: Vec<Problem>,
     /// Records and whole-file documents that were skipped (each also has a problem).
-    pub skipped_documents: u64,
+    pub(crate) skipped_documents: u64,
     /// Files that could not be used at all.
-    pub skipped_files: u64,
+    pub(crate) skipped_files: u64,
 }
 
 impl Corpus {
+    /// Number of documents.
+    pub fn len(&self) -> usize {
+        self.docs.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.docs.is_empty()
+    }
+
+    /// Every document, in input order (document `i` is `DocId(i)`).
+    pub fn documents(&self) -> &[Document] {
+        &self.docs
+    }
+
+    /// Document `d`.
+    pub fn document(&self, d: DocId) -> &Document {
+        &self.docs[d.0 as usize]
+    }
+
+    /// The input files read.
+    pub fn files(&self) -> &[InputFile] {
+        &self.files
+    }
+
+    /// Input problems (files and records skipped or repaired), in input order.
+    pub fn problems(&self) -> &[Problem] {
+        &self.problems
+    }
+
+    /// Records and whole-file documents that were skipped (each also has a problem).
+    pub fn skipped_documents(&self) -> u64 {
+        self.skipped_documents
+    }
+
     /// The text of document `d`; JSON escapes are undone into `buf` when needed.
     pub fn text<'a>(&'a self, d: &Document, buf: &'a mut String) -> &'a str {
         match d.text {
@@ -189,14 +227,14 @@ impl Corpus {
         }
     }
 
-    /// The source (outlet) of document `i`: `--source-field` for JSON Lines (a URL gives its
-    /// host), else the file for JSON Lines and the parent directory for text files.
-    pub fn doc_source_name(&self, i: usize) -> &str {
-        &self.sources[self.doc_source[i] as usize]
+    /// The outlet of document `i`: `--source-field` for JSON Lines (a URL gives its host), else
+    /// the file for JSON Lines and the parent directory for text files.
+    pub fn outlet_of(&self, i: usize) -> &str {
+        &self.outlets[self.doc_outlet[i] as usize]
     }
 
     /// The path of the file document `d` came from.
-    pub fn source(&self, d: &Document) -> &str {
+    pub fn path_of(&self, d: &Document) -> &str {
         &self.files[d.file as usize].path
     }
 
@@ -245,17 +283,17 @@ impl Assembler {
     }
 
     /// Append `docs`, whose owned indices point into `owned` and whose sources are
-    /// `doc_source[i]`, indices into `sources` (name, is an outlet); `place` sets each
+    /// `doc_outlet[i]`, indices into `sources` (name, is an outlet); `place` sets each
     /// document's file and line as the corpus numbers them.
     pub(crate) fn add(
         &mut self,
         docs: Vec<Document>,
         mut owned: Vec<String>,
         sources: Vec<(String, bool)>,
-        doc_source: &[u32],
+        doc_outlet: &[u32],
         mut place: impl FnMut(&mut Document),
     ) {
-        debug_assert_eq!(docs.len(), doc_source.len());
+        debug_assert_eq!(docs.len(), doc_outlet.len());
         let c = &mut self.corpus;
         let owned_base = c.owned.len() as u32;
         c.docs.extend(docs.into_iter().map(|mut d| {
@@ -272,16 +310,16 @@ impl Assembler {
         let global: Vec<u32> = sources
             .into_iter()
             .map(|(src, outlet)| {
-                let next = c.sources.len() as u32;
+                let next = c.outlets.len() as u32;
                 *self.source_ids.entry(src).or_insert_with_key(|k| {
-                    c.sources.push(k.clone());
-                    c.source_is_outlet.push(outlet);
+                    c.outlets.push(k.clone());
+                    c.outlet_known.push(outlet);
                     next
                 })
             })
             .collect();
-        c.doc_source
-            .extend(doc_source.iter().map(|&l| global[l as usize]));
+        c.doc_outlet
+            .extend(doc_outlet.iter().map(|&l| global[l as usize]));
     }
 }
 

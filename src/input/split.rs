@@ -16,11 +16,11 @@ use super::*;
 pub(super) struct Piece {
     docs: Vec<Document>,
     owned: Vec<String>,
-    /// Distinct sources of the piece in order of first appearance, and whether each is an
-    /// outlet; `doc_source[i]` indexes it for `docs[i]`.
-    sources: Vec<(String, bool)>,
+    /// Distinct outlets of the piece in order of first appearance, and whether each is an
+    /// outlet; `doc_outlet[i]` indexes it for `docs[i]`.
+    outlets: Vec<(String, bool)>,
     source_ids: std::collections::HashMap<String, u32>,
-    doc_source: Vec<u32>,
+    doc_outlet: Vec<u32>,
     problems: Vec<Problem>,
     skipped: u64,
     lines: u64,
@@ -30,19 +30,19 @@ impl Piece {
     /// Record the source of the document just pushed (interned: no allocation for a source
     /// already seen in the piece).
     fn push_source(&mut self, name: Cow<'_, str>, outlet: bool) {
-        let id = match self.sources.last() {
-            Some((last, _)) if *last == *name => self.sources.len() as u32 - 1,
+        let id = match self.outlets.last() {
+            Some((last, _)) if *last == *name => self.outlets.len() as u32 - 1,
             _ => match self.source_ids.get(name.as_ref()) {
                 Some(&id) => id,
                 None => {
-                    let id = self.sources.len() as u32;
+                    let id = self.outlets.len() as u32;
                     self.source_ids.insert(name.to_string(), id);
-                    self.sources.push((name.into_owned(), outlet));
+                    self.outlets.push((name.into_owned(), outlet));
                     id
                 }
             },
         };
-        self.doc_source.push(id);
+        self.doc_outlet.push(id);
     }
 }
 
@@ -68,9 +68,9 @@ pub(crate) fn build(
         files: Vec::new(),
         docs: Vec::new(),
         owned: Vec::new(),
-        sources: Vec::new(),
-        source_is_outlet: Vec::new(),
-        doc_source: Vec::new(),
+        outlets: Vec::new(),
+        outlet_known: Vec::new(),
+        doc_outlet: Vec::new(),
         problems: std::mem::take(&mut problems),
         skipped_documents: 0,
         skipped_files,
@@ -84,7 +84,7 @@ pub(crate) fn build(
                 }
                 debug_assert_eq!(pr.path, file.path);
             }
-            asm.add(p.docs, p.owned, p.sources, &p.doc_source, |d| {
+            asm.add(p.docs, p.owned, p.outlets, &p.doc_outlet, |d| {
                 if d.line > 0 {
                     d.line += line_base as u32;
                 }

@@ -22,7 +22,7 @@ pub(super) struct ShardMeta {
     pub(super) docs: u64,
     pub(super) files: Vec<FileMeta>,
     /// Sources in order of first appearance in the shard, and whether each is an outlet.
-    pub(super) sources: Vec<(String, bool)>,
+    pub(super) outlets: Vec<(String, bool)>,
     pub(super) owned: Vec<String>,
     pub(super) load_problems: Vec<Problem>,
     pub(super) record_problems: Vec<Problem>,
@@ -117,9 +117,9 @@ impl Work {
             files: Vec::new(),
             docs: Vec::new(),
             owned: Vec::new(),
-            sources: Vec::new(),
-            source_is_outlet: Vec::new(),
-            doc_source: Vec::new(),
+            outlets: Vec::new(),
+            outlet_known: Vec::new(),
+            doc_outlet: Vec::new(),
             problems: if full {
                 self.plan.discovery_problems.clone()
             } else {
@@ -191,7 +191,7 @@ impl Work {
                 if d.file as usize >= file_map.len() {
                     return Err(bad("file index out of range"));
                 }
-                if src as usize >= meta.sources.len() {
+                if src as usize >= meta.outlets.len() {
                     return Err(bad("source index out of range"));
                 }
                 docs.push(d);
@@ -203,7 +203,7 @@ impl Work {
                     *line += file_map[i].1 as u64;
                 }
             }
-            asm.add(docs, meta.owned, meta.sources, &sources, |d| {
+            asm.add(docs, meta.owned, meta.outlets, &sources, |d| {
                 let (file, line_base) = file_map[d.file as usize];
                 d.file = file;
                 if d.line > 0 {

@@ -119,7 +119,7 @@ pub(super) fn sketch(
     let docs: Vec<DocRecord> = corpus
         .docs
         .iter()
-        .zip(&corpus.doc_source)
+        .zip(&corpus.doc_outlet)
         .map(|(d, &s)| DocRecord::new(d, s))
         .collect();
     write_bytes(&out.join("docs.bin"), docs.as_bytes())?;
@@ -134,11 +134,11 @@ pub(super) fn sketch(
     let meta = ShardMeta {
         docs: corpus.docs.len() as u64,
         files,
-        sources: corpus
-            .sources
+        outlets: corpus
+            .outlets
             .iter()
             .cloned()
-            .zip(corpus.source_is_outlet.iter().copied())
+            .zip(corpus.outlet_known.iter().copied())
             .collect(),
         owned: corpus.owned.clone(),
         load_problems,

@@ -3,9 +3,9 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use neardup::config::ShingleKind;
 use neardup::config::{self, Banding, FormatChoice, KeepPolicy, ScanConfig, Verify};
 use neardup::normalize::Profile;
-use neardup::shingle::ShingleKind;
 
 const EXIT_CODES: &str = "\
 Exit codes:
