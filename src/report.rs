@@ -29,7 +29,7 @@ pub const BOILERPLATE_FILE: &str = "boilerplate.jsonl";
 
 /// Write `path` atomically: `fill` writes into a temporary file beside it, which is synced and
 /// renamed over `path` only if everything succeeded. On failure the temporary file is removed.
-pub fn atomic_write(
+pub(crate) fn atomic_write(
     path: &Path,
     fill: impl FnOnce(&mut BufWriter<File>) -> io::Result<()>,
 ) -> Result<()> {
@@ -62,7 +62,7 @@ pub fn atomic_write(
 }
 
 /// Round for output: 4 decimals is plenty for a similarity and keeps lines short.
-pub fn round4(x: f64) -> f64 {
+pub(crate) fn round4(x: f64) -> f64 {
     (x * 10_000.0).round() / 10_000.0
 }
 
@@ -94,7 +94,11 @@ struct ClusterOut<'a> {
 }
 
 /// Write one JSON line per cluster.
-pub fn write_clusters(w: &mut impl Write, clusters: &[Cluster], corpus: &Corpus) -> io::Result<()> {
+pub(crate) fn write_clusters(
+    w: &mut impl Write,
+    clusters: &[Cluster],
+    corpus: &Corpus,
+) -> io::Result<()> {
     for c in clusters {
         let members: Vec<MemberOut> = c
             .members
@@ -129,7 +133,7 @@ pub fn write_clusters(w: &mut impl Write, clusters: &[Cluster], corpus: &Corpus)
 }
 
 /// Sources listed per boilerplate line at most.
-pub const MAX_LISTED_SOURCES: usize = 20;
+pub(crate) const MAX_LISTED_SOURCES: usize = 20;
 
 #[derive(Serialize)]
 struct SourceCount<'a> {
@@ -151,7 +155,7 @@ struct BoilerplateLineOut<'a> {
 }
 
 /// Write one JSON line per flagged boilerplate line, in report order.
-pub fn write_boilerplate(
+pub(crate) fn write_boilerplate(
     w: &mut impl Write,
     bp: &Boilerplate,
     corpus: &Corpus,
@@ -401,7 +405,7 @@ pub struct Summary {
 }
 
 /// Write `summary.json`.
-pub fn write_summary(w: &mut impl Write, summary: &Summary) -> io::Result<()> {
+pub(crate) fn write_summary(w: &mut impl Write, summary: &Summary) -> io::Result<()> {
     serde_json::to_writer_pretty(&mut *w, summary)?;
     w.write_all(b"\n")
 }

@@ -43,10 +43,11 @@ use crate::pipeline::Context;
 use crate::progress::{NoProgress, Progress};
 use crate::report;
 
-pub use plan::*;
+pub use plan::StripRule;
+pub(crate) use plan::*;
 pub use strip::RemovedLine;
 use strip::*;
-pub use write::run;
+pub(crate) use write::run;
 
 /// Where `clean` puts its reports inside the output directory (hidden, so a later scan of the
 /// output never reads them as corpus).
@@ -106,7 +107,7 @@ impl CleanCounts {
 }
 
 /// Path of an input file inside the output directory.
-pub fn output_rel_path(file: &InputFile) -> PathBuf {
+pub(crate) fn output_rel_path(file: &InputFile) -> PathBuf {
     if file.path == "-" {
         return PathBuf::from("stdin.jsonl");
     }

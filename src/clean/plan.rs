@@ -13,7 +13,7 @@ use crate::verify::Score;
 
 /// Why a document is dropped: the kept document that covers it.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Dropped {
+pub(crate) struct Dropped {
     pub duplicate_of: u32,
     pub cluster: u32,
     /// Score of (kept, dropped).
@@ -44,7 +44,7 @@ pub enum StripRule {
 /// bottom block of furniture and no repeated title to strip, only lexicon and hashtag lines. A
 /// news or web article is a few dozen lines (saudinewsnet: 99 % at most 39); a book opens with
 /// a heading or a formula that is its text.
-pub const MAX_PAGE_LINES: usize = 300;
+pub(crate) const MAX_PAGE_LINES: usize = 300;
 
 /// Words from which a flagged line ending with sentence punctuation is a sentence, not furniture.
 pub(super) const SENTENCE_WORDS: usize = 4;
@@ -89,7 +89,7 @@ impl StripRule {
 
 /// Which documents to drop and which lines to strip.
 #[derive(Clone, Debug, Default)]
-pub struct CleanPlan {
+pub(crate) struct CleanPlan {
     /// Per document: `Some` when it is dropped as a duplicate.
     pub drop: Vec<Option<Dropped>>,
     /// Flagged line hashes with their rule, sorted by hash.
@@ -138,7 +138,7 @@ impl CleanPlan {
 /// The plan an earlier scan wrote into `dir` (`clusters.jsonl`, `boilerplate.jsonl`), after
 /// checking that its `summary.json` describes the same inputs (`fingerprint`) and options
 /// (`options`, `boilerplate`) as this run.
-pub fn plan_from_dir(
+pub(crate) fn plan_from_dir(
     dir: &Path,
     corpus: &Corpus,
     fingerprint: &str,

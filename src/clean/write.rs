@@ -70,7 +70,7 @@ pub(super) fn write_audit(buf: &mut Vec<u8>, a: &Audit) {
 }
 
 /// Write the cleaned corpus and the report. Returns the counts.
-pub fn run(
+pub(crate) fn run(
     corpus: &Corpus,
     plan: &CleanPlan,
     cfg: &CleanConfig,

@@ -7,7 +7,7 @@ use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
 use serde_json::value::RawValue;
 
 /// Undo JSON string escapes of `raw` (the inside of a valid JSON string) into `out`.
-pub fn unescape_json_into(raw: &str, out: &mut String) {
+pub(crate) fn unescape_json_into(raw: &str, out: &mut String) {
     out.clear();
     let bytes = raw.as_bytes();
     let mut i = 0;
@@ -134,7 +134,7 @@ pub(super) fn source_name<'a>(
 }
 
 /// The host of an `http(s)://` URL, lower-cased callers aside, without a leading `www.`.
-pub fn url_host(s: &str) -> Option<&str> {
+pub(crate) fn url_host(s: &str) -> Option<&str> {
     let rest = s
         .strip_prefix("https://")
         .or_else(|| s.strip_prefix("http://"))?;

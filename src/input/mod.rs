@@ -30,7 +30,7 @@ use crate::error::{Problem, ProblemKind};
 
 pub use corpus::*;
 pub(crate) use discover::*;
-pub use json::*;
+pub(crate) use json::*;
 use read::*;
 pub(crate) use split::*;
 
