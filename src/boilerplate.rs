@@ -458,38 +458,19 @@ pub(crate) fn detect(
         }
     }
     index.par_sort_unstable();
-    let runs: Vec<std::ops::Range<usize>> = {
-        let mut v = Vec::new();
-        let mut i = 0;
-        while i < index.len() {
-            let mut j = i + 1;
-            while j < index.len() && index[j].0 == index[i].0 {
-                j += 1;
-            }
-            v.push(i..j);
-            i = j;
-        }
-        v
-    };
-    // Document frequency of every entry's line within its document's source.
+    let runs: Vec<&[(u64, u32, u32)]> = index.chunk_by(|x, y| x.0 == y.0).collect();
+    // Document frequency of every entry's line within its document's outlet.
     let mut df_source = vec![0u32; lines.entries.len()];
-    for r in &runs {
-        let run = &index[r.clone()];
+    for run in &runs {
         let mut by_source: Vec<(u32, u32)> = run
             .iter()
             .map(|&(_, d, i)| (corpus.doc_outlet[d as usize], i))
             .collect();
         by_source.sort_unstable();
-        let mut a = 0;
-        while a < by_source.len() {
-            let mut b = a + 1;
-            while b < by_source.len() && by_source[b].0 == by_source[a].0 {
-                b += 1;
+        for group in by_source.chunk_by(|x, y| x.0 == y.0) {
+            for &(_, i) in group {
+                df_source[i as usize] = group.len() as u32;
             }
-            for &(_, i) in &by_source[a..b] {
-                df_source[i as usize] = (b - a) as u32;
-            }
-            a = b;
         }
     }
     // Own content of every document within its source.
@@ -526,8 +507,7 @@ pub(crate) fn detect(
     let min_docs = cfg.min_docs.max(1);
     let mut flagged: Vec<FlaggedLine> = runs
         .par_iter()
-        .filter_map(|r| {
-            let run = &index[r.clone()];
+        .filter_map(|run| {
             let first = lines.entries[run[0].2 as usize];
             if first.flags & F_NUMERIC != 0 {
                 return None;
@@ -577,16 +557,12 @@ pub(crate) fn detect(
             } else {
                 min_docs
             };
-            let mut a = 0;
-            while a < src_docs.len() {
-                let mut b = a + 1;
-                while b < src_docs.len() && src_docs[b].0 == src_docs[a].0 {
-                    b += 1;
-                }
-                sources.push((src_docs[a].0, (b - a) as u64));
-                if frequency_rules && b - a >= need {
-                    let docs: Vec<u32> = src_docs[a..b].iter().map(|&(_, d)| d).collect();
-                    let template = if corpus.outlet_known[src_docs[a].0 as usize] {
+            for group in src_docs.chunk_by(|x, y| x.0 == y.0) {
+                let outlet = group[0].0;
+                sources.push((outlet, group.len() as u64));
+                if frequency_rules && group.len() >= need {
+                    let docs: Vec<u32> = group.iter().map(|&(_, d)| d).collect();
+                    let template = if corpus.outlet_known[outlet as usize] {
                         // One outlet does not reprint one story many times: documents with
                         // content of their own carrying this line make it the outlet's template.
                         median(
@@ -601,7 +577,6 @@ pub(crate) fn detect(
                         reasons |= Reason::Template.bit();
                     }
                 }
-                a = b;
             }
             if frequency_rules && run.len() >= need * COMMON_FACTOR {
                 let docs: Vec<u32> = run.iter().map(|&(_, d, _)| d).collect();
@@ -633,17 +608,11 @@ pub(crate) fn detect(
         .collect();
     // First-seen texts: decode each document once for all the lines wanted from it.
     flagged.sort_unstable_by_key(|f| f.first);
-    let mut i = 0;
     let mut buf = String::new();
-    while i < flagged.len() {
-        let doc = flagged[i].first.0;
-        let mut j = i;
-        while j < flagged.len() && flagged[j].first.0 == doc {
-            j += 1;
-        }
-        let text = corpus.text(&corpus.docs[doc.0 as usize], &mut buf);
+    for group in flagged.chunk_by_mut(|x, y| x.first.0 == y.first.0) {
+        let text = corpus.text(&corpus.docs[group[0].first.0.0 as usize], &mut buf);
         let mut lines_iter = text.split('\n').enumerate();
-        for f in &mut flagged[i..j] {
+        for f in group.iter_mut() {
             // Sorted by line number within the document: one forward walk.
             for (n, raw) in lines_iter.by_ref() {
                 if n + 1 == f.first.1 as usize {
@@ -652,7 +621,6 @@ pub(crate) fn detect(
                 }
             }
         }
-        i = j;
     }
     // Report order: most documents first, ties by first-seen text, then hash.
     flagged.sort_by(|a, b| {

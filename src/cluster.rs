@@ -103,18 +103,11 @@ pub(crate) fn exact_groups(exact: &[u128], tokens: &[u32]) -> ExactGroups {
         .collect();
     keyed.par_sort_unstable();
     let mut out = ExactGroups::default();
-    let mut i = 0;
-    while i < keyed.len() {
-        let mut j = i + 1;
-        while j < keyed.len() && keyed[j].0 == keyed[i].0 {
-            j += 1;
+    for group in keyed.chunk_by(|x, y| x.0 == y.0) {
+        out.lsh_members.push(group[0].1);
+        if group.len() > 1 {
+            out.groups.push(group.iter().map(|&(_, d)| d).collect());
         }
-        out.lsh_members.push(keyed[i].1);
-        if j - i > 1 {
-            out.groups
-                .push(keyed[i..j].iter().map(|&(_, d)| d).collect());
-        }
-        i = j;
     }
     out.groups.sort_unstable_by_key(|g| g[0]);
     out.lsh_members.sort_unstable();

@@ -336,26 +336,17 @@ impl Corpus {
             .collect();
         keyed.par_sort_unstable();
         let mut renames: Vec<(u32, u32)> = Vec::new(); // (duplicate, first with that id)
-        let mut i = 0;
-        while i < keyed.len() {
-            let mut j = i + 1;
-            while j < keyed.len() && keyed[j].0 == keyed[i].0 {
-                j += 1;
-            }
-            if j - i > 1 {
-                // Same hash: compare the ids themselves (first of each distinct id wins).
-                let run = &keyed[i..j];
-                for (k, &(_, d)) in run.iter().enumerate().skip(1) {
-                    let id = self.id(&self.docs[d as usize]);
-                    if let Some(&(_, first)) = run[..k]
-                        .iter()
-                        .find(|&&(_, e)| self.id(&self.docs[e as usize]) == id)
-                    {
-                        renames.push((d, first));
-                    }
+        // Same hash: compare the ids themselves (first of each distinct id wins).
+        for run in keyed.chunk_by(|x, y| x.0 == y.0).filter(|r| r.len() > 1) {
+            for (k, &(_, d)) in run.iter().enumerate().skip(1) {
+                let id = self.id(&self.docs[d as usize]);
+                if let Some(&(_, first)) = run[..k]
+                    .iter()
+                    .find(|&&(_, e)| self.id(&self.docs[e as usize]) == id)
+                {
+                    renames.push((d, first));
                 }
             }
-            i = j;
         }
         renames.sort_unstable();
         for (d, first) in renames {
