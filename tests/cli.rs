@@ -413,6 +413,17 @@ fn eval_scores_a_scan_against_labels_as_json() {
         .assert()
         .code(2)
         .stderr(predicate::str::contains("missing.jsonl"));
+    // A malformed label line is a data error naming the file and line, not an option error.
+    let bad = tmp.path().join("bad_labels.jsonl");
+    fs::write(&bad, "{\"id\": \"a\", \"cluster\": 1}\n{\"id\": \n").unwrap();
+    neardup()
+        .args(["eval", "--truth"])
+        .arg(&bad)
+        .arg(out.join("clusters.jsonl"))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("bad_labels.jsonl:2: invalid JSON"))
+        .stderr(predicate::str::contains("invalid options").not());
 }
 
 #[test]
