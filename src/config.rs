@@ -34,6 +34,12 @@ pub const DEFAULT_ID_FIELD: &str = "id";
 /// Files at least this large are memory-mapped; smaller ones are read (cheaper, and immune to
 /// SIGBUS if the file shrinks while we look at it).
 pub const DEFAULT_MMAP_MIN_BYTES: u64 = 1 << 20;
+/// Default `--max-document-size`: a text file or JSON Lines record over this many bytes is
+/// skipped (and counted). Far above any article or book (the longest OpenITI book is 8 MB);
+/// it bounds the memory a decompression bomb can take.
+pub const DEFAULT_MAX_DOCUMENT_SIZE: u64 = 64 << 20;
+/// Largest `--max-document-size`: document spans are 32-bit.
+pub const MAX_DOCUMENT_SIZE_LIMIT: u64 = u32::MAX as u64;
 /// Largest allowed shingle size.
 pub const MAX_NGRAM: usize = 32;
 /// Largest allowed number of MinHash bins.
@@ -156,6 +162,8 @@ pub struct InputConfig {
     pub no_mmap: bool,
     /// Paths never read (e.g. the output directory).
     pub exclude: Vec<PathBuf>,
+    /// A text file or JSON Lines record over this many bytes is skipped (and counted).
+    pub max_document_size: u64,
 }
 
 impl InputConfig {
@@ -170,6 +178,7 @@ impl InputConfig {
             mmap_min_bytes: DEFAULT_MMAP_MIN_BYTES,
             no_mmap: false,
             exclude: Vec::new(),
+            max_document_size: DEFAULT_MAX_DOCUMENT_SIZE,
         }
     }
 }
@@ -306,6 +315,14 @@ impl ScanConfig {
                 "--num-perm",
                 format!("in 2..={MAX_NUM_PERM}"),
                 self.num_perm.to_string(),
+            );
+        }
+        let max = self.input.max_document_size;
+        if max == 0 || max > MAX_DOCUMENT_SIZE_LIMIT {
+            return bad(
+                "--max-document-size",
+                format!("in 1..={MAX_DOCUMENT_SIZE_LIMIT} bytes"),
+                max.to_string(),
             );
         }
         if self.input.paths.is_empty() {

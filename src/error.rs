@@ -153,6 +153,14 @@ pub enum ProblemKind {
     SymlinkLoop,
     /// Two documents carry the same id; the later one was given a `#path:line` suffix.
     DuplicateId,
+    /// A document (a text file, or one JSON Lines record) over `--max-document-size`.
+    TooLarge,
+    /// A file's name says one compression and its bytes another (or none); read by its bytes.
+    CompressionMismatch,
+    /// A `.json` file holding one JSON array (or object), not JSON Lines.
+    NotJsonLines,
+    /// Not a regular file (a FIFO, socket or device found in a directory).
+    NotAFile,
 }
 
 impl ProblemKind {
@@ -161,7 +169,25 @@ impl ProblemKind {
     pub fn skips_document(self) -> bool {
         !matches!(
             self,
-            ProblemKind::InvalidUtf8 | ProblemKind::DuplicateId | ProblemKind::CorruptCompressed
+            ProblemKind::InvalidUtf8
+                | ProblemKind::DuplicateId
+                | ProblemKind::CorruptCompressed
+                | ProblemKind::CompressionMismatch
+                | ProblemKind::SymlinkLoop
+        )
+    }
+
+    /// Whether the input yielded less than it holds: a file, record or the tail of a stream
+    /// lost. Any such problem makes the exit code 2, in every subcommand. Repairs (invalid
+    /// UTF-8, a renamed duplicate id), a directory reached twice (read once) and a compression
+    /// read by content lose nothing.
+    pub fn loses_input(self) -> bool {
+        !matches!(
+            self,
+            ProblemKind::InvalidUtf8
+                | ProblemKind::DuplicateId
+                | ProblemKind::SymlinkLoop
+                | ProblemKind::CompressionMismatch
         )
     }
 
@@ -178,6 +204,10 @@ impl ProblemKind {
             ProblemKind::InvalidUtf8 => "invalid_utf8",
             ProblemKind::SymlinkLoop => "symlink_loop",
             ProblemKind::DuplicateId => "duplicate_id",
+            ProblemKind::TooLarge => "too_large",
+            ProblemKind::CompressionMismatch => "compression_mismatch",
+            ProblemKind::NotJsonLines => "not_json_lines",
+            ProblemKind::NotAFile => "not_a_file",
         }
     }
 }

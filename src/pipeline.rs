@@ -340,6 +340,7 @@ fn summarise(cx: &Context, a: &Artefacts) -> Summary {
             skipped: corpus.skipped_documents,
             empty: a.sketches.tokens.iter().filter(|&&t| t == 0).count() as u64,
         },
+        input_lost: corpus.input_lost(),
         problems_by_kind,
         problems: corpus
             .problems

@@ -388,6 +388,9 @@ pub struct Summary {
     pub version: &'static str,
     pub inputs: InputsOut,
     pub documents: DocumentCounts,
+    /// Problems where the input yielded less than it holds (files or records skipped, streams
+    /// cut short); any makes the exit code 2.
+    pub input_lost: u64,
     /// Skipped documents and files by reason; repaired documents (invalid UTF-8) by reason too.
     pub problems_by_kind: BTreeMap<&'static str, u64>,
     /// The first problems, each naming file and line.

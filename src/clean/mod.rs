@@ -38,7 +38,7 @@ use serde::Serialize;
 use crate::boilerplate::Boilerplate;
 use crate::config::Config;
 use crate::error::Result;
-use crate::input::{Corpus, InputFile};
+use crate::input::{Compression, Corpus, InputFile};
 use crate::pipeline::Context;
 use crate::progress::{NoProgress, Progress};
 use crate::report;
@@ -77,6 +77,9 @@ pub struct CleanCounts {
     pub kept: u64,
     pub dropped_duplicates: u64,
     pub skipped: u64,
+    /// Problems where the input yielded less than it holds (files or records skipped, streams
+    /// cut short); any makes the exit code 2.
+    pub input_lost: u64,
     /// Boilerplate lines removed from kept documents.
     pub lines_stripped: u64,
     /// Blank lines removed with them (a stripped block's blank lines; two blank lines the
@@ -109,7 +112,12 @@ impl CleanCounts {
 /// Path of an input file inside the output directory.
 pub(crate) fn output_rel_path(file: &InputFile) -> PathBuf {
     if file.path == "-" {
-        return PathBuf::from("stdin.jsonl");
+        // Written in the compression it arrived in, named for it.
+        return PathBuf::from(match file.compression {
+            Compression::None => "stdin.jsonl",
+            Compression::Gzip => "stdin.jsonl.gz",
+            Compression::Zstd => "stdin.jsonl.zst",
+        });
     }
     if file.from_dir {
         PathBuf::from(&file.id_base)

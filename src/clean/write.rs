@@ -158,6 +158,7 @@ pub(crate) fn run(
     }
     // Every document is accounted for: the corpus counted the skipped ones as it read.
     counts.skipped = corpus.skipped_documents;
+    counts.input_lost = corpus.input_lost();
     counts.read = counts.kept + counts.dropped_duplicates + counts.skipped;
     let report = cfg.out.join(REPORT_DIR);
     std::fs::create_dir_all(&report).map_err(|source| Error::Write {

@@ -165,6 +165,14 @@ impl Corpus {
         self.skipped_documents
     }
 
+    /// Problems where the input yielded less than it holds ([`ProblemKind::loses_input`]).
+    pub fn input_lost(&self) -> u64 {
+        self.problems
+            .iter()
+            .filter(|p| p.kind.loses_input())
+            .count() as u64
+    }
+
     /// The text of document `d`; JSON escapes are undone into `buf` when needed.
     pub fn text<'a>(&'a self, d: &Document, buf: &'a mut String) -> &'a str {
         match d.text {

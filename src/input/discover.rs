@@ -137,7 +137,17 @@ fn walk(
                 continue;
             }
         };
-        if !e.file_type().is_file() {
+        let t = e.file_type();
+        if t.is_dir() {
+            continue;
+        }
+        if !t.is_file() {
+            problems.push(Problem {
+                path: e.path().to_string_lossy().into_owned(),
+                line: None,
+                kind: ProblemKind::NotAFile,
+                message: "not a regular file (a FIFO, socket or device); skipped".into(),
+            });
             continue;
         }
         let full = e.path();

@@ -57,7 +57,12 @@ pub fn load(cfg: &InputConfig) -> Corpus {
 pub(crate) fn unusable_paths(problems: &[Problem]) -> u64 {
     problems
         .iter()
-        .filter(|p| matches!(p.kind, ProblemKind::NotFound | ProblemKind::Unreadable))
+        .filter(|p| {
+            matches!(
+                p.kind,
+                ProblemKind::NotFound | ProblemKind::Unreadable | ProblemKind::NotAFile
+            )
+        })
         .count() as u64
 }
 

@@ -24,70 +24,179 @@ pub(super) fn problem(
     }
 }
 
-/// Read a whole (possibly compressed) stream; a fault keeps what was decoded before it.
-pub(super) fn read_stream(
-    reader: impl Read,
+/// Bytes at the start of a file that decide whether it is binary.
+pub(super) const SNIFF_BYTES: usize = 8192;
+
+/// Whether the first bytes of a file say it is not text: a text file with any NUL byte; a JSON
+/// Lines file with NUL bytes in more than half of its lines there (a stray NUL inside a record
+/// is that record's problem, not the file's).
+pub(super) fn looks_binary(head: &[u8], format: Format) -> bool {
+    let head = &head[..head.len().min(SNIFF_BYTES)];
+    if memchr::memchr(0, head).is_none() {
+        return false;
+    }
+    match format {
+        Format::Text => true,
+        Format::Jsonl => {
+            let (mut lines, mut with_nul) = (0, 0);
+            for line in head.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+                lines += 1;
+                with_nul += usize::from(memchr::memchr(0, line).is_some());
+            }
+            with_nul * 2 > lines
+        }
+    }
+}
+
+/// How decoding a stream ended, when it did not give the data.
+pub(super) enum Refused {
+    /// Binary content in the first bytes.
+    Binary,
+    /// A text file over the maximum document size (the bytes decoded when it was stopped).
+    TooLarge(u64),
+}
+
+/// Decode a (possibly compressed) stream as it arrives: the first [`SNIFF_BYTES`] are checked
+/// for binary content before anything more is read, a text file stops at `max_doc` bytes, and a
+/// JSON Lines record longer than `max_doc` keeps only its first `max_doc + 1` bytes (it is then
+/// skipped as too large when the file is split into records), so memory never grows past the
+/// data worth keeping. A fault in the stream keeps what was decoded before it (a problem).
+pub(super) fn decode<'a>(
+    reader: impl Read + 'a,
     compression: Compression,
+    format: Format,
+    max_doc: u64,
     display: &str,
     problems: &mut Vec<Problem>,
-) -> Vec<u8> {
-    let mut buf = Vec::new();
-    let result = match compression {
-        Compression::None => { reader }.read_to_end(&mut buf),
-        Compression::Gzip => flate2::read::MultiGzDecoder::new(reader).read_to_end(&mut buf),
+) -> Result<Vec<u8>, Refused> {
+    let mut reader: Box<dyn Read + 'a> = match compression {
+        Compression::None => Box::new(reader),
+        Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(reader)),
         Compression::Zstd => match zstd::stream::read::Decoder::new(reader) {
             Ok(mut d) => {
                 // Allow long-window frames (zstd --long=27 and beyond).
                 let _ = d.window_log_max(31);
-                d.read_to_end(&mut buf)
+                Box::new(d)
             }
-            Err(e) => Err(e),
+            Err(e) => {
+                problems.push(problem(
+                    display,
+                    None,
+                    ProblemKind::CorruptCompressed,
+                    e.to_string(),
+                ));
+                return Ok(Vec::new());
+            }
         },
     };
-    if let Err(e) = result {
-        let kind = if compression == Compression::None {
-            ProblemKind::Unreadable
-        } else {
-            ProblemKind::CorruptCompressed
+    let mut out = Vec::new();
+    let mut chunk = vec![0u8; 64 << 10];
+    let mut checked = false;
+    // Bytes of the JSON Lines record being decoded so far.
+    let mut line_len = 0u64;
+    let keep = max_doc.saturating_add(1);
+    loop {
+        let n = match reader.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                let kind = if compression == Compression::None {
+                    ProblemKind::Unreadable
+                } else {
+                    ProblemKind::CorruptCompressed
+                };
+                problems.push(problem(
+                    display,
+                    None,
+                    kind,
+                    format!("{e}; kept the {} bytes decoded before the fault", out.len()),
+                ));
+                break;
+            }
         };
-        problems.push(problem(
-            display,
-            None,
-            kind,
-            format!("{e}; kept the {} bytes decoded before the fault", buf.len()),
-        ));
+        let bytes = &chunk[..n];
+        match format {
+            Format::Text => {
+                if (out.len() + n) as u64 > max_doc {
+                    return Err(Refused::TooLarge((out.len() + n) as u64));
+                }
+                out.extend_from_slice(bytes);
+            }
+            Format::Jsonl => {
+                for (k, seg) in bytes.split(|&b| b == b'\n').enumerate() {
+                    if k > 0 {
+                        out.push(b'\n');
+                        line_len = 0;
+                    }
+                    let room = keep.saturating_sub(line_len).min(seg.len() as u64) as usize;
+                    out.extend_from_slice(&seg[..room]);
+                    line_len += seg.len() as u64;
+                }
+            }
+        }
+        if !checked && out.len() >= SNIFF_BYTES {
+            if looks_binary(&out, format) {
+                return Err(Refused::Binary);
+            }
+            checked = true;
+        }
     }
-    buf
+    if !checked && looks_binary(&out, format) {
+        return Err(Refused::Binary);
+    }
+    Ok(out)
 }
 
-/// Open, map or read, and decompress one file.
+/// The problem for a file refused while decoding.
+fn refused(name: &str, r: Refused, max_doc: u64) -> Problem {
+    match r {
+        Refused::Binary => problem(
+            name,
+            None,
+            ProblemKind::Binary,
+            "binary file (NUL bytes in the first 8 KiB); skipped",
+        ),
+        Refused::TooLarge(bytes) => problem(
+            name,
+            None,
+            ProblemKind::TooLarge,
+            format!(
+                "a text document of more than {bytes} bytes, over --max-document-size {max_doc}; skipped"
+            ),
+        ),
+    }
+}
+
+/// Open, map or read, and decompress one file (compression told by its first bytes).
 pub(super) fn load_file(found: &Found, cfg: &InputConfig) -> (Option<InputFile>, Vec<Problem>) {
     let mut problems = Vec::new();
     let name = found.display.as_str();
-    let (mut compression, stem) = split_compression(name);
+    let max_doc = cfg.max_document_size;
+    let (named, stem) = split_compression(name);
     let mut format = format_of(stem, cfg.format);
-    let (data, disk_bytes, mapped) = match &found.path {
+    let (data, compression, disk_bytes, mapped) = match &found.path {
         None => {
             // stdin: JSON Lines unless told otherwise; compression by magic bytes.
             if cfg.format == FormatChoice::Auto {
                 format = Format::Jsonl;
             }
-            let mut raw = Vec::new();
-            if let Err(e) = io::stdin().lock().read_to_end(&mut raw) {
-                problems.push(problem(name, None, ProblemKind::Unreadable, e.to_string()));
-                return (None, problems);
+            let mut stdin = io::stdin().lock();
+            let mut head = [0u8; 4];
+            let n = read_head(&mut stdin, &mut head);
+            let compression = sniff_compression(&head[..n]);
+            let counted = CountingReader::new(io::Read::chain(&head[..n], stdin));
+            let disk = counted.count.clone();
+            match decode(counted, compression, format, max_doc, name, &mut problems) {
+                Ok(data) => (Data::Owned(data), compression, disk.get(), false),
+                Err(r) => {
+                    problems.push(refused(name, r, max_doc));
+                    return (None, problems);
+                }
             }
-            compression = sniff_compression(&raw);
-            let disk = raw.len() as u64;
-            let data = if compression == Compression::None {
-                raw
-            } else {
-                read_stream(&raw[..], compression, name, &mut problems)
-            };
-            (Data::Owned(data), disk, false)
         }
         Some(path) => {
-            let file = match File::open(path) {
+            let mut file = match File::open(path) {
                 Ok(f) => f,
                 Err(e) => {
                     problems.push(problem(name, None, ProblemKind::Unreadable, e.to_string()));
@@ -95,36 +204,71 @@ pub(super) fn load_file(found: &Found, cfg: &InputConfig) -> (Option<InputFile>,
                 }
             };
             let len = file.metadata().map(|m| m.len()).unwrap_or(0);
-            if compression != Compression::None {
-                let data = read_stream(&file, compression, name, &mut problems);
-                (Data::Owned(data), len, false)
-            } else if !cfg.no_mmap && len >= cfg.mmap_min_bytes && len > 0 {
-                // SAFETY: the map is read-only and private to this process. If another process
-                // truncates the file while it is mapped, reading past the new end raises SIGBUS;
-                // that is the documented contract (README "Bad input"): inputs must not be
-                // modified during a run. Small files are read instead of mapped, and the length
-                // is checked against the metadata below.
-                match unsafe { Mmap::map(&file) } {
-                    Ok(m) if m.len() as u64 == len => (Data::Mapped(m), len, true),
-                    _ => (
-                        Data::Owned(read_stream(&file, Compression::None, name, &mut problems)),
-                        len,
-                        false,
+            let mut head = [0u8; 4];
+            let n = read_head(&mut file, &mut head);
+            let compression = sniff_compression(&head[..n]);
+            if compression != named {
+                let what = |c: Compression| match c {
+                    Compression::None => "not compressed",
+                    Compression::Gzip => "gzip",
+                    Compression::Zstd => "zstd",
+                };
+                problems.push(problem(
+                    name,
+                    None,
+                    ProblemKind::CompressionMismatch,
+                    format!(
+                        "the name says {} but the bytes are {}; read as {}",
+                        what(named),
+                        what(compression),
+                        what(compression)
                     ),
+                ));
+            }
+            if compression == Compression::None && format == Format::Text && len > max_doc {
+                problems.push(refused(name, Refused::TooLarge(len), max_doc));
+                return (None, problems);
+            }
+            let mappable = compression == Compression::None
+                && !cfg.no_mmap
+                && len >= cfg.mmap_min_bytes
+                && len > 0;
+            // SAFETY: the map is read-only and private to this process. If another process
+            // truncates the file while it is mapped, reading past the new end raises SIGBUS;
+            // that is the documented contract (README "Bad input"): inputs must not be modified
+            // during a run. Small files are read instead of mapped, and the length is checked
+            // against the metadata below.
+            let map = mappable
+                .then(|| unsafe { Mmap::map(&file) }.ok())
+                .flatten()
+                .filter(|m| m.len() as u64 == len);
+            match map {
+                Some(m) => {
+                    if looks_binary(&m, format) {
+                        problems.push(refused(name, Refused::Binary, max_doc));
+                        return (None, problems);
+                    }
+                    (Data::Mapped(m), compression, len, true)
                 }
-            } else {
-                let data = read_stream(&file, Compression::None, name, &mut problems);
-                (Data::Owned(data), len, false)
+                None => {
+                    let rest = io::Read::chain(&head[..n], &file);
+                    match decode(rest, compression, format, max_doc, name, &mut problems) {
+                        Ok(data) => (Data::Owned(data), compression, len, false),
+                        Err(r) => {
+                            problems.push(refused(name, r, max_doc));
+                            return (None, problems);
+                        }
+                    }
+                }
             }
         }
     };
-    let head = &data[..data.len().min(8192)];
-    if head.contains(&0) {
+    if format == Format::Jsonl && data.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
         problems.push(problem(
             name,
             None,
-            ProblemKind::Binary,
-            "binary file (NUL bytes in the first 8 KiB); skipped",
+            ProblemKind::NotJsonLines,
+            "a JSON array, not JSON Lines (one object per line); skipped (convert it with `jq -c '.[]'`)",
         ));
         return (None, problems);
     }
@@ -141,6 +285,43 @@ pub(super) fn load_file(found: &Found, cfg: &InputConfig) -> (Option<InputFile>,
         }),
         problems,
     )
+}
+
+/// Read up to `buf.len()` bytes (fewer only at the end of the stream).
+fn read_head(r: &mut impl Read, buf: &mut [u8]) -> usize {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => break,
+        }
+    }
+    n
+}
+
+/// A reader that counts the bytes read through it (standard input's size on "disk").
+struct CountingReader<R> {
+    inner: R,
+    count: std::rc::Rc<std::cell::Cell<u64>>,
+}
+
+impl<R> CountingReader<R> {
+    fn new(inner: R) -> Self {
+        CountingReader {
+            inner,
+            count: Default::default(),
+        }
+    }
+}
+
+impl<R: Read> Read for CountingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count.set(self.count.get() + n as u64);
+        Ok(n)
+    }
 }
 
 pub(super) fn sniff_compression(raw: &[u8]) -> Compression {

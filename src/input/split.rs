@@ -151,7 +151,11 @@ pub(super) fn index_file(
         Format::Jsonl => {
             // Cut at newlines into ~1 MiB pieces, parse pieces in parallel.
             let range = range.unwrap_or(0..data.len());
-            let (first, last) = (range.start.min(data.len()), range.end.min(data.len()));
+            let (mut first, last) = (range.start.min(data.len()), range.end.min(data.len()));
+            // A UTF-8 byte order mark before the first record is not part of it.
+            if first == 0 && data.starts_with(b"\xef\xbb\xbf") {
+                first = 3;
+            }
             let mut bounds = vec![first];
             let mut at = first;
             while at < last {
@@ -197,6 +201,19 @@ pub(super) fn index_jsonl_piece(
         let line_start = pos;
         pos = line_end + 1;
         if line.iter().all(|b| b.is_ascii_whitespace()) {
+            continue;
+        }
+        if line.len() as u64 > cfg.max_document_size {
+            piece.skipped += 1;
+            piece.problems.push(problem(
+                &file.path,
+                Some(line_no),
+                ProblemKind::TooLarge,
+                format!(
+                    "a record of more than {} bytes, over --max-document-size; skipped",
+                    cfg.max_document_size
+                ),
+            ));
             continue;
         }
         // Validate UTF-8 once, fast; serde_json then parses a `&str` without validating again.

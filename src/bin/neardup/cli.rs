@@ -470,6 +470,11 @@ pub struct PipelineArgs {
     #[arg(long)]
     pub no_mmap: bool,
 
+    /// Skip (and count) any text file or JSON Lines record over this size: bytes, or with a
+    /// K, M or G suffix (powers of 1024). Bounds the memory a decompression bomb can take.
+    #[arg(long, value_name = "SIZE", default_value = "64M", value_parser = parse_size)]
+    pub max_document_size: u64,
+
     /// Stop at the first input problem instead of skipping it.
     #[arg(long)]
     pub strict: bool,
@@ -513,6 +518,7 @@ impl PipelineArgs {
         cfg.input.id_field = self.id_field.clone();
         cfg.input.hidden = self.hidden;
         cfg.input.no_mmap = self.no_mmap;
+        cfg.input.max_document_size = self.max_document_size;
         cfg.input.exclude = vec![output.to_path_buf()];
         cfg.input.source_field = self.source_field.clone();
         cfg.boilerplate.enabled = !self.no_boilerplate;
@@ -522,4 +528,21 @@ impl PipelineArgs {
         cfg.strict = self.strict;
         cfg
     }
+}
+
+/// A size in bytes: a number, optionally followed by K, M or G (powers of 1024).
+fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let (digits, shift) = match t.char_indices().last() {
+        Some((i, 'k' | 'K')) => (&t[..i], 10),
+        Some((i, 'm' | 'M')) => (&t[..i], 20),
+        Some((i, 'g' | 'G')) => (&t[..i], 30),
+        _ => (t, 0),
+    };
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("{s:?} is not a size (e.g. 500000, 64M, 1G)"))?;
+    n.checked_shl(shift)
+        .filter(|v| v >> shift == n)
+        .ok_or_else(|| format!("{s:?} is too large"))
 }

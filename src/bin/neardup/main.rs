@@ -108,7 +108,7 @@ fn run_scan(args: &ScanArgs) -> Exit {
     if !args.quiet {
         ui::print_summary(s, &args.output);
     }
-    if s.documents.skipped > 0 || s.files.skipped > 0 {
+    if s.input_lost > 0 {
         Exit::Error
     } else if args.fail_on_duplicates && s.documents.duplicates > 0 {
         Exit::DuplicatesFound
@@ -144,7 +144,7 @@ fn run_clean(args: &CleanArgs) -> Exit {
     if !args.quiet {
         ui::print_clean_summary(&s, &args.output);
     }
-    if s.documents.skipped > 0 {
+    if s.documents.input_lost > 0 {
         Exit::Error
     } else {
         Exit::Success
@@ -320,7 +320,7 @@ fn finish_stage_output(
     if !quiet {
         ui::print_summary(s, dir);
     }
-    if s.documents.skipped > 0 || s.files.skipped > 0 {
+    if s.input_lost > 0 {
         Exit::Error
     } else if fail_on_duplicates && s.documents.duplicates > 0 {
         Exit::DuplicatesFound

@@ -1,0 +1,276 @@
+//! Input that yields less than it holds is named, counted and turns the exit code to 2, in every
+//! subcommand; input that only looks odd (a BOM, a compression the name does not say) is read in
+//! full. Each case is one row of the README's "Bad input and exit codes" table.
+
+mod common;
+
+use std::fs;
+use std::io::Write;
+use std::path::Path;
+
+use common::{json_lines, neardup, summary};
+use predicates::prelude::*;
+
+fn records(from: usize, to: usize) -> Vec<u8> {
+    (from..to)
+        .map(|i| format!("{{\"id\":{i},\"text\":\"record {i} alpha beta gamma delta epsilon\"}}\n"))
+        .collect::<String>()
+        .into_bytes()
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(bytes).unwrap();
+    e.finish().unwrap()
+}
+
+/// `neardup scan INPUT -o OUT -q` → (exit code, summary.json, stderr).
+fn scan(input: &Path, out: &Path, extra: &[&str]) -> (i32, serde_json::Value, String) {
+    let o = neardup()
+        .args(["scan", "-q", "-o"])
+        .arg(out)
+        .arg(input)
+        .args(extra)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    (o.status.code().unwrap(), summary(out), err)
+}
+
+#[test]
+fn clean_of_a_missing_path_exits_2_like_scan() {
+    let tmp = tempfile::tempdir().unwrap();
+    let good = tmp.path().join("good.jsonl");
+    fs::write(&good, records(0, 3)).unwrap();
+    neardup()
+        .args(["clean", "-q", "-o"])
+        .arg(tmp.path().join("out"))
+        .arg(&good)
+        .arg(tmp.path().join("missing"))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("missing"));
+    let s: serde_json::Value =
+        serde_json::from_slice(&fs::read(tmp.path().join("out/.neardup/summary.json")).unwrap())
+            .unwrap();
+    assert_eq!(s["documents"]["input_lost"], 1);
+    assert_eq!(s["documents"]["kept"], 3);
+}
+
+#[test]
+fn a_gzip_stream_cut_in_its_second_member_is_lost_input() {
+    let tmp = tempfile::tempdir().unwrap();
+    let first = gzip(&records(0, 1000));
+    let mut bytes = first.clone();
+    bytes.extend(gzip(&records(1000, 2000)));
+    // Both members read in full.
+    let whole = tmp.path().join("whole.jsonl.gz");
+    fs::write(&whole, &bytes).unwrap();
+    let (code, s, _) = scan(&whole, &tmp.path().join("a"), &[]);
+    assert_eq!((code, s["documents"]["read"].as_u64()), (0, Some(2000)));
+    // Cut 30 bytes into the second member: the first member's records are kept, the loss named.
+    let cut = tmp.path().join("cut.jsonl.gz");
+    fs::write(&cut, &bytes[..first.len() + 30]).unwrap();
+    let (code, s, err) = scan(&cut, &tmp.path().join("b"), &[]);
+    assert_eq!(code, 2, "{err}");
+    assert_eq!(s["documents"]["read"], 1000);
+    assert_eq!(s["input_lost"], 1);
+    assert_eq!(s["problems_by_kind"]["corrupt_compressed"], 1);
+    assert!(err.contains("cut.jsonl.gz"), "{err}");
+    // clean says the same.
+    neardup()
+        .args(["clean", "-q", "-o"])
+        .arg(tmp.path().join("c"))
+        .arg(&cut)
+        .assert()
+        .code(2);
+}
+
+#[test]
+fn compression_is_told_by_the_bytes_and_a_wrong_name_is_said() {
+    let tmp = tempfile::tempdir().unwrap();
+    // Plain JSON Lines named .gz, and gzip named .jsonl: every record read either way.
+    let plain_gz = tmp.path().join("plain.jsonl.gz");
+    fs::write(&plain_gz, records(0, 5)).unwrap();
+    let (code, s, err) = scan(&plain_gz, &tmp.path().join("a"), &[]);
+    assert_eq!(code, 0);
+    assert_eq!(s["documents"]["read"], 5);
+    assert!(
+        err.contains("the name says gzip but the bytes are not compressed"),
+        "{err}"
+    );
+    let gz_named = tmp.path().join("packed.jsonl");
+    fs::write(&gz_named, gzip(&records(0, 7))).unwrap();
+    let (code, s, err) = scan(&gz_named, &tmp.path().join("b"), &[]);
+    assert_eq!(code, 0);
+    assert_eq!(s["documents"]["read"], 7);
+    assert!(err.contains("the bytes are gzip; read as gzip"), "{err}");
+    assert_eq!(s["problems_by_kind"]["compression_mismatch"], 1);
+    assert_eq!(s["input_lost"], 0);
+}
+
+#[test]
+fn gzip_on_standard_input_is_cleaned_into_a_gzip_file_named_so() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let input = records(0, 4);
+    neardup()
+        .args(["clean", "-q", "-o"])
+        .arg(&out)
+        .arg("-")
+        .write_stdin(gzip(&input))
+        .assert()
+        .success();
+    assert!(!out.join("stdin.jsonl").exists());
+    let mut d = flate2::read::GzDecoder::new(fs::File::open(out.join("stdin.jsonl.gz")).unwrap());
+    let mut got = Vec::new();
+    std::io::Read::read_to_end(&mut d, &mut got).unwrap();
+    assert_eq!(got, input);
+}
+
+#[test]
+fn a_nul_byte_inside_one_record_skips_that_record_only() {
+    let tmp = tempfile::tempdir().unwrap();
+    let f = tmp.path().join("nul.jsonl");
+    let mut bytes = b"{\"id\":0,\"text\":\"a\x00b c d e\"}\n".to_vec();
+    bytes.extend(records(1, 4));
+    fs::write(&f, bytes).unwrap();
+    let (code, s, err) = scan(&f, &tmp.path().join("out"), &[]);
+    assert_eq!(code, 2);
+    assert_eq!(s["documents"]["read"], 4);
+    assert_eq!(s["documents"]["skipped"], 1);
+    assert!(
+        err.contains("nul.jsonl:1: invalid JSON: control character"),
+        "{err}"
+    );
+    // A file that is mostly NUL bytes is still binary, whatever its name.
+    let b = tmp.path().join("image.jsonl");
+    fs::write(&b, [0u8, 1, 2, 0, 0, 9, b'\n', 0, 0, 7].repeat(100)).unwrap();
+    let (code, s, _) = scan(&b, &tmp.path().join("b"), &[]);
+    assert_eq!(code, 2);
+    assert_eq!(s["problems_by_kind"]["binary"], 1);
+}
+
+#[test]
+fn a_byte_order_mark_before_the_first_record_is_skipped() {
+    let tmp = tempfile::tempdir().unwrap();
+    let f = tmp.path().join("bom.jsonl");
+    let mut bytes = b"\xef\xbb\xbf".to_vec();
+    bytes.extend(records(0, 2));
+    fs::write(&f, bytes).unwrap();
+    let (code, s, err) = scan(&f, &tmp.path().join("out"), &[]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(s["documents"]["read"], 2);
+    assert_eq!(s["documents"]["skipped"], 0);
+}
+
+#[test]
+fn a_json_array_is_refused_by_name() {
+    let tmp = tempfile::tempdir().unwrap();
+    let f = tmp.path().join("dump.json");
+    fs::write(
+        &f,
+        "[\n  {\"id\": 1, \"text\": \"one\"},\n  {\"id\": 2, \"text\": \"two\"}\n]\n",
+    )
+    .unwrap();
+    let (code, s, err) = scan(&f, &tmp.path().join("out"), &[]);
+    assert_eq!(code, 2);
+    assert_eq!(s["documents"]["read"], 0);
+    assert_eq!(s["problems_by_kind"]["not_json_lines"], 1);
+    assert!(
+        err.contains("dump.json: a JSON array, not JSON Lines"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_fifo_inside_a_directory_is_counted_not_ignored() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("in");
+    fs::create_dir(&dir).unwrap();
+    fs::write(dir.join("a.txt"), "alpha beta gamma delta").unwrap();
+    let fifo = dir.join("pipe.txt");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+    if !made.is_ok_and(|s| s.success()) {
+        return; // no mkfifo on this system
+    }
+    let (code, s, err) = scan(&dir, &tmp.path().join("out"), &[]);
+    assert_eq!(code, 2);
+    assert_eq!(s["files"]["skipped"], 1);
+    assert_eq!(s["problems_by_kind"]["not_a_file"], 1);
+    assert!(err.contains("pipe.txt: not a regular file"), "{err}");
+}
+
+#[test]
+fn decompression_stops_early_on_binary_and_oversized_documents() {
+    let tmp = tempfile::tempdir().unwrap();
+    // 64 MiB of zeros in a 64 KiB gzip: refused as binary from its first bytes.
+    let zeros = tmp.path().join("zeros.txt.gz");
+    fs::write(&zeros, gzip(&vec![0u8; 64 << 20])).unwrap();
+    let (code, s, _) = scan(&zeros, &tmp.path().join("a"), &[]);
+    assert_eq!(code, 2);
+    assert_eq!(s["problems_by_kind"]["binary"], 1);
+    // A text bomb over --max-document-size: skipped and counted (decoding stops there).
+    let bomb = tmp.path().join("bomb.txt.gz");
+    fs::write(&bomb, gzip(&b"word ".repeat(4 << 20))).unwrap();
+    let (code, s, err) = scan(&bomb, &tmp.path().join("b"), &["--max-document-size", "1M"]);
+    assert_eq!(code, 2);
+    assert_eq!(s["problems_by_kind"]["too_large"], 1);
+    assert_eq!(s["documents"]["skipped"], 1);
+    assert!(err.contains("over --max-document-size 1048576"), "{err}");
+    // One oversized record among good ones, compressed and not: that record only.
+    let mut bytes = records(0, 3);
+    bytes.extend(format!("{{\"id\":99,\"text\":\"{}\"}}\n", "x ".repeat(3000)).into_bytes());
+    bytes.extend(records(3, 5));
+    for (name, data) in [("big.jsonl", bytes.clone()), ("big.jsonl.gz", gzip(&bytes))] {
+        let f = tmp.path().join(name);
+        fs::write(&f, data).unwrap();
+        let out = tmp.path().join(format!("out-{name}"));
+        let (code, s, err) = scan(&f, &out, &["--max-document-size", "4K"]);
+        assert_eq!(code, 2, "{name}");
+        assert_eq!(s["documents"]["read"], 6, "{name}");
+        assert_eq!(s["documents"]["skipped"], 1, "{name}");
+        assert!(
+            err.contains(&format!("{name}:4: a record of more than")),
+            "{err}"
+        );
+    }
+    // Sizes are checked like every option.
+    neardup()
+        .args(["scan", "-q", "--max-document-size", "5X", "-o"])
+        .arg(tmp.path().join("c"))
+        .arg(&bomb)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("not a size"));
+}
+
+#[test]
+fn oversized_records_are_audited_by_clean() {
+    let tmp = tempfile::tempdir().unwrap();
+    let f = tmp.path().join("big.jsonl");
+    let mut bytes = records(0, 2);
+    bytes.extend(format!("{{\"id\":99,\"text\":\"{}\"}}\n", "y ".repeat(3000)).into_bytes());
+    fs::write(&f, bytes).unwrap();
+    let out = tmp.path().join("out");
+    neardup()
+        .args(["clean", "-q", "--max-document-size", "4K", "-o"])
+        .arg(&out)
+        .arg(&f)
+        .assert()
+        .code(2);
+    let audit = json_lines(&out.join(".neardup/removed.jsonl"));
+    assert!(
+        audit
+            .iter()
+            .any(|a| a["type"] == "skipped" && a["line"] == 3 && a["reason"] == "too_large"),
+        "{audit:?}"
+    );
+    assert_eq!(
+        fs::read_to_string(out.join("big.jsonl"))
+            .unwrap()
+            .lines()
+            .count(),
+        2
+    );
+}
