@@ -161,6 +161,8 @@ pub enum ProblemKind {
     NotJsonLines,
     /// Not a regular file (a FIFO, socket or device found in a directory).
     NotAFile,
+    /// Records of a file without the `--source-field` (their outlet is the file); a warning.
+    MissingSourceField,
 }
 
 impl ProblemKind {
@@ -174,6 +176,7 @@ impl ProblemKind {
                 | ProblemKind::CorruptCompressed
                 | ProblemKind::CompressionMismatch
                 | ProblemKind::SymlinkLoop
+                | ProblemKind::MissingSourceField
         )
     }
 
@@ -188,6 +191,7 @@ impl ProblemKind {
                 | ProblemKind::DuplicateId
                 | ProblemKind::SymlinkLoop
                 | ProblemKind::CompressionMismatch
+                | ProblemKind::MissingSourceField
         )
     }
 
@@ -208,6 +212,7 @@ impl ProblemKind {
             ProblemKind::CompressionMismatch => "compression_mismatch",
             ProblemKind::NotJsonLines => "not_json_lines",
             ProblemKind::NotAFile => "not_a_file",
+            ProblemKind::MissingSourceField => "missing_source_field",
         }
     }
 }

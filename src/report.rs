@@ -280,7 +280,9 @@ pub struct OptionsOut {
     pub format: FormatChoice,
     pub text_field: String,
     pub id_field: String,
+    pub source_field: Option<String>,
     pub hidden: bool,
+    pub max_document_size: u64,
 }
 
 impl OptionsOut {
@@ -301,7 +303,9 @@ impl OptionsOut {
             format: cfg.input.format,
             text_field: cfg.input.text_field.clone(),
             id_field: cfg.input.id_field.clone(),
+            source_field: cfg.input.source_field.clone(),
             hidden: cfg.input.hidden,
+            max_document_size: cfg.input.max_document_size,
         }
     }
 }
@@ -328,6 +332,9 @@ pub const MAX_LISTED_INPUTS: usize = 1000;
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct InputFingerprint {
     pub path: String,
+    /// The file's canonical path (absolute, links resolved; `-` for standard input): what the
+    /// fingerprint covers, so one file named two ways is one input.
+    pub canonical: String,
     /// Bytes of (decompressed) data.
     pub bytes: u64,
     /// xxh3-64 of the data, hex.
@@ -336,8 +343,14 @@ pub struct InputFingerprint {
 
 impl InputFingerprint {
     pub fn of(f: &crate::input::InputFile) -> Self {
+        let canonical = match f.path.as_str() {
+            "-" => "-".to_string(),
+            p => std::fs::canonicalize(p)
+                .map_or_else(|_| p.to_string(), |c| c.to_string_lossy().into_owned()),
+        };
         InputFingerprint {
             path: f.path.clone(),
+            canonical,
             bytes: f.data.len() as u64,
             xxh3: format!("{:016x}", xxhash_rust::xxh3::xxh3_64(&f.data)),
         }
@@ -348,7 +361,7 @@ impl InputFingerprint {
 #[derive(Clone, Debug, Serialize)]
 pub struct InputsOut {
     pub files: u64,
-    /// xxh3-64 over every file's path, size and hash, hex.
+    /// xxh3-64 over every file's canonical path, size and hash (in canonical path order), hex.
     pub fingerprint: String,
     pub list: Vec<InputFingerprint>,
 }
@@ -364,8 +377,10 @@ impl InputsOut {
     /// From every input file's fingerprint, in input order.
     pub fn from_list(all: Vec<InputFingerprint>) -> Self {
         let mut h = xxhash_rust::xxh3::Xxh3::new();
-        for f in &all {
-            h.update(f.path.as_bytes());
+        let mut order: Vec<&InputFingerprint> = all.iter().collect();
+        order.sort_by(|a, b| a.canonical.cmp(&b.canonical));
+        for f in order {
+            h.update(f.canonical.as_bytes());
             h.update(&[0]);
             h.update(&f.bytes.to_le_bytes());
             h.update(f.xxh3.as_bytes());

@@ -274,3 +274,73 @@ fn oversized_records_are_audited_by_clean() {
         2
     );
 }
+
+#[test]
+fn clean_from_refuses_a_scan_made_with_other_options_and_accepts_another_spelling_of_a_path() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("in");
+    fs::create_dir(&dir).unwrap();
+    // Five records and a copy of each under another id: five clusters.
+    let mut wire = records(0, 5);
+    wire.extend(
+        String::from_utf8(records(0, 5))
+            .unwrap()
+            .replace("{\"id\":", "{\"id\":10")
+            .into_bytes(),
+    );
+    fs::write(dir.join("wire.jsonl"), &wire).unwrap();
+    let scan_out = tmp.path().join("scan");
+    // Scanned by a relative path (from the temp dir) ...
+    neardup()
+        .current_dir(tmp.path())
+        .args(["scan", "-q", "-o", "scan", "in/wire.jsonl"])
+        .assert()
+        .success();
+    // ... cleaned by the absolute one: the same input.
+    let direct = tmp.path().join("direct");
+    neardup()
+        .args(["clean", "-q", "-o"])
+        .arg(&direct)
+        .arg(dir.join("wire.jsonl"))
+        .assert()
+        .success();
+    let reused = tmp.path().join("reused");
+    neardup()
+        .args(["clean", "-q", "--from"])
+        .arg(&scan_out)
+        .arg("-o")
+        .arg(&reused)
+        .arg(dir.join("wire.jsonl"))
+        .assert()
+        .success();
+    let cleaned = fs::read(direct.join("wire.jsonl")).unwrap();
+    assert_eq!(cleaned, fs::read(reused.join("wire.jsonl")).unwrap());
+    assert_eq!(cleaned.iter().filter(|&&b| b == b'\n').count(), 5);
+    // --source-field changes results: recorded, and a difference is refused.
+    neardup()
+        .args(["clean", "-q", "--source-field", "source", "--from"])
+        .arg(&scan_out)
+        .arg("-o")
+        .arg(tmp.path().join("other"))
+        .arg(dir.join("wire.jsonl"))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "options.source_field was null, now \"source\"",
+        ));
+}
+
+#[test]
+fn a_source_field_no_record_has_is_a_warning_with_a_count() {
+    let tmp = tempfile::tempdir().unwrap();
+    let f = tmp.path().join("a.jsonl");
+    fs::write(&f, records(0, 6)).unwrap();
+    let (code, s, err) = scan(&f, &tmp.path().join("out"), &["--source-field", "sourcee"]);
+    assert_eq!(code, 0);
+    assert_eq!(s["problems_by_kind"]["missing_source_field"], 1);
+    assert_eq!(s["options"]["source_field"], "sourcee");
+    assert!(
+        err.contains("a.jsonl: 6 of 6 records have no \"sourcee\" string field"),
+        "{err}"
+    );
+}

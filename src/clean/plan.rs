@@ -198,6 +198,20 @@ pub(crate) fn plan_from_dir(
     for (i, d) in corpus.docs.iter().enumerate() {
         by_place.insert((corpus.path_of(d), d.line), i as u32);
     }
+    // Where the scan's files were (its summary lists the first 1,000 with canonical paths).
+    let old_canonical: HashMap<&str, &str> = summary["inputs"]["list"]
+        .as_array()
+        .map(|l| {
+            l.iter()
+                .filter_map(|f| Some((f["path"].as_str()?, f["canonical"].as_str()?)))
+                .collect()
+        })
+        .unwrap_or_default();
+    let by_canonical: HashMap<std::path::PathBuf, &str> = corpus
+        .files
+        .iter()
+        .filter_map(|f| Some((std::fs::canonicalize(&f.path).ok()?, f.path.as_str())))
+        .collect();
     let mut plan = CleanPlan {
         drop: vec![None; corpus.docs.len()],
         strip: Vec::new(),
@@ -208,7 +222,17 @@ pub(crate) fn plan_from_dir(
         let place = |m: &serde_json::Value| -> Result<u32> {
             let src = m["source"].as_str().unwrap_or("");
             let l = m["line"].as_u64().unwrap_or(0) as u32;
-            by_place.get(&(src, l)).copied().ok_or_else(|| {
+            // The scan may have named a file another way (relative, absolute): its canonical
+            // path finds it.
+            let found = by_place.get(&(src, l)).copied().or_else(|| {
+                let canon = match old_canonical.get(src) {
+                    Some(c) => std::path::PathBuf::from(c),
+                    None => std::fs::canonicalize(src).ok()?,
+                };
+                let display = by_canonical.get(&canon)?;
+                by_place.get(&(*display, l)).copied()
+            });
+            found.ok_or_else(|| {
                 bad(
                     crate::report::CLUSTERS_FILE,
                     format!("line {}: no document {src}:{l} in this input", n + 1),

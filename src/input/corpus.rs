@@ -332,9 +332,36 @@ impl Assembler {
 }
 
 impl Corpus {
+    /// What only the whole corpus can tell: ids made unique, and one warning per JSON Lines
+    /// file whose records lack the `--source-field`.
+    pub(crate) fn finish(&mut self, cfg: &crate::config::InputConfig) {
+        self.disambiguate_ids();
+        let Some(field) = &cfg.source_field else {
+            return;
+        };
+        let mut per_file = vec![(0u64, 0u64); self.files.len()];
+        for (d, &o) in self.docs.iter().zip(&self.doc_outlet) {
+            let c = &mut per_file[d.file as usize];
+            c.0 += 1;
+            c.1 += u64::from(!self.outlet_known[o as usize]);
+        }
+        for (f, (records, missing)) in self.files.iter().zip(per_file) {
+            if f.format == Format::Jsonl && missing > 0 {
+                self.problems.push(Problem {
+                    path: f.path.clone(),
+                    line: None,
+                    kind: ProblemKind::MissingSourceField,
+                    message: format!(
+                        "{missing} of {records} records have no \"{field}\" string field; their outlet is the file"
+                    ),
+                });
+            }
+        }
+    }
+
     /// Make ids unique: every later document with an id already seen gets `#path:line` (text
     /// files: `#path`) appended, and a [`ProblemKind::DuplicateId`] problem; never merged.
-    pub(crate) fn disambiguate_ids(&mut self) {
+    fn disambiguate_ids(&mut self) {
         let mut keyed: Vec<(u64, u32)> = (0..self.docs.len())
             .into_par_iter()
             .map(|i| {

@@ -98,7 +98,7 @@ pub(crate) fn build(
     asm.corpus.skipped_documents = skipped_documents;
     let mut corpus = asm.corpus;
     if disambiguate {
-        corpus.disambiguate_ids();
+        corpus.finish(cfg);
     }
     corpus
 }

@@ -220,7 +220,7 @@ impl Work {
         corpus.problems.extend(record_problems);
         if full {
             corpus.skipped_files += input::unusable_paths(&self.plan.discovery_problems);
-            corpus.disambiguate_ids();
+            corpus.finish(&self.config().input);
         }
         Ok((corpus, prints))
     }
