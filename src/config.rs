@@ -160,7 +160,8 @@ pub struct InputConfig {
     pub mmap_min_bytes: u64,
     /// Never memory-map (read everything).
     pub no_mmap: bool,
-    /// Paths never read (e.g. the output directory).
+    /// Paths never read when found inside a directory argument (the run's own outputs); a file
+    /// named on the command line is always read.
     pub exclude: Vec<PathBuf>,
     /// A text file or JSON Lines record over this many bytes is skipped (and counted).
     pub max_document_size: u64,

@@ -37,6 +37,13 @@ pub enum Error {
     /// A staged run's work directory is missing a stage's output, or holds another run's.
     #[error("{0}")]
     Work(#[from] WorkError),
+    /// Another run holds the output directory.
+    #[error(
+        "another neardup run (process {pid}) is writing {}; wait for it to finish (or remove {}/.neardup.lock if that process is gone)",
+        dir.display(),
+        dir.display()
+    )]
+    Locked { dir: PathBuf, pid: u32 },
     /// The user pressed Ctrl-C; no output was written.
     #[error("interrupted")]
     Interrupted,
@@ -65,6 +72,13 @@ pub enum ConfigError {
         second: String,
         output: PathBuf,
     },
+    /// `clean -o` at or above an input: the cleaned copy would replace it.
+    #[error(
+        "the output directory {} holds the input {}; clean into a directory outside the inputs",
+        output.display(),
+        input.display()
+    )]
+    OutputHoldsInput { output: PathBuf, input: PathBuf },
     /// `clean --from` names a scan of other inputs or options (or not a scan at all).
     #[error("--from {dir}: {file}: {reason}")]
     From {

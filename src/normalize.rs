@@ -7,7 +7,9 @@
 //! 1. **NFKC** (skipped when the text is ASCII or passes the NFKC quick check, which is most text).
 //! 2. **Invisible characters removed**: zero-width space/joiners (U+200B–U+200F), bidi controls
 //!    (U+202A–U+202E, U+2066–U+2069, U+061C), word joiner and invisible operators
-//!    (U+2060–U+2064), BOM (U+FEFF), soft hyphen (U+00AD). They never split a word.
+//!    (U+2060–U+2064), BOM (U+FEFF), soft hyphen (U+00AD), and every other default-ignorable
+//!    code point (variation selectors such as the emoji selector U+FE0F, U+034F, Hangul
+//!    fillers, tags). They never split a word and are never a word of their own.
 //! 3. **Arabic**: harakat (U+064B–U+065F, U+0670) and tatweel (U+0640) removed; letter variants
 //!    folded: أ إ آ ٱ → ا, ى → ي, ة → ه, Persian ی → ي and ک → ك; Arabic-Indic (U+0660–U+0669)
 //!    and Persian (U+06F0–U+06F9) digits → ASCII digits. Arabic punctuation (، ؛ ؟) is punctuation,
@@ -383,6 +385,22 @@ fn classify(c: char) -> Class {
         | '\u{2018}'
         | '\u{2019}'
         | '\u{02BC}' => Class::Drop,
+        // The rest of Unicode's default-ignorable code points: variation selectors (the emoji
+        // selector U+FE0F after every other emoji), the combining grapheme joiner, Mongolian
+        // free variation selectors, Hangul fillers, Khmer inherent vowels, invisible operators,
+        // musical formatting, tags. Never part of a word, and never a word of their own.
+        '\u{034F}'
+        | '\u{115F}'..='\u{1160}'
+        | '\u{17B4}'..='\u{17B5}'
+        | '\u{180B}'..='\u{180F}'
+        | '\u{2065}'..='\u{206F}'
+        | '\u{3164}'
+        | '\u{FE00}'..='\u{FE0F}'
+        | '\u{FFA0}'
+        | '\u{FFF0}'..='\u{FFF8}'
+        | '\u{1BCA0}'..='\u{1BCA3}'
+        | '\u{1D173}'..='\u{1D17A}'
+        | '\u{E0000}'..='\u{E0FFF}' => Class::Drop,
         // Arabic letter variants.
         'أ' | 'إ' | 'آ' | 'ٱ' => Class::Word('ا'),
         'ى' | 'ی' => Class::Word('ي'),
@@ -606,6 +624,12 @@ mod tests {
     #[test]
     fn invisible_characters_do_not_split_words() {
         assert_eq!(norm("ab\u{200B}cd e\u{200F}f\u{00AD}g"), "abcd efg");
+        // Default-ignorables: an emoji's variation selector is no word.
+        assert_eq!(norm("😀\u{FE0F} ❤\u{FE0F}"), "");
+        assert_eq!(
+            norm("x\u{FE0F}y a\u{034F}b c\u{E0041}d \u{3164}"),
+            "xy ab cd"
+        );
     }
 
     #[test]

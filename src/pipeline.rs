@@ -332,6 +332,8 @@ fn summarise(cx: &Context, a: &Artefacts) -> Summary {
     Summary {
         tool: "neardup",
         version: crate::VERSION,
+        run_id: report::new_run_id(),
+        outputs: BTreeMap::new(),
         inputs: a.inputs.clone().unwrap_or_else(|| InputsOut::new(corpus)),
         documents: DocumentCounts {
             read: n + corpus.skipped_documents,
@@ -419,6 +421,11 @@ pub fn write_outputs(out: &mut ScanOutput, dir: &Path, progress: &dyn Progress) 
     report::atomic_write(&dir.join(report::BOILERPLATE_FILE), |w| {
         report::write_boilerplate(w, &out.boilerplate, &out.corpus, profile)
     })?;
+    for name in [report::CLUSTERS_FILE, report::BOILERPLATE_FILE] {
+        let path = dir.join(name);
+        let f = report::OutputFile::of(&path).map_err(|source| Error::Write { path, source })?;
+        out.summary.outputs.insert(name, f);
+    }
     out.summary
         .timings_ms
         .insert(Stage::Write.key(), t.elapsed().as_millis() as u64);

@@ -61,6 +61,143 @@ pub(crate) fn atomic_write(
     Ok(())
 }
 
+/// Write `path` inside a staging directory that is synced and moved into place as a whole
+/// (`clean`): no temporary name, no sync per file. A partial file is removed on failure.
+pub(crate) fn write_staged(
+    path: &Path,
+    fill: impl FnOnce(&mut BufWriter<File>) -> io::Result<()>,
+) -> Result<()> {
+    let result = (|| {
+        let mut w = BufWriter::with_capacity(1 << 20, File::create(path)?);
+        fill(&mut w)?;
+        w.into_inner().map_err(|e| e.into_error()).map(drop)
+    })();
+    result.map_err(|source| {
+        let _ = fs::remove_file(path);
+        Error::Write {
+            path: path.to_path_buf(),
+            source,
+        }
+    })
+}
+
+/// The lock file a run holds in its output directory.
+pub const LOCK_FILE: &str = ".neardup.lock";
+
+/// A run's hold on its output directory: `DIR/.neardup.lock` (holding the process id), created
+/// exclusively, removed when dropped. A second run on the same directory is refused while the
+/// first is alive; a lock left by a process that no longer exists is taken over.
+#[derive(Debug)]
+pub struct OutputLock {
+    path: PathBuf,
+}
+
+impl OutputLock {
+    /// Lock `dir` (created if needed).
+    pub fn acquire(dir: &Path) -> Result<OutputLock> {
+        if fs::metadata(dir).is_ok_and(|m| !m.is_dir()) {
+            return Err(Error::Write {
+                path: dir.to_path_buf(),
+                source: io::Error::other("it is a file; the output must be a directory"),
+            });
+        }
+        fs::create_dir_all(dir).map_err(|source| Error::Write {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        let path = dir.join(LOCK_FILE);
+        for _ in 0..2 {
+            match fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&path)
+            {
+                Ok(mut f) => {
+                    let _ = writeln!(f, "{}", std::process::id());
+                    return Ok(OutputLock { path });
+                }
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                    let pid = fs::read_to_string(&path)
+                        .ok()
+                        .and_then(|s| s.trim().parse::<u32>().ok());
+                    match pid {
+                        Some(pid) if process_alive(pid) => {
+                            return Err(Error::Locked {
+                                dir: dir.to_path_buf(),
+                                pid,
+                            });
+                        }
+                        // Stale (its process is gone) or half-written: take it over.
+                        _ => {
+                            let _ = fs::remove_file(&path);
+                        }
+                    }
+                }
+                Err(source) => return Err(Error::Write { path, source }),
+            }
+        }
+        Err(Error::Write {
+            path,
+            source: io::Error::other("could not take the lock"),
+        })
+    }
+}
+
+impl Drop for OutputLock {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.path);
+    }
+}
+
+/// Whether process `pid` exists (on Linux, by /proc; elsewhere assumed).
+fn process_alive(pid: u32) -> bool {
+    if pid == std::process::id() {
+        return true;
+    }
+    let proc = Path::new("/proc");
+    !proc.exists() || proc.join(pid.to_string()).exists()
+}
+
+/// Size and xxh3-64 of a written output: the summary lists them, so a set of outputs mixed
+/// from two runs is detected.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct OutputFile {
+    pub bytes: u64,
+    pub xxh3: String,
+}
+
+impl OutputFile {
+    pub(crate) fn of(path: &Path) -> io::Result<OutputFile> {
+        let mut f = File::open(path)?;
+        let mut h = xxhash_rust::xxh3::Xxh3::new();
+        let mut buf = vec![0u8; 1 << 20];
+        let mut bytes = 0u64;
+        loop {
+            let n = io::Read::read(&mut f, &mut buf)?;
+            if n == 0 {
+                break;
+            }
+            h.update(&buf[..n]);
+            bytes += n as u64;
+        }
+        Ok(OutputFile {
+            bytes,
+            xxh3: format!("{:016x}", h.digest()),
+        })
+    }
+}
+
+/// A run id: unique per run (time, process), recorded in the summary.
+pub(crate) fn new_run_id() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let mut h = xxhash_rust::xxh3::Xxh3::new();
+    h.update(&nanos.to_le_bytes());
+    h.update(&std::process::id().to_le_bytes());
+    format!("{:016x}", h.digest())
+}
+
 /// Round for output: 4 decimals is plenty for a similarity and keeps lines short.
 pub(crate) fn round4(x: f64) -> f64 {
     (x * 10_000.0).round() / 10_000.0
@@ -401,6 +538,12 @@ pub const MAX_LISTED_PROBLEMS: usize = 1000;
 pub struct Summary {
     pub tool: &'static str,
     pub version: &'static str,
+    /// Unique per run.
+    pub run_id: String,
+    /// The other outputs of this run, with their sizes and hashes: `clean --from` accepts
+    /// only files that match (a set mixed from two runs is refused). `summary.json` is written
+    /// last.
+    pub outputs: BTreeMap<&'static str, OutputFile>,
     pub inputs: InputsOut,
     pub documents: DocumentCounts,
     /// Problems where the input yielded less than it holds (files or records skipped, streams

@@ -344,3 +344,244 @@ fn a_source_field_no_record_has_is_a_warning_with_a_count() {
         "{err}"
     );
 }
+
+#[test]
+fn an_output_directory_at_or_above_the_inputs_reads_them_and_only_skips_its_own_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    fs::create_dir(&data).unwrap();
+    fs::write(data.join("dump.jsonl"), records(0, 4)).unwrap();
+    // The file named, and the directory holding it, with -o the same directory.
+    for arg in [data.join("dump.jsonl"), data.clone()] {
+        let (code, s, err) = scan(&arg, &data, &[]);
+        assert_eq!(code, 0, "{err}");
+        assert_eq!(s["documents"]["read"], 4, "{arg:?}");
+    }
+    // clean must not write over its inputs: refused before reading.
+    for out in [data.clone(), tmp.path().to_path_buf()] {
+        neardup()
+            .args(["clean", "-q", "-o"])
+            .arg(&out)
+            .arg(&data)
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains("holds the input"));
+    }
+    assert_eq!(fs::read(data.join("dump.jsonl")).unwrap(), records(0, 4));
+}
+
+#[test]
+fn a_bad_output_or_clashing_inputs_fail_before_anything_is_read() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("in.jsonl");
+    fs::write(&input, records(0, 3)).unwrap();
+    let file = tmp.path().join("taken");
+    fs::write(&file, "x").unwrap();
+    for cmd in ["scan", "clean"] {
+        neardup()
+            .args([cmd, "-o"])
+            .arg(&file)
+            .arg(&input)
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains("it is a file"))
+            // no progress or summary: nothing was read
+            .stderr(predicate::str::contains("Reading").not());
+    }
+    // Two inputs with one relative name under two directories.
+    for d in ["a", "b"] {
+        fs::create_dir(tmp.path().join(d)).unwrap();
+        fs::write(tmp.path().join(d).join("x.txt"), "alpha beta gamma").unwrap();
+    }
+    neardup()
+        .args(["clean", "-q", "-o"])
+        .arg(tmp.path().join("out"))
+        .arg(tmp.path().join("a"))
+        .arg(tmp.path().join("b"))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("would both be written to"));
+    assert!(!tmp.path().join("out/x.txt").exists());
+}
+
+#[test]
+fn clean_interrupted_by_sigterm_leaves_the_output_as_it_was() {
+    let Some(data) = common::data_dir("saudinewsnet") else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("snn.jsonl");
+    let lines = common::sample_zst(&data.join("docs.jsonl.zst"), 20_000, 1);
+    fs::write(&input, lines.join("\n") + "\n").unwrap();
+    let out = tmp.path().join("out");
+    fs::create_dir(&out).unwrap();
+    fs::write(out.join("earlier.txt"), "from an earlier run").unwrap();
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("neardup"))
+        .args(["clean", "-q", "-j", "1", "-o"])
+        .arg(&out)
+        .arg(&input)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    // SIGTERM, as `timeout`, systemd and Kubernetes send it.
+    std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    let left: Vec<String> = fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        left,
+        ["earlier.txt"],
+        "a half-built output or a temp file was left"
+    );
+}
+
+#[test]
+fn clean_never_writes_through_a_symlink_in_the_output() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("in");
+    fs::create_dir_all(input.join("sub")).unwrap();
+    fs::write(input.join("sub/a.txt"), "alpha beta gamma delta epsilon").unwrap();
+    fs::write(input.join("b.txt"), "one two three four five six").unwrap();
+    let out = tmp.path().join("out");
+    fs::create_dir(&out).unwrap();
+    std::os::unix::fs::symlink(input.join("sub"), out.join("sub")).unwrap();
+    std::os::unix::fs::symlink(input.join("b.txt"), out.join("b.txt")).unwrap();
+    neardup()
+        .args(["clean", "-q", "--no-strip", "-o"])
+        .arg(&out)
+        .arg(&input)
+        .assert()
+        .success();
+    // The links were replaced by real files; the inputs behind them are untouched.
+    assert!(!fs::symlink_metadata(out.join("sub")).unwrap().is_symlink());
+    assert!(
+        !fs::symlink_metadata(out.join("b.txt"))
+            .unwrap()
+            .is_symlink()
+    );
+    assert_eq!(
+        fs::read_to_string(input.join("sub/a.txt")).unwrap(),
+        "alpha beta gamma delta epsilon"
+    );
+    assert!(input.join("b.txt").exists());
+}
+
+#[cfg(unix)]
+#[test]
+fn file_names_that_are_not_utf8_are_kept_byte_for_byte() {
+    use std::os::unix::ffi::OsStrExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("in");
+    fs::create_dir(&input).unwrap();
+    let names: [&[u8]; 3] = [b"caf\xe9.txt", b"caf\xe8.txt", b"caf\xea.txt"];
+    for (i, n) in names.iter().enumerate() {
+        let text = format!("text {i} of file {i} about subject {i} and {i}");
+        fs::write(input.join(std::ffi::OsStr::from_bytes(n)), text).unwrap();
+    }
+    let out = tmp.path().join("out");
+    neardup()
+        .args(["clean", "-q", "-o"])
+        .arg(&out)
+        .arg(&input)
+        .assert()
+        .success();
+    let mut got: Vec<Vec<u8>> = fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().as_bytes().to_vec())
+        .filter(|n| !n.starts_with(b"."))
+        .collect();
+    got.sort();
+    let mut want: Vec<Vec<u8>> = names.iter().map(|n| n.to_vec()).collect();
+    want.sort();
+    assert_eq!(got, want);
+    // Their ids are distinct, with the odd bytes escaped.
+    let s = summary(&out.join(".neardup"));
+    assert_eq!(s["problems_by_kind"].get("duplicate_id"), None, "{s}");
+}
+
+#[test]
+fn a_second_run_on_the_same_output_is_refused_and_a_stale_lock_taken_over() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("in.jsonl");
+    fs::write(&input, records(0, 3)).unwrap();
+    let out = tmp.path().join("out");
+    fs::create_dir(&out).unwrap();
+    // A live holder: this test process.
+    fs::write(
+        out.join(".neardup.lock"),
+        format!("{}\n", std::process::id()),
+    )
+    .unwrap();
+    for cmd in ["scan", "clean"] {
+        neardup()
+            .args([cmd, "-q", "-o"])
+            .arg(&out)
+            .arg(&input)
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(format!(
+                "another neardup run (process {}) is writing",
+                std::process::id()
+            )));
+    }
+    // A holder that is gone (no such process): taken over; the lock is removed at the end.
+    fs::write(out.join(".neardup.lock"), "4194303999\n").unwrap();
+    let (code, s, _) = scan(&input, &out, &[]);
+    assert_eq!((code, s["documents"]["read"].as_u64()), (0, Some(3)));
+    assert!(!out.join(".neardup.lock").exists());
+}
+
+#[test]
+fn clean_from_refuses_outputs_mixed_from_two_runs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("in.jsonl");
+    let mut bytes = records(0, 4);
+    bytes.extend(records(0, 4));
+    fs::write(&input, &bytes).unwrap();
+    let first = tmp.path().join("first");
+    let second = tmp.path().join("second");
+    scan(&input, &first, &[]);
+    scan(&input, &second, &["--threshold", "0.9"]);
+    assert_ne!(summary(&first)["run_id"], summary(&second)["run_id"]);
+    // clusters.jsonl from another run beside this summary: refused, naming the file.
+    fs::copy(
+        second.join("boilerplate.jsonl"),
+        first.join("boilerplate.jsonl"),
+    )
+    .unwrap();
+    fs::write(first.join("clusters.jsonl"), b"").unwrap();
+    neardup()
+        .args(["clean", "-q", "--from"])
+        .arg(&first)
+        .arg("-o")
+        .arg(tmp.path().join("out"))
+        .arg(&input)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "clusters.jsonl: not the file summary.json (run",
+        ));
+}
+
+#[test]
+fn texts_of_emoji_only_are_never_an_exact_cluster() {
+    let tmp = tempfile::tempdir().unwrap();
+    let f = tmp.path().join("emoji.jsonl");
+    // Three different emoji-only texts; each emoji carries the variation selector U+FE0F.
+    fs::write(
+        &f,
+        "{\"id\":1,\"text\":\"❤\u{FE0F}\"}\n{\"id\":2,\"text\":\"☀\u{FE0F} ☀\u{FE0F}\"}\n{\"id\":3,\"text\":\"✈\u{FE0F}\"}\n",
+    )
+    .unwrap();
+    let (code, s, _) = scan(&f, &tmp.path().join("out"), &[]);
+    assert_eq!(code, 0);
+    assert_eq!(s["clusters"]["total"], 0);
+    assert_eq!(s["documents"]["empty"], 3);
+}

@@ -95,7 +95,7 @@ fn plan_ranges(work: &Path, shards: usize, ranges: usize, input: &Path, extra: &
 /// Summary fields that must agree (everything but timings and speeds).
 fn stable_summary(dir: &Path) -> Value {
     let mut s = summary(dir);
-    for k in ["timings_ms", "seconds", "mb_per_s", "docs_per_s"] {
+    for k in ["timings_ms", "seconds", "mb_per_s", "docs_per_s", "run_id"] {
         s.as_object_mut().unwrap().remove(k);
     }
     s

@@ -37,7 +37,7 @@ use serde::Serialize;
 
 use crate::boilerplate::Boilerplate;
 use crate::config::Config;
-use crate::error::Result;
+use crate::error::{ConfigError, Result};
 use crate::input::{Compression, Corpus, InputFile};
 use crate::pipeline::Context;
 use crate::progress::{NoProgress, Progress};
@@ -109,8 +109,12 @@ impl CleanCounts {
     }
 }
 
-/// Path of an input file inside the output directory.
+/// Path of an input file inside the output directory: its path under its argument (its name
+/// for a file argument), byte for byte.
 pub(crate) fn output_rel_path(file: &InputFile) -> PathBuf {
+    if let Some(rel) = &file.rel {
+        return rel.clone();
+    }
     if file.path == "-" {
         // Written in the compression it arrived in, named for it.
         return PathBuf::from(match file.compression {
@@ -153,9 +157,19 @@ pub fn clean(
     progress: &dyn Progress,
     cancel: &AtomicBool,
 ) -> Result<CleanSummary> {
-    let report_dir = clean_cfg.out.join(REPORT_DIR);
+    // Everything that can be checked before reading is checked first.
+    check_output(cfg, &clean_cfg.out)?;
+    let _lock = report::OutputLock::acquire(&clean_cfg.out)?;
+    // The cleaned tree and its report are built in a staging directory inside OUT and moved
+    // into place only when complete: an interrupted run leaves OUT as it was.
+    let staging = Staging::create(&clean_cfg.out)?;
+    let staged = CleanConfig {
+        out: staging.dir.clone(),
+        ..clean_cfg.clone()
+    };
+    let report_dir = staged.out.join(REPORT_DIR);
     let write =
-        |corpus: &Corpus, plan: &CleanPlan| run(corpus, plan, clean_cfg, cfg, progress, cancel);
+        |corpus: &Corpus, plan: &CleanPlan| run(corpus, plan, &staged, cfg, progress, cancel);
     let (counts, scan_summary) = match from {
         None => {
             let mut out = crate::scan(cfg, progress, cancel)?;
@@ -185,6 +199,9 @@ pub fn clean(
             (counts, None)
         }
     };
+    if cancel.load(std::sync::atomic::Ordering::Relaxed) {
+        return Err(crate::Error::Interrupted);
+    }
     let summary = CleanSummary {
         tool: "neardup",
         version: crate::VERSION,
@@ -199,5 +216,133 @@ pub fn clean(
         serde_json::to_writer_pretty(&mut *w, &summary)?;
         w.write_all(b"\n")
     })?;
+    staging.publish()?;
     Ok(summary)
+}
+
+/// Refuse, before reading anything, an output directory that holds an input (the cleaned copy
+/// would replace it) and two inputs that would be written to one output path.
+fn check_output(cfg: &Config, out: &Path) -> Result<()> {
+    if let Ok(out_canon) = std::fs::canonicalize(out) {
+        for p in cfg.input.paths.iter().filter(|p| p.as_os_str() != "-") {
+            if std::fs::canonicalize(p).is_ok_and(|c| c.starts_with(&out_canon)) {
+                return Err(ConfigError::OutputHoldsInput {
+                    output: out.to_path_buf(),
+                    input: p.clone(),
+                }
+                .into());
+            }
+        }
+    }
+    let found = crate::input::discover(&cfg.input, &mut Vec::new());
+    let mut seen: std::collections::HashMap<PathBuf, &str> = Default::default();
+    for f in &found {
+        let rel = match &f.rel {
+            Some(r) => r.clone(),
+            None => continue, // standard input: one at most
+        };
+        if let Some(first) = seen.insert(rel.clone(), &f.display) {
+            return Err(ConfigError::OutputClash {
+                first: first.to_string(),
+                second: f.display.clone(),
+                output: out.join(rel),
+            }
+            .into());
+        }
+    }
+    Ok(())
+}
+
+/// Prefix of a clean run's staging directory inside OUT (hidden: never read as input).
+const STAGING_PREFIX: &str = ".neardup-staging-";
+
+/// A clean run's output under construction: `OUT/.neardup-staging-PID/`, removed unless
+/// published.
+struct Staging {
+    dir: PathBuf,
+    out: PathBuf,
+    published: bool,
+}
+
+impl Staging {
+    fn create(out: &Path) -> Result<Staging> {
+        let io = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| crate::Error::Write { path, source }
+        };
+        // A staging directory left by a run that was killed outright is removed.
+        if let Ok(entries) = std::fs::read_dir(out) {
+            for e in entries.flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                if name.starts_with(STAGING_PREFIX) {
+                    let _ = std::fs::remove_dir_all(e.path());
+                }
+            }
+        }
+        let dir = out.join(format!("{STAGING_PREFIX}{}", std::process::id()));
+        std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+        Ok(Staging {
+            dir,
+            out: out.to_path_buf(),
+            published: false,
+        })
+    }
+
+    /// Make the staged files durable (one file-system sync), then move every top-level entry
+    /// into OUT, replacing what was there under that name (an existing entry, even a symbolic
+    /// link, is moved aside first, never written through).
+    fn publish(mut self) -> Result<()> {
+        let io = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| crate::Error::Write { path, source }
+        };
+        sync_tree(&self.dir).map_err(io(&self.dir))?;
+        let aside = self.dir.join(".replaced");
+        std::fs::create_dir_all(&aside).map_err(io(&aside))?;
+        let mut names: Vec<_> = std::fs::read_dir(&self.dir)
+            .map_err(io(&self.dir))?
+            .flatten()
+            .map(|e| e.file_name())
+            .filter(|n| n != ".replaced")
+            .collect();
+        names.sort();
+        for name in names {
+            let target = self.out.join(&name);
+            if std::fs::symlink_metadata(&target).is_ok() {
+                std::fs::rename(&target, aside.join(&name)).map_err(io(&target))?;
+            }
+            std::fs::rename(self.dir.join(&name), &target).map_err(io(&target))?;
+        }
+        self.published = true;
+        let _ = std::fs::remove_dir_all(&self.dir);
+        Ok(())
+    }
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        if !self.published {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+/// Flush every file under `dir` to stable storage: one `syncfs` on Linux, else each file.
+fn sync_tree(dir: &Path) -> std::io::Result<()> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        let f = std::fs::File::open(dir)?;
+        // SAFETY: `syncfs` takes any open descriptor of the file system; `f` is one.
+        if unsafe { libc::syncfs(f.as_raw_fd()) } == 0 {
+            return Ok(());
+        }
+    }
+    for e in walkdir::WalkDir::new(dir) {
+        let e = e.map_err(std::io::Error::other)?;
+        if e.file_type().is_file() {
+            std::fs::File::open(e.path())?.sync_all()?;
+        }
+    }
+    Ok(())
 }

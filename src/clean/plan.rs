@@ -158,6 +158,31 @@ pub(crate) fn plan_from_dir(
     };
     let summary: serde_json::Value = serde_json::from_str(&read(crate::report::SUMMARY_FILE)?)
         .map_err(|e| bad(crate::report::SUMMARY_FILE, e.to_string()))?;
+    // The three files are one run's: the summary, written last, names the others' hashes.
+    let Some(outputs) = summary["outputs"].as_object() else {
+        return Err(bad(
+            crate::report::SUMMARY_FILE,
+            "lists no outputs (written by an older neardup); run without --from".into(),
+        ));
+    };
+    for name in [
+        crate::report::CLUSTERS_FILE,
+        crate::report::BOILERPLATE_FILE,
+    ] {
+        let want: Option<crate::report::OutputFile> = outputs
+            .get(name)
+            .and_then(|v| serde_json::from_value(v.clone()).ok());
+        let got = crate::report::OutputFile::of(&dir.join(name)).ok();
+        if want.is_none() || want != got {
+            return Err(bad(
+                name,
+                format!(
+                    "not the file summary.json (run {}) describes: the directory mixes two runs' outputs; run the scan again",
+                    summary["run_id"].as_str().unwrap_or("?")
+                ),
+            ));
+        }
+    }
     if summary["inputs"]["fingerprint"].as_str() != Some(fingerprint) {
         return Err(bad(
             crate::report::SUMMARY_FILE,

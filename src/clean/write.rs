@@ -440,7 +440,8 @@ pub(super) fn clean_file(job: &FileJob, st: &mut Stripper) -> Result<FileResult>
             })?;
         }
         res.counts.bytes_out = bytes.len() as u64;
-        atomic_write(&path, |w| write_compressed(w, &bytes, file.compression))?;
+        // Inside the run's staging directory: synced once and published by rename as a whole.
+        crate::report::write_staged(&path, |w| write_compressed(w, &bytes, file.compression))?;
         res.counts.files_written += 1;
     }
     Ok(res)

@@ -67,6 +67,10 @@ pub struct InputFile {
     /// Size on disk (compressed size for compressed files).
     pub disk_bytes: u64,
     pub data: Data,
+    /// The file's path relative to its argument (its name for a file argument), byte for byte
+    /// as the file system has it (`path` and `id_base` are lossy for a name that is not UTF-8):
+    /// where `clean` writes its cleaned copy. `None` for standard input and in staged runs.
+    pub(crate) rel: Option<std::path::PathBuf>,
 }
 
 /// Where a document's text is.

@@ -19,6 +19,9 @@ pub(crate) struct Found {
     pub(crate) display: String,
     pub(crate) id_base: String,
     pub(crate) from_dir: bool,
+    /// The path relative to its argument (or the file name), byte-exact.
+    #[serde(skip)]
+    pub(crate) rel: Option<PathBuf>,
 }
 
 pub(super) fn is_hidden(name: &std::ffi::OsStr) -> bool {
@@ -42,11 +45,12 @@ pub(crate) fn discover(cfg: &InputConfig, problems: &mut Vec<Problem>) -> Vec<Fo
                     display: "-".into(),
                     id_base: "-".into(),
                     from_dir: false,
+                    rel: None,
                 });
             }
             continue;
         }
-        let display = arg.to_string_lossy().into_owned();
+        let display = path_text(arg);
         let meta = match std::fs::metadata(arg) {
             Ok(m) => m,
             Err(e) => {
@@ -67,8 +71,9 @@ pub(crate) fn discover(cfg: &InputConfig, problems: &mut Vec<Problem>) -> Vec<Fo
         if meta.is_dir() {
             walk(arg, cfg, &exclude, &mut seen_files, &mut out, problems);
         } else {
+            // A file named on the command line is always read (never excluded), once.
             let canon = std::fs::canonicalize(arg).unwrap_or_else(|_| arg.clone());
-            if exclude.iter().any(|x| canon.starts_with(x)) || !seen_files.insert(canon) {
+            if !seen_files.insert(canon) {
                 continue;
             }
             out.push(Found {
@@ -76,6 +81,7 @@ pub(crate) fn discover(cfg: &InputConfig, problems: &mut Vec<Problem>) -> Vec<Fo
                 display: display.clone(),
                 id_base: display,
                 from_dir: false,
+                rel: arg.file_name().map(PathBuf::from),
             });
         }
     }
@@ -129,7 +135,7 @@ fn walk(
                     (kind, message)
                 };
                 problems.push(Problem {
-                    path: path.to_string_lossy().into_owned(),
+                    path: path_text(path),
                     line: None,
                     kind,
                     message,
@@ -143,7 +149,7 @@ fn walk(
         }
         if !t.is_file() {
             problems.push(Problem {
-                path: e.path().to_string_lossy().into_owned(),
+                path: path_text(e.path()),
                 line: None,
                 kind: ProblemKind::NotAFile,
                 message: "not a regular file (a FIFO, socket or device); skipped".into(),
@@ -158,9 +164,10 @@ fn walk(
         let rel = full.strip_prefix(root).unwrap_or(full);
         out.push(Found {
             path: Some(full.to_path_buf()),
-            display: full.to_string_lossy().into_owned(),
-            id_base: rel.to_string_lossy().into_owned(),
+            display: path_text(full),
+            id_base: path_text(rel),
             from_dir: true,
+            rel: Some(rel.to_path_buf()),
         });
     }
 }
@@ -207,5 +214,43 @@ pub(super) fn format_of(stem: &str, choice: FormatChoice) -> Format {
                 Format::Text
             }
         }
+    }
+}
+
+/// A path as text for messages, ids and outputs: UTF-8 as it is; any byte of a name that is not
+/// UTF-8 written as `\xNN` (so distinct names stay distinct; the file itself is opened, and
+/// `clean` writes its copy, by the exact bytes).
+pub(crate) fn path_text(p: &Path) -> String {
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        let bytes = p.as_os_str().as_bytes();
+        let mut s = String::with_capacity(bytes.len());
+        for chunk in bytes.utf8_chunks() {
+            s.push_str(chunk.valid());
+            for b in chunk.invalid() {
+                s.push_str(&format!("\\x{b:02X}"));
+            }
+        }
+        s
+    }
+    #[cfg(not(unix))]
+    {
+        p.to_string_lossy().into_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn names_that_are_not_utf8_stay_distinct_as_text() {
+        use std::os::unix::ffi::OsStrExt;
+        let p = |b: &[u8]| path_text(Path::new(std::ffi::OsStr::from_bytes(b)));
+        assert_eq!(p(b"dir/caf\xe9.txt"), "dir/caf\\xE9.txt");
+        assert_ne!(p(b"caf\xe9"), p(b"caf\xe8"));
+        assert_eq!(p("café/ملف.txt".as_bytes()), "café/ملف.txt");
     }
 }

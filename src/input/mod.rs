@@ -107,6 +107,7 @@ pub fn load_bytes(name: &str, data: Vec<u8>, format: Format, cfg: &InputConfig) 
         mapped: false,
         disk_bytes: data.len() as u64,
         data: Data::Owned(data),
+        rel: None,
     };
     build(vec![file], Vec::new(), 0, 0, cfg, true, &[])
 }

@@ -282,6 +282,7 @@ pub(super) fn load_file(found: &Found, cfg: &InputConfig) -> (Option<InputFile>,
             mapped,
             disk_bytes,
             data,
+            rel: found.rel.clone(),
         }),
         problems,
     )

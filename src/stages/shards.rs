@@ -172,6 +172,7 @@ impl Work {
                     mapped: f.mapped,
                     disk_bytes: f.disk_bytes,
                     data,
+                    rel: None,
                 });
             }
             let docs_path = self.shard_dir(s).join("docs.bin");

@@ -56,6 +56,7 @@ pub(super) fn sketch(
             display: f.display.clone(),
             id_base: f.id_base.clone(),
             from_dir: f.from_dir,
+            rel: None,
         })
         .collect();
     let (files, load_problems, skipped_files, skipped_docs) =
@@ -378,6 +379,7 @@ pub(super) fn components(
     cancel: &AtomicBool,
 ) -> Result<ScanOutput> {
     let cx = Context::new(work.config(), progress, cancel);
+    let _lock = report::OutputLock::acquire(out)?;
     let mut verified = Verified::default();
     for part in 0..work.plan.parts {
         let task = Task::Verify { part };

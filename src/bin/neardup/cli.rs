@@ -482,7 +482,8 @@ pub struct PipelineArgs {
 
 impl PipelineArgs {
     /// The library configuration these arguments describe, for `inputs`, never reading `output`.
-    pub fn to_config(&self, inputs: &[PathBuf], output: &std::path::Path) -> ScanConfig {
+    /// The options; `exclude`: the run's own outputs, never read from a directory argument.
+    pub fn to_config(&self, inputs: &[PathBuf], exclude: Vec<PathBuf>) -> ScanConfig {
         let mut cfg = ScanConfig::new(inputs.to_vec());
         cfg.threshold = self.threshold;
         cfg.containment = (!self.no_containment).then_some(self.containment);
@@ -519,7 +520,7 @@ impl PipelineArgs {
         cfg.input.hidden = self.hidden;
         cfg.input.no_mmap = self.no_mmap;
         cfg.input.max_document_size = self.max_document_size;
-        cfg.input.exclude = vec![output.to_path_buf()];
+        cfg.input.exclude = exclude;
         cfg.input.source_field = self.source_field.clone();
         cfg.boilerplate.enabled = !self.no_boilerplate;
         cfg.boilerplate.min_docs = self.boilerplate_min_docs;

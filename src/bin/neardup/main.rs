@@ -92,9 +92,22 @@ fn check_cancel() -> Result<(), Error> {
 fn run_scan(args: &ScanArgs) -> Exit {
     let bars = ui::Bars::new(args.quiet);
     let progress: &dyn Progress = if args.quiet { &NoProgress } else { &bars };
-    let cfg = args.pipeline.to_config(&args.inputs, &args.output);
+    // Only this run's own outputs are excluded from a directory argument: an input in or under
+    // the output directory is still read.
+    let own = [
+        neardup::report::CLUSTERS_FILE,
+        neardup::report::BOILERPLATE_FILE,
+        neardup::report::SUMMARY_FILE,
+        neardup::report::LOCK_FILE,
+    ]
+    .map(|f| args.output.join(f))
+    .to_vec();
+    let cfg = args.pipeline.to_config(&args.inputs, own);
     let result = with_pool(args.threads, || {
-        let mut out = neardup::scan(&cfg.validate()?, progress, &CANCEL)?;
+        let cfg = cfg.validate()?;
+        // Before reading: a bad -o fails now, and a second run on the same -o is refused.
+        let _lock = neardup::report::OutputLock::acquire(&args.output)?;
+        let mut out = neardup::scan(&cfg, progress, &CANCEL)?;
         check_cancel()?;
         neardup::write_outputs(&mut out, &args.output, progress)?;
         Ok(out)
@@ -120,7 +133,9 @@ fn run_scan(args: &ScanArgs) -> Exit {
 fn run_clean(args: &CleanArgs) -> Exit {
     let bars = ui::Bars::new(args.quiet);
     let progress: &dyn Progress = if args.quiet { &NoProgress } else { &bars };
-    let cfg = args.pipeline.to_config(&args.inputs, &args.output);
+    let cfg = args
+        .pipeline
+        .to_config(&args.inputs, vec![args.output.clone()]);
     let clean_cfg = CleanConfig {
         out: args.output.clone(),
         dedup: !args.no_dedup,
@@ -194,9 +209,7 @@ fn run_tune(args: &TuneArgs) -> Exit {
     };
     let bars = ui::Bars::new(args.quiet);
     let progress: &dyn Progress = if args.quiet { &NoProgress } else { &bars };
-    let cfg = args
-        .pipeline
-        .to_config(&args.inputs, std::path::Path::new(""));
+    let cfg = args.pipeline.to_config(&args.inputs, Vec::new());
     let result = with_pool(args.threads, || {
         neardup::tune::tune(
             &cfg.validate()?,
@@ -252,7 +265,7 @@ fn run_stage(cmd: &StageCommand) -> Exit {
     let (task, out, fail_on_duplicates) = match cmd {
         StageCommand::Plan(a) => {
             let cfg = match StageOptions::try_parse_from(&a.scan) {
-                Ok(o) => o.pipeline.to_config(&o.inputs, &w.work),
+                Ok(o) => o.pipeline.to_config(&o.inputs, vec![w.work.clone()]),
                 Err(e) => {
                     let _ = e.print();
                     return Exit::Error;
