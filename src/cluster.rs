@@ -444,7 +444,7 @@ pub(crate) fn center_clusters(
         let mut members = vec![Member {
             doc: DocId(*rep),
             score: Score::IDENTICAL,
-            matched: MatchKind::Exact,
+            matched: MatchKind::Representative,
             drop: false,
         }];
         for (&(d, _), &s) in m.iter().filter(|x| x.0 != *rep).zip(rep_scores) {

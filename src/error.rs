@@ -37,6 +37,9 @@ pub enum Error {
     /// A staged run's work directory is missing a stage's output, or holds another run's.
     #[error("{0}")]
     Work(#[from] WorkError),
+    /// Labels and predictions (or inputs) share no document id: any score would be meaningless.
+    #[error("{0}")]
+    NoOverlap(String),
     /// Another run holds the output directory.
     #[error(
         "another neardup run (process {pid}) is writing {}; wait for it to finish (or remove {}/.neardup.lock if that process is gone)",

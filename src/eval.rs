@@ -25,6 +25,8 @@ pub struct EvalResult {
     pub documents: u64,
     /// Documents in predicted clusters that have no label (ignored).
     pub unlabelled_predicted: u64,
+    /// Documents in predicted clusters that have a label.
+    pub labelled_predicted: u64,
     pub true_pairs: u64,
     pub predicted_pairs: u64,
     pub correct_pairs: u64,
@@ -125,6 +127,11 @@ impl Truth {
         Ok(t)
     }
 
+    /// Whether document `id` has a label.
+    pub fn contains(&self, id: &str) -> bool {
+        self.doc_index.contains_key(id)
+    }
+
     /// Labelled documents.
     pub fn len(&self) -> usize {
         self.true_of.len()
@@ -154,7 +161,16 @@ pub fn evaluate(truth: &Path, clusters: &Path, category_field: Option<&str>) -> 
                 .collect::<Vec<_>>(),
         );
     }
-    Ok(evaluate_groups(&t, &groups))
+    let r = evaluate_groups(&t, &groups);
+    if r.unlabelled_predicted > 0 && r.labelled_predicted == 0 {
+        return Err(Error::NoOverlap(format!(
+            "none of the {} documents in {} has a label in {}: check that both use the same ids",
+            r.unlabelled_predicted,
+            clusters.display(),
+            truth.display()
+        )));
+    }
+    Ok(r)
 }
 
 /// Evaluate predicted groups of document ids against `truth`.
@@ -169,11 +185,14 @@ pub fn evaluate_groups(truth: &Truth, groups: &[Vec<String>]) -> EvalResult {
     // Prediction: every labelled document starts as its own singleton; predicted clusters are
     // numbered after the singletons.
     let mut pred_of: Vec<u32> = (0..n as u32).collect();
-    let mut unlabelled = 0u64;
+    let (mut unlabelled, mut labelled) = (0u64, 0u64);
     for (p, members) in (n as u32..).zip(groups) {
         for id in members {
             match doc_index.get(id) {
-                Some(&d) => pred_of[d] = p,
+                Some(&d) => {
+                    pred_of[d] = p;
+                    labelled += 1;
+                }
                 None => unlabelled += 1,
             }
         }
@@ -244,6 +263,7 @@ pub fn evaluate_groups(truth: &Truth, groups: &[Vec<String>]) -> EvalResult {
     EvalResult {
         documents: n as u64,
         unlabelled_predicted: unlabelled,
+        labelled_predicted: labelled,
         true_pairs: t,
         predicted_pairs: p,
         correct_pairs: correct,

@@ -40,6 +40,10 @@ pub struct TuneReport {
     pub s_curve: Vec<(f64, f64)>,
     /// The same for its containment banding (Jaccard of a contained pair on the x axis).
     pub containment_s_curve: Vec<(f64, f64)>,
+    /// Labelled documents found in the input.
+    pub labelled_in_input: u64,
+    /// Input problems that lost documents (any makes the exit code 2).
+    pub input_lost: u64,
 }
 
 fn s_curve(b: Option<Banding>) -> Vec<(f64, f64)> {
@@ -71,6 +75,18 @@ pub fn tune(
     pipeline::resketch(&cx, &corpus, &bp, &lines, &mut sketches)?;
     drop(lines);
     let groups = pipeline::exact(&cx, &sketches);
+    let labelled_in_input = corpus
+        .documents()
+        .iter()
+        .filter(|d| truth.contains(&corpus.id(d)))
+        .count() as u64;
+    if labelled_in_input == 0 {
+        return Err(crate::Error::NoOverlap(format!(
+            "none of the {} input documents has a label ({} labelled ids): check --truth, the inputs and --id-field",
+            corpus.len(),
+            truth.len()
+        )));
+    }
     let estimate = |a, b| sketches.estimate(DocId(a), DocId(b));
     let mut rows = Vec::new();
     let mut configs = Vec::new();
@@ -107,6 +123,16 @@ pub fn tune(
             configs.push(run);
         }
     }
+    // Best F1, then precision; on a tie the setting nearest the defaults (a sweep where every
+    // setting scores the same says nothing for an extreme one).
+    let from_default = |r: &TuneRow| {
+        let c = match (r.containment, cfg.containment) {
+            (Some(x), Some(y)) => (x - y).abs(),
+            (None, None) => 0.0,
+            _ => 1.0,
+        };
+        (r.threshold - cfg.threshold).abs() + c
+    };
     let recommended = (0..rows.len())
         .max_by(|&a, &b| {
             let (x, y) = (&rows[a], &rows[b]);
@@ -114,7 +140,7 @@ pub fn tune(
                 .f1
                 .total_cmp(&y.eval.f1)
                 .then(x.eval.precision.total_cmp(&y.eval.precision))
-                .then(x.threshold.total_cmp(&y.threshold))
+                .then(from_default(y).total_cmp(&from_default(x)))
         })
         .unwrap_or(0);
     let (curve, ccurve) = match configs.get(recommended) {
@@ -129,5 +155,7 @@ pub fn tune(
         recommended,
         s_curve: curve,
         containment_s_curve: ccurve,
+        labelled_in_input,
+        input_lost: corpus.input_lost(),
     })
 }

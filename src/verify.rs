@@ -101,6 +101,8 @@ impl Score {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum MatchKind {
+    /// The cluster's kept representative itself.
+    Representative,
     /// Identical after normalisation.
     Exact,
     /// Jaccard at or above the threshold.

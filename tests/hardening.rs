@@ -585,3 +585,106 @@ fn texts_of_emoji_only_are_never_an_exact_cluster() {
     assert_eq!(s["clusters"]["total"], 0);
     assert_eq!(s["documents"]["empty"], 3);
 }
+
+#[test]
+fn tune_and_eval_refuse_what_cannot_be_right() {
+    let tmp = tempfile::tempdir().unwrap();
+    let labels = common::news_labels(tmp.path());
+    // No input at all: no score, exit 2.
+    neardup()
+        .args(["tune", "-q", "--truth"])
+        .arg(&labels)
+        .arg(tmp.path().join("nonexistent"))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "none of the 0 input documents has a label",
+        ));
+    // Labels that match none of the predicted ids.
+    let out = tmp.path().join("out");
+    neardup()
+        .args(["scan", "-q", "-o"])
+        .arg(&out)
+        .arg(common::fixture("news"))
+        .assert()
+        .success();
+    let other = tmp.path().join("other.jsonl");
+    fs::write(
+        &other,
+        "{\"id\":\"x\",\"cluster\":1}\n{\"id\":\"y\",\"cluster\":1}\n",
+    )
+    .unwrap();
+    neardup()
+        .args(["eval", "--truth"])
+        .arg(&other)
+        .arg(out.join("clusters.jsonl"))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("has a label in"));
+    // Every document its own cluster, no duplicates: every setting ties; the default wins.
+    let singles = tmp.path().join("singles");
+    fs::create_dir(&singles).unwrap();
+    let mut l = String::new();
+    for i in 0..6 {
+        let name = format!("{i}.txt");
+        fs::write(
+            singles.join(&name),
+            format!("document {i} says something of its own about topic {i} only"),
+        )
+        .unwrap();
+        l.push_str(&format!("{{\"id\":\"{name}\",\"cluster\":{i}}}\n"));
+    }
+    let truth = tmp.path().join("singles.jsonl");
+    fs::write(&truth, l).unwrap();
+    let o = neardup()
+        .args(["tune", "-q", "--json", "--truth"])
+        .arg(&truth)
+        .arg(&singles)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let best = &r["rows"][r["recommended"].as_u64().unwrap() as usize];
+    assert_eq!(
+        (best["threshold"].as_f64(), best["containment"].as_f64()),
+        (Some(0.5), Some(0.6))
+    );
+    assert_eq!(r["labelled_in_input"], 6);
+}
+
+#[test]
+fn messages_say_what_happened() {
+    let tmp = tempfile::tempdir().unwrap();
+    let f = tmp.path().join("a.jsonl");
+    let mut bytes = records(0, 3);
+    bytes.extend(records(0, 3));
+    fs::write(&f, &bytes).unwrap();
+    let out = tmp.path().join("out");
+    let o = neardup()
+        .args(["scan", "-o"])
+        .arg(&out)
+        .arg(&f)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("accepted as duplicates"), "{err}");
+    // The kept document is the representative, not an "exact" match of itself.
+    let c = common::clusters(&out);
+    assert_eq!(c[0]["members"][0]["matched"], "representative");
+    assert_eq!(c[0]["members"][1]["matched"], "exact");
+    // clean -o - is refused, not a directory named "-".
+    neardup()
+        .current_dir(tmp.path())
+        .args(["clean", "-o", "-"])
+        .arg(&f)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("clean writes a directory"));
+    assert!(!tmp.path().join("-").exists());
+    // clean's help lists only the exit codes clean has.
+    neardup()
+        .args(["clean", "--help"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("--fail-on-duplicates").not());
+}

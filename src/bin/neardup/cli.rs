@@ -11,9 +11,16 @@ const EXIT_CODES: &str = "\
 Exit codes:
   0    success
   1    duplicates found, and --fail-on-duplicates was given
-  2    error: bad usage, an output could not be written, or input was skipped
-       (unreadable/binary files, invalid records; see summary.json)
-  130  interrupted (Ctrl-C); no output file is left half-written";
+  2    error: bad usage, an output could not be written, or input was lost (a file or
+       record skipped, a compressed stream cut short: see input_lost in summary.json)
+  130  interrupted (Ctrl-C, SIGTERM, SIGHUP); no output file is left half-written";
+
+const CLEAN_EXIT_CODES: &str = "\
+Exit codes:
+  0    success
+  2    error: bad usage, an output could not be written, or input was lost (a file or
+       record skipped, a compressed stream cut short: see OUT/.neardup/summary.json)
+  130  interrupted (Ctrl-C, SIGTERM, SIGHUP); OUT is left as it was";
 
 const EXAMPLES: &str = "\
 Examples:
@@ -44,7 +51,7 @@ pub enum Command {
     /// representative) and boilerplate lines removed, in the same shape (JSONL → JSONL with every
     /// other field untouched, a tree of text files → the same tree, .gz/.zst → .gz/.zst). Inputs
     /// are never modified; the audit trail goes to OUT/.neardup/removed.jsonl.
-    #[command(after_long_help = format!("{CLEAN_EXAMPLES}\n\n{EXIT_CODES}"))]
+    #[command(after_long_help = format!("{CLEAN_EXAMPLES}\n\n{CLEAN_EXIT_CODES}"))]
     Clean(CleanArgs),
     /// Score a clusters.jsonl against ground-truth labels ({"id":…, "cluster":…} per line):
     /// pairwise precision, recall, F1, adjusted Rand index, and recall per category.
@@ -216,12 +223,22 @@ pub struct TuneArgs {
     #[arg(long, value_name = "LABELS")]
     pub truth: PathBuf,
 
-    /// Jaccard thresholds to try, comma-separated.
-    #[arg(long, value_name = "LIST", value_delimiter = ',', default_values_t = [0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9])]
+    /// Jaccard thresholds to try, comma-separated (no spaces: 0.5,0.7).
+    #[arg(
+        long,
+        value_name = "LIST",
+        value_delimiter = ',',
+        default_value = "0.3,0.4,0.5,0.6,0.7,0.8,0.9"
+    )]
     pub thresholds: Vec<f64>,
 
-    /// Containment thresholds to try, comma-separated; `off` for Jaccard only.
-    #[arg(long, value_name = "LIST", value_delimiter = ',', default_values_t = ["off".to_string(), "0.5".to_string(), "0.6".to_string(), "0.7".to_string(), "0.8".to_string()])]
+    /// Containment thresholds to try, comma-separated (no spaces); `off` for Jaccard only.
+    #[arg(
+        long,
+        value_name = "LIST",
+        value_delimiter = ',',
+        default_value = "off,0.5,0.6,0.7,0.8"
+    )]
     pub containments: Vec<String>,
 
     /// Label field with a category, for recall per category in --json output.

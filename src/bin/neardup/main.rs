@@ -131,6 +131,12 @@ fn run_scan(args: &ScanArgs) -> Exit {
 }
 
 fn run_clean(args: &CleanArgs) -> Exit {
+    if args.output.as_os_str() == "-" {
+        eprintln!(
+            "neardup: clean -o -: clean writes a directory (the cleaned tree and its report); give its path"
+        );
+        return Exit::Error;
+    }
     let bars = ui::Bars::new(args.quiet);
     let progress: &dyn Progress = if args.quiet { &NoProgress } else { &bars };
     let cfg = args
@@ -178,6 +184,11 @@ fn run_eval(args: &EvalArgs) -> Exit {
             return Exit::Error;
         }
     };
+    if r.true_pairs == 0 {
+        eprintln!(
+            "neardup: warning: the labels put no two documents in one cluster: recall is 1.0 by definition"
+        );
+    }
     let text = if args.json {
         serde_json::to_string_pretty(&r).unwrap_or_default() + "\n"
     } else {
@@ -229,7 +240,15 @@ fn run_tune(args: &TuneArgs) -> Exit {
     } else {
         ui::tune_table(&report)
     };
-    ui::print_stdout(&text)
+    let code = ui::print_stdout(&text);
+    if report.input_lost > 0 {
+        eprintln!(
+            "neardup: {} input problems lost documents; the scores are over what was read",
+            report.input_lost
+        );
+        return Exit::Error;
+    }
+    code
 }
 
 fn run_generate(args: &GenerateArgs) -> Exit {

@@ -105,7 +105,7 @@ pub fn print_summary(s: &Summary, out_dir: &std::path::Path) {
         eprintln!("  problems: {}", parts.join(", "));
     }
     eprintln!(
-        "  LSH {}×{} (threshold {}), {} candidate pairs, {} verified",
+        "  LSH {}×{} (threshold {}), {} candidate pairs, {} accepted as duplicates",
         s.lsh.bands,
         s.lsh.rows,
         s.options.threshold,
@@ -135,10 +135,15 @@ pub fn print_clean_summary(s: &neardup::CleanSummary, out_dir: &std::path::Path)
         d.read, d.kept, d.dropped_duplicates, d.skipped
     );
     eprintln!(
-        "  {} boilerplate lines removed from {} documents; {} files, {:.1} MB → {:.1} MB",
+        "  {} boilerplate lines removed from {} documents; {} {}, {:.1} MB → {:.1} MB",
         d.lines_stripped,
         d.documents_stripped,
         d.files_written,
+        if d.files_written == 1 {
+            "file"
+        } else {
+            "files"
+        },
         d.bytes_in as f64 / 1e6,
         d.bytes_out as f64 / 1e6
     );
