@@ -688,3 +688,42 @@ fn messages_say_what_happened() {
         .success()
         .stdout(predicate::str::contains("--fail-on-duplicates").not());
 }
+
+#[cfg(unix)]
+#[test]
+fn a_mapped_input_truncated_during_the_run_is_named_and_exits_2() {
+    let tmp = tempfile::tempdir().unwrap();
+    let f = tmp.path().join("big.jsonl");
+    // ~80 MB: mapped, and far from read through when it is cut.
+    let mut w = std::io::BufWriter::new(fs::File::create(&f).unwrap());
+    for i in 0..600_000u32 {
+        writeln!(
+            w,
+            "{{\"id\":{i},\"text\":\"{} alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi omicron pi rho\"}}",
+            i.wrapping_mul(2_654_435_761)
+        )
+        .unwrap();
+    }
+    drop(w);
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("neardup"))
+        .args(["scan", "-q", "-j", "1", "-o"])
+        .arg(tmp.path().join("out"))
+        .arg(&f)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(600));
+    fs::OpenOptions::new()
+        .write(true)
+        .open(&f)
+        .unwrap()
+        .set_len(1 << 20)
+        .unwrap();
+    let o = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("big.jsonl: changed (shrank) while it was read memory-mapped"),
+        "{err}"
+    );
+}

@@ -31,6 +31,8 @@ use crate::error::{Problem, ProblemKind};
 pub use corpus::*;
 pub(crate) use discover::*;
 pub(crate) use json::*;
+#[cfg(unix)]
+pub use read::report_shrunk_mapped_files;
 use read::*;
 pub(crate) use split::*;
 

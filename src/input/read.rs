@@ -244,6 +244,7 @@ pub(super) fn load_file(found: &Found, cfg: &InputConfig) -> (Option<InputFile>,
                 .filter(|m| m.len() as u64 == len);
             match map {
                 Some(m) => {
+                    note_mapped(path, len);
                     if looks_binary(&m, format) {
                         problems.push(refused(name, Refused::Binary, max_doc));
                         return (None, problems);
@@ -332,5 +333,50 @@ pub(super) fn sniff_compression(raw: &[u8]) -> Compression {
         Compression::Zstd
     } else {
         Compression::None
+    }
+}
+
+/// Files memory-mapped by this process, with their lengths when mapped: what a SIGBUS handler
+/// reports when an input shrank under the map (see [`report_shrunk_mapped_files`]).
+static MAPPED: std::sync::Mutex<Vec<(std::ffi::CString, u64)>> = std::sync::Mutex::new(Vec::new());
+
+fn note_mapped(path: &std::path::Path, len: u64) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        if let (Ok(c), Ok(mut m)) = (
+            std::ffi::CString::new(path.as_os_str().as_bytes()),
+            MAPPED.lock(),
+        ) {
+            m.push((c, len));
+        }
+    }
+}
+
+/// For a SIGBUS handler: write to standard error (with `write(2)` and `stat(2)` only, which
+/// are async-signal-safe) every mapped input that is now shorter than when it was mapped. Does
+/// nothing if the list is being updated at that moment.
+///
+/// # Safety
+/// Only call from a signal handler or a single thread; it reads the list without allocating.
+#[cfg(unix)]
+pub unsafe fn report_shrunk_mapped_files() {
+    let Ok(list) = MAPPED.try_lock() else {
+        return;
+    };
+    for (path, len) in list.iter() {
+        // SAFETY: `st` is written by `stat` before it is read; `path` is NUL-terminated.
+        unsafe {
+            let mut st: libc::stat = std::mem::zeroed();
+            let shrunk = libc::stat(path.as_ptr(), &mut st) != 0 || (st.st_size as u64) < *len;
+            if shrunk {
+                let head = b"neardup: ";
+                let tail = b": changed (shrank) while it was read memory-mapped\n";
+                let p = path.as_bytes();
+                libc::write(2, head.as_ptr().cast(), head.len());
+                libc::write(2, p.as_ptr().cast(), p.len());
+                libc::write(2, tail.as_ptr().cast(), tail.len());
+            }
+        }
     }
 }

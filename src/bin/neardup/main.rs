@@ -25,8 +25,34 @@ pub(crate) enum Exit {
 
 static CANCEL: AtomicBool = AtomicBool::new(false);
 
+/// SIGBUS: a memory-mapped input was truncated under us. Name it and exit 2 instead of dying
+/// silently.
+#[cfg(unix)]
+extern "C" fn on_sigbus(_: libc::c_int) {
+    let msg = b"neardup: an input file changed while it was read (SIGBUS); inputs must not change during a run\n";
+    // SAFETY: only async-signal-safe calls (write, stat, _exit).
+    unsafe {
+        libc::write(2, msg.as_ptr().cast(), msg.len());
+        neardup::input::report_shrunk_mapped_files();
+        libc::_exit(Exit::Error as i32);
+    }
+}
+
+#[cfg(unix)]
+fn install_sigbus_handler() {
+    // SAFETY: a plain handler with an empty mask; `on_sigbus` is async-signal-safe.
+    unsafe {
+        let mut sa: libc::sigaction = std::mem::zeroed();
+        sa.sa_sigaction = on_sigbus as *const () as usize;
+        libc::sigemptyset(&mut sa.sa_mask);
+        libc::sigaction(libc::SIGBUS, &sa, std::ptr::null_mut());
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    #[cfg(unix)]
+    install_sigbus_handler();
     let _ = ctrlc::set_handler(|| {
         if CANCEL.swap(true, Ordering::SeqCst) {
             // Second Ctrl-C: stop now.
