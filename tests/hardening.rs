@@ -705,7 +705,7 @@ fn a_mapped_input_truncated_during_the_run_is_named_and_exits_2() {
         .unwrap();
     }
     drop(w);
-    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("neardup"))
+    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("neardup"))
         .args(["scan", "-q", "-j", "1", "-o"])
         .arg(tmp.path().join("out"))
         .arg(&f)
