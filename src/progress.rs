@@ -60,7 +60,10 @@ impl Stage {
 
     /// Whether `advance` counts bytes (as opposed to items).
     pub fn counts_bytes(self) -> bool {
-        matches!(self, Stage::Read | Stage::Sketch | Stage::Boilerplate)
+        matches!(
+            self,
+            Stage::Read | Stage::Sketch | Stage::Boilerplate | Stage::Write
+        )
     }
 }
 

@@ -235,6 +235,16 @@ fn decompression_stops_early_on_binary_and_oversized_documents() {
             "{err}"
         );
     }
+    // Documents are spans of at most 4 GiB: a larger limit is refused, never truncated.
+    neardup()
+        .args(["scan", "-q", "--max-document-size", "5G", "-o"])
+        .arg(tmp.path().join("d"))
+        .arg(&bomb)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "--max-document-size must be in 1..=4294967295 bytes, got 5368709120",
+        ));
     // Sizes are checked like every option.
     neardup()
         .args(["scan", "-q", "--max-document-size", "5X", "-o"])

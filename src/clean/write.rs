@@ -107,7 +107,8 @@ pub(crate) fn run(
     }
     let strip: &[(u64, StripRule)] = if cfg.strip { &plan.strip } else { &[] };
     let edges = edge_common_lines(corpus, plan, strip, cfg, scan, cancel)?;
-    progress.begin(Stage::Write, corpus.files.len() as u64);
+    // By input bytes, advanced as records are processed (one big file moves too).
+    progress.begin(Stage::Write, corpus.data_bytes());
     let results: Vec<FileResult> = (0..corpus.files.len())
         .into_par_iter()
         .map_init(
@@ -127,10 +128,10 @@ pub(crate) fn run(
                         cfg,
                         text_field: &scan.input.text_field,
                         skipped: skipped_by_file.get(corpus.files[fi].path.as_str()),
+                        progress,
                     },
                     st,
                 );
-                progress.advance(1);
                 r
             },
         )
@@ -273,6 +274,8 @@ pub(super) struct FileJob<'a> {
     cfg: &'a CleanConfig,
     text_field: &'a str,
     skipped: Option<&'a Vec<&'a crate::error::Problem>>,
+    /// Advanced by input bytes as the file is processed.
+    progress: &'a dyn Progress,
 }
 
 impl FileJob<'_> {
@@ -376,7 +379,12 @@ pub(super) fn clean_file(job: &FileJob, st: &mut Stripper) -> Result<FileResult>
             let mut k = docs.start; // the next document of this file
             let mut pos = 0;
             let mut line_no = 0u32;
+            let mut reported = 0;
             while pos < data.len() && k < docs.end {
+                if pos - reported >= 1 << 20 {
+                    job.progress.advance((pos - reported) as u64);
+                    reported = pos;
+                }
                 let end = memchr::memchr(b'\n', &data[pos..]).map_or(data.len(), |p| pos + p + 1);
                 line_no += 1;
                 let line = &data[pos..end];
@@ -412,9 +420,13 @@ pub(super) fn clean_file(job: &FileJob, st: &mut Stripper) -> Result<FileResult>
                     _ => out.extend_from_slice(line),
                 }
             }
+            job.progress.advance((data.len() - reported) as u64);
             Some(out)
         }
     };
+    if file.format == Format::Text {
+        job.progress.advance(data.len() as u64);
+    }
     if let Some(probs) = job.skipped {
         for p in probs {
             write_audit(
