@@ -117,7 +117,7 @@ pub(crate) fn run(
                 if cancel.load(Ordering::Relaxed) {
                     return Err(Error::Interrupted);
                 }
-                let r = clean_file(
+                clean_file(
                     &FileJob {
                         corpus,
                         fi,
@@ -131,8 +131,7 @@ pub(crate) fn run(
                         progress,
                     },
                     st,
-                );
-                r
+                )
             },
         )
         .collect::<Result<_>>()?;
