@@ -132,6 +132,8 @@ pub enum FormatChoice {
     Text,
     /// Every file is JSON Lines.
     Jsonl,
+    /// Every file is an HTML page.
+    Html,
 }
 
 /// How candidate pairs are verified before they are allowed to join a cluster.

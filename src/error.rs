@@ -180,6 +180,10 @@ pub enum ProblemKind {
     NotAFile,
     /// Records of a file without the `--source-field` (their outlet is the file); a warning.
     MissingSourceField,
+    /// A WARC, CSV or TSV record that does not parse or was cut short.
+    InvalidRecord,
+    /// Records of a container that are not documents (WARC requests, metadata, images), counted.
+    NotADocument,
 }
 
 impl ProblemKind {
@@ -194,6 +198,7 @@ impl ProblemKind {
                 | ProblemKind::CompressionMismatch
                 | ProblemKind::SymlinkLoop
                 | ProblemKind::MissingSourceField
+                | ProblemKind::NotADocument
         )
     }
 
@@ -209,6 +214,7 @@ impl ProblemKind {
                 | ProblemKind::SymlinkLoop
                 | ProblemKind::CompressionMismatch
                 | ProblemKind::MissingSourceField
+                | ProblemKind::NotADocument
         )
     }
 
@@ -230,6 +236,8 @@ impl ProblemKind {
             ProblemKind::NotJsonLines => "not_json_lines",
             ProblemKind::NotAFile => "not_a_file",
             ProblemKind::MissingSourceField => "missing_source_field",
+            ProblemKind::InvalidRecord => "invalid_record",
+            ProblemKind::NotADocument => "not_a_document",
         }
     }
 }

@@ -54,6 +54,8 @@ pub(crate) use write::run;
 pub const REPORT_DIR: &str = ".neardup";
 pub const REMOVED_FILE: &str = "removed.jsonl";
 pub const CLEAN_SUMMARY_FILE: &str = "summary.json";
+/// The kept pages of HTML input, as JSON Lines (`id`, `path`, `title`, `text`).
+pub const PAGES_FILE: &str = "pages.jsonl";
 
 /// What `clean` does.
 #[derive(Clone, Debug)]
@@ -112,8 +114,18 @@ impl CleanCounts {
 /// Path of an input file inside the output directory: its path under its argument (its name
 /// for a file argument), byte for byte.
 pub(crate) fn output_rel_path(file: &InputFile) -> PathBuf {
+    // A container (WARC, CSV, TSV) is written as the JSON Lines records it was read as.
+    let records = |p: PathBuf| {
+        if file.format == crate::input::Format::Records {
+            let mut s = p.into_os_string();
+            s.push(".jsonl");
+            PathBuf::from(s)
+        } else {
+            p
+        }
+    };
     if let Some(rel) = &file.rel {
-        return rel.clone();
+        return records(rel.clone());
     }
     if file.path == "-" {
         // Written in the compression it arrived in, named for it.
@@ -123,14 +135,14 @@ pub(crate) fn output_rel_path(file: &InputFile) -> PathBuf {
             Compression::Zstd => "stdin.jsonl.zst",
         });
     }
-    if file.from_dir {
+    records(if file.from_dir {
         PathBuf::from(&file.id_base)
     } else {
         Path::new(&file.path)
             .file_name()
             .map(PathBuf::from)
             .unwrap_or_else(|| PathBuf::from(&file.id_base))
-    }
+    })
 }
 
 /// What [`clean()`] did.

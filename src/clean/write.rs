@@ -61,6 +61,17 @@ pub(super) enum Audit<'a> {
 pub(super) struct FileResult {
     audit: Vec<u8>,
     counts: CleanCounts,
+    /// Kept pages of an HTML input, as `pages.jsonl` lines.
+    pages: Vec<u8>,
+}
+
+/// One kept page in `pages.jsonl`: what `clean` writes for HTML input.
+#[derive(serde::Serialize)]
+struct PageOut<'a> {
+    id: &'a str,
+    path: &'a str,
+    title: &'a str,
+    text: &'a str,
 }
 
 pub(super) fn write_audit(buf: &mut Vec<u8>, a: &Audit) {
@@ -152,9 +163,17 @@ pub(crate) fn run(
             );
         }
     }
-    for r in results {
+    let mut pages = Vec::new();
+    for r in &results {
         audit.extend_from_slice(&r.audit);
         counts.add(&r.counts);
+        pages.extend_from_slice(&r.pages);
+    }
+    // Pages extracted from HTML, in input order, in one file.
+    if corpus.files.iter().any(|f| f.format == Format::Html) && !cfg.dry_run {
+        crate::report::write_staged(&cfg.out.join(PAGES_FILE), |w| w.write_all(&pages))?;
+        counts.files_written += 1;
+        counts.bytes_out += pages.len() as u64;
     }
     // Every document is accounted for: the corpus counted the skipped ones as it read.
     counts.skipped = corpus.skipped_documents;
@@ -368,12 +387,34 @@ pub(super) fn clean_file(job: &FileJob, st: &mut Stripper) -> Result<FileResult>
     res.counts.bytes_in = file.data.len() as u64;
     let data: &[u8] = &file.data;
     let out_bytes: Option<Vec<u8>> = match file.format {
+        Format::Html => {
+            if let Some(d) = docs.clone().next() {
+                let doc = &corpus.docs[d];
+                let text = corpus.text(doc, &mut String::new()).to_string();
+                if let Some(cleaned) =
+                    job.document(d, Some(text.as_bytes()), RawKind::Text, st, &mut res)
+                {
+                    let cleaned = cleaned.unwrap_or_else(|| text.clone().into_bytes());
+                    let page = PageOut {
+                        id: &corpus.id(doc),
+                        path: &file.path,
+                        title: &crate::input::html::extract(data, None).title,
+                        text: &String::from_utf8_lossy(&cleaned),
+                    };
+                    serde_json::to_writer(&mut res.pages, &page).expect("serialises");
+                    res.pages.push(b'\n');
+                }
+            }
+            // Written once for all pages (`pages.jsonl`), not per file.
+            None
+        }
         Format::Text => docs.clone().next().and_then(|d| {
             let cleaned = job.document(d, Some(data), RawKind::Text, st, &mut res)?;
             // A dry run writes nothing: no copy of an unchanged file.
             (!cfg.dry_run).then(|| cleaned.unwrap_or_else(|| data.to_vec()))
         }),
-        Format::Jsonl => {
+        Format::Warc | Format::Csv | Format::Tsv => None, // read as records
+        Format::Jsonl | Format::Records => {
             let mut out = Vec::with_capacity(if cfg.dry_run { 0 } else { data.len() });
             let mut k = docs.start; // the next document of this file
             let mut pos = 0;
@@ -401,6 +442,9 @@ pub(super) fn clean_file(job: &FileJob, st: &mut Stripper) -> Result<FileResult>
                         let s = start as usize - this;
                         Some(s..s + len as usize)
                     }
+                    _ if file.format == Format::Records => {
+                        crate::input::raw_text_span(line, crate::input::RECORDS_TEXT)
+                    }
                     _ => crate::input::raw_text_span(line, job.text_field),
                 };
                 let raw = span.clone().map(|s| &line[s]);
@@ -423,7 +467,7 @@ pub(super) fn clean_file(job: &FileJob, st: &mut Stripper) -> Result<FileResult>
             Some(out)
         }
     };
-    if file.format == Format::Text {
+    if file.format.is_whole_file() {
         job.progress.advance(data.len() as u64);
     }
     if let Some(probs) = job.skipped {
@@ -452,7 +496,12 @@ pub(super) fn clean_file(job: &FileJob, st: &mut Stripper) -> Result<FileResult>
         }
         res.counts.bytes_out = bytes.len() as u64;
         // Inside the run's staging directory: synced once and published by rename as a whole.
-        crate::report::write_staged(&path, |w| write_compressed(w, &bytes, file.compression))?;
+        // Records read from a container are written as plain JSON Lines.
+        let compression = match file.format {
+            Format::Records => Compression::None,
+            _ => file.compression,
+        };
+        crate::report::write_staged(&path, |w| write_compressed(w, &bytes, compression))?;
         res.counts.files_written += 1;
     }
     Ok(res)

@@ -25,6 +25,24 @@ pub enum Format {
     Text,
     /// One JSON object per line.
     Jsonl,
+    /// An HTML page: one document, its visible text (see [`crate::input::html`]).
+    Html,
+    /// A WARC crawl (`.warc`, `.warc.gz`, WET), read as records.
+    Warc,
+    /// A CSV table with a header row, read as records.
+    Csv,
+    /// A TSV table with a header row, read as records.
+    Tsv,
+    /// JSON Lines that neardup converted a container into (fields `id`, `text`, `source`,
+    /// `title`); a WARC, CSV or TSV file is this once read.
+    Records,
+}
+
+impl Format {
+    /// Whether the whole file is one document.
+    pub fn is_whole_file(self) -> bool {
+        matches!(self, Format::Text | Format::Html)
+    }
 }
 
 /// Compression of an input file.

@@ -206,10 +206,23 @@ pub(super) fn format_of(stem: &str, choice: FormatChoice) -> Format {
     match choice {
         FormatChoice::Text => Format::Text,
         FormatChoice::Jsonl => Format::Jsonl,
+        FormatChoice::Html => Format::Html,
         FormatChoice::Auto => {
             let lower = stem.to_ascii_lowercase();
             if lower.ends_with(".jsonl") || lower.ends_with(".ndjson") || lower.ends_with(".json") {
                 Format::Jsonl
+            } else if lower.ends_with(".html")
+                || lower.ends_with(".htm")
+                || lower.ends_with(".xhtml")
+            {
+                Format::Html
+            } else if lower.ends_with(".warc") || lower.ends_with(".wet") || lower.ends_with(".arc")
+            {
+                Format::Warc
+            } else if lower.ends_with(".csv") {
+                Format::Csv
+            } else if lower.ends_with(".tsv") {
+                Format::Tsv
             } else {
                 Format::Text
             }

@@ -17,6 +17,9 @@
 
 mod corpus;
 mod discover;
+pub mod html;
+mod records;
+pub(crate) use records::TEXT as RECORDS_TEXT;
 mod json;
 mod read;
 mod split;
@@ -88,7 +91,7 @@ pub(crate) fn load_found(
                 skipped_files += 1;
                 // A text file that could not be used is one document lost.
                 let (_, stem) = split_compression(&f.display);
-                if f.path.is_some() && format_of(stem, cfg.format) == Format::Text {
+                if f.path.is_some() && format_of(stem, cfg.format).is_whole_file() {
                     skipped_documents += 1;
                 }
             }

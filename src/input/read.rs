@@ -36,8 +36,8 @@ pub(super) fn looks_binary(head: &[u8], format: Format) -> bool {
         return false;
     }
     match format {
-        Format::Text => true,
-        Format::Jsonl => {
+        Format::Text | Format::Html => true,
+        Format::Jsonl | Format::Records | Format::Warc | Format::Csv | Format::Tsv => {
             let (mut lines, mut with_nul) = (0, 0);
             for line in head.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
                 lines += 1;
@@ -69,25 +69,17 @@ pub(super) fn decode<'a>(
     display: &str,
     problems: &mut Vec<Problem>,
 ) -> Result<Vec<u8>, Refused> {
-    let mut reader: Box<dyn Read + 'a> = match compression {
-        Compression::None => Box::new(reader),
-        Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(reader)),
-        Compression::Zstd => match zstd::stream::read::Decoder::new(reader) {
-            Ok(mut d) => {
-                // Allow long-window frames (zstd --long=27 and beyond).
-                let _ = d.window_log_max(31);
-                Box::new(d)
-            }
-            Err(e) => {
-                problems.push(problem(
-                    display,
-                    None,
-                    ProblemKind::CorruptCompressed,
-                    e.to_string(),
-                ));
-                return Ok(Vec::new());
-            }
-        },
+    let mut reader = match decompressing(reader, compression) {
+        Ok(r) => r,
+        Err(e) => {
+            problems.push(problem(
+                display,
+                None,
+                ProblemKind::CorruptCompressed,
+                e.to_string(),
+            ));
+            return Ok(Vec::new());
+        }
     };
     let mut out = Vec::new();
     let mut chunk = vec![0u8; 64 << 10];
@@ -117,13 +109,13 @@ pub(super) fn decode<'a>(
         };
         let bytes = &chunk[..n];
         match format {
-            Format::Text => {
+            Format::Text | Format::Html => {
                 if (out.len() + n) as u64 > max_doc {
                     return Err(Refused::TooLarge((out.len() + n) as u64));
                 }
                 out.extend_from_slice(bytes);
             }
-            Format::Jsonl => {
+            _ => {
                 for (k, seg) in bytes.split(|&b| b == b'\n').enumerate() {
                     if k > 0 {
                         out.push(b'\n');
@@ -225,9 +217,68 @@ pub(super) fn load_file(found: &Found, cfg: &InputConfig) -> (Option<InputFile>,
                     ),
                 ));
             }
-            if compression == Compression::None && format == Format::Text && len > max_doc {
+            if compression == Compression::None && format.is_whole_file() && len > max_doc {
                 problems.push(refused(name, Refused::TooLarge(len), max_doc));
                 return (None, problems);
+            }
+            if matches!(format, Format::Warc | Format::Csv | Format::Tsv) {
+                // Containers stream through a converter; only the records' text is kept.
+                let stream = io::Read::chain(&head[..n], &file);
+                let reader = match decompressing(stream, compression) {
+                    Ok(r) => r,
+                    Err(e) => {
+                        problems.push(problem(
+                            name,
+                            None,
+                            ProblemKind::CorruptCompressed,
+                            e.to_string(),
+                        ));
+                        return (None, problems);
+                    }
+                };
+                let reader = FaultNoting::new(reader);
+                let fault = reader.fault.clone();
+                let records = match format {
+                    Format::Warc => super::records::warc(reader, name, max_doc, &mut problems),
+                    _ => super::records::csv(
+                        reader,
+                        if format == Format::Tsv { b'\t' } else { b',' },
+                        name,
+                        &cfg.text_field,
+                        &cfg.id_field,
+                        cfg.source_field.as_deref(),
+                        &mut problems,
+                    ),
+                };
+                if let Some(e) = fault.take() {
+                    let kind = if compression == Compression::None {
+                        ProblemKind::Unreadable
+                    } else {
+                        ProblemKind::CorruptCompressed
+                    };
+                    if !problems.iter().any(|p| p.kind == kind) {
+                        problems.push(problem(
+                            name,
+                            None,
+                            kind,
+                            format!("{e}; the records before it were kept"),
+                        ));
+                    }
+                }
+                return (
+                    Some(InputFile {
+                        path: found.display.clone(),
+                        id_base: found.id_base.clone(),
+                        from_dir: found.from_dir,
+                        format: Format::Records,
+                        compression,
+                        mapped: false,
+                        disk_bytes: len,
+                        data: Data::Owned(records),
+                        rel: found.rel.clone(),
+                    }),
+                    problems,
+                );
             }
             let mappable = compression == Compression::None
                 && !cfg.no_mmap
@@ -378,5 +429,50 @@ pub unsafe fn report_shrunk_mapped_files() {
                 libc::write(2, tail.as_ptr().cast(), tail.len());
             }
         }
+    }
+}
+
+/// `reader` decompressed as `compression` says.
+fn decompressing<'a>(
+    reader: impl Read + 'a,
+    compression: Compression,
+) -> io::Result<Box<dyn Read + 'a>> {
+    Ok(match compression {
+        Compression::None => Box::new(reader),
+        Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(reader)),
+        Compression::Zstd => {
+            let mut d = zstd::stream::read::Decoder::new(reader)?;
+            // Allow long-window frames (zstd --long=27 and beyond).
+            let _ = d.window_log_max(31);
+            Box::new(d)
+        }
+    })
+}
+
+/// A reader that remembers its first error (a converter may stop at it quietly), so the
+/// loss is reported once.
+struct FaultNoting<R> {
+    inner: R,
+    fault: std::rc::Rc<std::cell::Cell<Option<io::Error>>>,
+}
+
+impl<R> FaultNoting<R> {
+    fn new(inner: R) -> Self {
+        FaultNoting {
+            inner,
+            fault: Default::default(),
+        }
+    }
+}
+
+impl<R: Read> Read for FaultNoting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.inner.read(buf).inspect_err(|e| {
+            if e.kind() != io::ErrorKind::Interrupted {
+                let old = self.fault.take();
+                self.fault
+                    .set(old.or_else(|| Some(io::Error::new(e.kind(), e.to_string()))));
+            }
+        })
     }
 }

@@ -148,7 +148,45 @@ pub(super) fn index_file(
             piece.push_source(Cow::Owned(parent), true);
             vec![piece]
         }
-        Format::Jsonl => {
+        Format::Html => {
+            let mut piece = Piece::default();
+            let page = super::html::extract(data, None);
+            piece.owned.push(page.text);
+            piece.docs.push(Document {
+                file: file_idx,
+                line: 0,
+                text: TextRef::Owned(0),
+                id: IdRef::File,
+            });
+            // The site: the top directory under the argument (a `wget -r` mirror's host), else
+            // the file's directory.
+            let site = match file.id_base.split_once('/') {
+                Some((top, _)) if file.from_dir => top.to_string(),
+                _ => Path::new(&file.path)
+                    .parent()
+                    .map(|p| p.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+            };
+            piece.push_source(Cow::Owned(site), true);
+            vec![piece]
+        }
+        Format::Warc | Format::Csv | Format::Tsv => {
+            unreachable!("containers are converted to records when read")
+        }
+        Format::Jsonl | Format::Records => {
+            // Records converted from a container have fixed field names.
+            let records_cfg;
+            let cfg = if file.format == Format::Records {
+                records_cfg = InputConfig {
+                    text_field: super::records::TEXT.into(),
+                    id_field: super::records::ID.into(),
+                    source_field: Some(super::records::SOURCE.into()),
+                    ..cfg.clone()
+                };
+                &records_cfg
+            } else {
+                cfg
+            };
             // Cut at newlines into ~1 MiB pieces, parse pieces in parallel.
             let range = range.unwrap_or(0..data.len());
             let (mut first, last) = (range.start.min(data.len()), range.end.min(data.len()));

@@ -87,7 +87,9 @@ pub(super) fn sketch(
     for (k, f) in corpus.files.iter().enumerate() {
         let planned = plan_of(&f.path);
         let range = planned.range;
-        let data = if f.compression == Compression::None {
+        // The bytes as indexed: the input itself, or (decompressed, or converted from a
+        // container) a copy in the shard.
+        let data = if f.compression == Compression::None && f.format != input::Format::Records {
             planned.path.clone()
         } else {
             let p = out.join(format!("file-{k:05}.data"));
