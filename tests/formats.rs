@@ -425,3 +425,42 @@ fn csv_and_tsv_tables_match_their_json_lines_twin() {
     assert_eq!(run(&csv, "c"), want);
     assert_eq!(run(&tsv, "t"), want);
 }
+
+#[test]
+fn nested_json_fields_by_dotted_path() {
+    let tmp = tempfile::tempdir().unwrap();
+    let f = tmp.path().join("nested.jsonl");
+    let text = "the same story about the harbour strike told in enough words to match well";
+    let mut lines = String::new();
+    for (i, host) in ["a.example", "b.example", "c.example"].iter().enumerate() {
+        lines.push_str(&format!(
+            "{}\n",
+            serde_json::json!({"meta": {"id": format!("n{i}"), "url": format!("https://{host}/x")},
+                               "content": {"body": format!("{text}\nSubscribe to {host}")}})
+        ));
+    }
+    fs::write(&f, lines).unwrap();
+    let out = tmp.path().join("out");
+    neardup()
+        .args([
+            "scan",
+            "-q",
+            "--text-field",
+            "content.body",
+            "--id-field",
+            "meta.id",
+            "--source-field",
+            "meta.url",
+            "-o",
+        ])
+        .arg(&out)
+        .arg(&f)
+        .assert()
+        .success();
+    let c = clusters(&out);
+    assert_eq!(c.len(), 1);
+    assert_eq!(member_ids(&c[0]), ["n0", "n1", "n2"]);
+    let s = summary(&out);
+    assert_eq!(s["options"]["text_field"], "content.body");
+    assert_eq!(s["problems_by_kind"].as_object().unwrap().len(), 0, "{s}");
+}

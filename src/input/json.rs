@@ -203,10 +203,19 @@ pub(super) fn parse_record(
             }
         }
     };
+    // A dotted name matched by its first segment: follow the rest into the nested objects.
+    let resolve = |slot: Option<(&RawValue, usize)>, name: &str| -> Option<Field> {
+        let (raw, m) = slot?;
+        if m == usize::MAX {
+            return Some(locate(raw));
+        }
+        let segments: Vec<&str> = name.split('.').collect();
+        descend(raw, &segments[m..]).map(locate)
+    };
     Ok(Record {
-        text: found.text.map(locate),
-        id: found.id.map(locate),
-        source: found.source.map(locate),
+        text: resolve(found.text, text_field),
+        id: resolve(found.id, id_field),
+        source: source_field.and_then(|f| resolve(found.source, f)),
     })
 }
 
@@ -224,11 +233,48 @@ pub(super) struct RecordSeed<'a> {
     source_field: Option<&'a str>,
 }
 
-/// The raw JSON values of the text, id and source fields of one record, as found.
+/// The raw JSON values of the text, id and source fields of one record, as found, each with
+/// how many segments of its dotted path the key matched (all of them for a top-level key
+/// named exactly so; one for the first segment of a nested path).
 pub(super) struct RawFields<'de> {
-    text: Option<&'de RawValue>,
-    id: Option<&'de RawValue>,
-    source: Option<&'de RawValue>,
+    text: Option<(&'de RawValue, usize)>,
+    id: Option<(&'de RawValue, usize)>,
+    source: Option<(&'de RawValue, usize)>,
+}
+
+/// How a key matches a field name: all of it (`Some(usize::MAX)`), its first dotted segment
+/// (`Some(1)`), or not (`None`).
+fn key_match(key: &str, field: &str) -> Option<usize> {
+    if key == field {
+        Some(usize::MAX)
+    } else if field.split_once('.').is_some_and(|(first, _)| first == key) {
+        Some(1)
+    } else {
+        None
+    }
+}
+
+/// Record a match unless a better one (the whole name) is already there.
+fn take<'de>(slot: &mut Option<(&'de RawValue, usize)>, m: usize, raw: &'de RawValue) {
+    if slot.is_none_or(|(_, had)| had < m) {
+        *slot = Some((raw, m));
+    }
+}
+
+/// Follow the rest of a dotted path (`segments`) down through nested objects.
+fn descend<'de>(mut raw: &'de RawValue, segments: &[&str]) -> Option<&'de RawValue> {
+    for seg in segments {
+        let mut de = serde_json::Deserializer::from_str(raw.get());
+        let found = RecordSeed {
+            text_field: seg,
+            id_field: seg,
+            source_field: None,
+        }
+        .deserialize(&mut de)
+        .ok()?;
+        raw = found.text?.0;
+    }
+    Some(raw)
 }
 
 impl<'de> DeserializeSeed<'de> for RecordSeed<'_> {
@@ -250,14 +296,24 @@ impl<'de> Visitor<'de> for RecordSeed<'_> {
             source: None,
         };
         while let Some(key) = map.next_key::<Key<'de>>()? {
-            if out.text.is_none() && key.0 == self.text_field {
-                out.text = Some(map.next_value::<&'de RawValue>()?);
-            } else if out.id.is_none() && key.0 == self.id_field {
-                out.id = Some(map.next_value::<&'de RawValue>()?);
-            } else if out.source.is_none() && Some(key.0.as_ref()) == self.source_field {
-                out.source = Some(map.next_value::<&'de RawValue>()?);
-            } else {
+            let (t, i) = (
+                key_match(&key.0, self.text_field),
+                key_match(&key.0, self.id_field),
+            );
+            let s = self.source_field.and_then(|f| key_match(&key.0, f));
+            if t.is_none() && i.is_none() && s.is_none() {
                 map.next_value::<IgnoredAny>()?;
+                continue;
+            }
+            let raw = map.next_value::<&'de RawValue>()?;
+            if let Some(m) = t {
+                take(&mut out.text, m, raw);
+            }
+            if let Some(m) = i {
+                take(&mut out.id, m, raw);
+            }
+            if let Some(m) = s {
+                take(&mut out.source, m, raw);
             }
         }
         Ok(out)

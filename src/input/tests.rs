@@ -136,3 +136,31 @@ fn unescape_matches_serde_json_on_arabic_text() {
     unescape_json_into(&json[1..json.len() - 1], &mut s);
     assert_eq!(s, original);
 }
+
+#[test]
+fn dotted_field_names_reach_into_nested_objects() {
+    let line = r#"{"id": 7, "content": {"title": "t", "body": "nested \"text\""}, "metadata": {"url": "https://www.site.example/a"}}"#;
+    let rec = parse_record(line, "content.body", "id", Some("metadata.url")).unwrap();
+    assert_eq!(field_str(line, rec.text), Some(r#"nested \"text\""#));
+    assert!(matches!(
+        rec.text,
+        Some(Field::String { escaped: true, .. })
+    ));
+    assert_eq!(
+        source_name(line.as_bytes(), rec.source, "f.jsonl"),
+        (Cow::Borrowed("site.example"), true)
+    );
+    // A top-level key named with a dot wins over the nested path.
+    let flat = r#"{"content.body": "flat", "content": {"body": "deep"}}"#;
+    let rec = parse_record(flat, "content.body", "id", None).unwrap();
+    assert_eq!(field_str(flat, rec.text), Some("flat"));
+    // Missing on the way down: no field.
+    let rec = parse_record(
+        r#"{"content": "not an object"}"#,
+        "content.body",
+        "id",
+        None,
+    )
+    .unwrap();
+    assert!(rec.text.is_none());
+}
