@@ -737,3 +737,40 @@ fn a_mapped_input_truncated_during_the_run_is_named_and_exits_2() {
         "{err}"
     );
 }
+
+#[test]
+fn clean_from_an_earlier_clean_report_reuses_its_scan() {
+    let tmp = tempfile::tempdir().unwrap();
+    let first = tmp.path().join("first");
+    neardup()
+        .args(["clean", "-q", "-o"])
+        .arg(&first)
+        .arg(common::fixture("news"))
+        .assert()
+        .success();
+    let second = tmp.path().join("second");
+    neardup()
+        .args(["clean", "-q", "--from"])
+        .arg(first.join(".neardup"))
+        .arg("-o")
+        .arg(&second)
+        .arg(common::fixture("news"))
+        .assert()
+        .success();
+    let names = |d: &Path| {
+        let mut v: Vec<_> = fs::read_dir(d)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .filter(|n| n != ".neardup")
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(names(&first), names(&second));
+    for n in names(&first) {
+        assert_eq!(
+            fs::read(first.join(&n)).unwrap(),
+            fs::read(second.join(&n)).unwrap()
+        );
+    }
+}

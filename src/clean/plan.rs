@@ -158,6 +158,11 @@ pub(crate) fn plan_from_dir(
     };
     let summary: serde_json::Value = serde_json::from_str(&read(crate::report::SUMMARY_FILE)?)
         .map_err(|e| bad(crate::report::SUMMARY_FILE, e.to_string()))?;
+    // A clean's report directory: its summary holds the scan's.
+    let summary = match summary.get("scan") {
+        Some(scan) if scan.is_object() => scan.clone(),
+        _ => summary,
+    };
     // The three files are one run's: the summary, written last, names the others' hashes.
     let Some(outputs) = summary["outputs"].as_object() else {
         return Err(bad(
