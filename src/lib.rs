@@ -31,6 +31,7 @@ pub mod cluster;
 pub mod config;
 pub mod error;
 pub mod eval;
+pub mod html_report;
 pub mod input;
 mod lsh;
 mod minhash;

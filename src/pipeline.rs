@@ -334,7 +334,15 @@ fn summarise(cx: &Context, a: &Artefacts) -> Summary {
         version: crate::VERSION,
         run_id: report::new_run_id(),
         outputs: BTreeMap::new(),
-        inputs: a.inputs.clone().unwrap_or_else(|| InputsOut::new(corpus)),
+        inputs: InputsOut {
+            arguments: cfg
+                .input
+                .paths
+                .iter()
+                .map(|p| crate::input::path_text(p))
+                .collect(),
+            ..a.inputs.clone().unwrap_or_else(|| InputsOut::new(corpus))
+        },
         documents: DocumentCounts {
             read: n + corpus.skipped_documents,
             kept: n - duplicates,

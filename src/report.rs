@@ -497,6 +497,8 @@ impl InputFingerprint {
 /// What the inputs were: `clean --from` checks it before reusing a scan.
 #[derive(Clone, Debug, Serialize)]
 pub struct InputsOut {
+    /// The input paths as given (what `neardup report` reads again).
+    pub arguments: Vec<String>,
     pub files: u64,
     /// xxh3-64 over every file's canonical path, size and hash (in canonical path order), hex.
     pub fingerprint: String,
@@ -523,6 +525,7 @@ impl InputsOut {
             h.update(f.xxh3.as_bytes());
         }
         InputsOut {
+            arguments: Vec::new(),
             files: all.len() as u64,
             fingerprint: format!("{:016x}", h.digest()),
             list: all.into_iter().take(MAX_LISTED_INPUTS).collect(),

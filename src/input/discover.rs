@@ -233,7 +233,7 @@ pub(super) fn format_of(stem: &str, choice: FormatChoice) -> Format {
 /// A path as text for messages, ids and outputs: UTF-8 as it is; any byte of a name that is not
 /// UTF-8 written as `\xNN` (so distinct names stay distinct; the file itself is opened, and
 /// `clean` writes its copy, by the exact bytes).
-pub(crate) fn path_text(p: &Path) -> String {
+pub fn path_text(p: &Path) -> String {
     #[cfg(unix)]
     {
         use std::os::unix::ffi::OsStrExt;

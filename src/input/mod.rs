@@ -32,6 +32,7 @@ use crate::config::InputConfig;
 use crate::error::{Problem, ProblemKind};
 
 pub use corpus::*;
+pub use discover::path_text;
 pub(crate) use discover::*;
 pub(crate) use json::*;
 #[cfg(unix)]

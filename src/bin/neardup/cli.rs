@@ -60,8 +60,12 @@ pub enum Command {
     /// recall, F1 and ARI per setting, recommends one, and shows its S-curve (the probability
     /// that a pair of a given similarity becomes a candidate).
     Tune(TuneArgs),
+    /// Write DIR/report.html for a scan's output directory (or a clean's OUT/.neardup): one
+    /// self-contained page with the summary, the clusters side by side with their shared
+    /// passages highlighted, the boilerplate lines by outlet, and what clean removed. Reads the
+    /// inputs again (they must not have changed).
+    Report(ReportArgs),
     /// Write shell completions or the man page to stdout.
-    #[command(hide = true)]
     Generate(GenerateArgs),
     /// One stage of a scan split into tasks over a shared work directory, for a cluster (Ray,
     /// Slurm, Kubernetes): plan, then sketch per shard, boilerplate, signatures per shard, exact,
@@ -204,6 +208,21 @@ pub struct StageOptions {
 
     #[command(flatten)]
     pub pipeline: PipelineArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct ReportArgs {
+    /// A scan's output directory, or a clean's OUT/.neardup.
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+
+    /// Worker threads (0: one per core).
+    #[arg(short = 'j', long, value_name = "N", default_value_t = 0)]
+    pub threads: usize,
+
+    /// Print nothing but errors.
+    #[arg(short, long)]
+    pub quiet: bool,
 }
 
 #[derive(Args, Debug)]

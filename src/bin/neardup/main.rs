@@ -11,7 +11,8 @@ use neardup::clean::CleanConfig;
 use neardup::{Error, NoProgress, Problem, Progress};
 
 use cli::{
-    CleanArgs, Cli, Command, EvalArgs, GenerateArgs, ScanArgs, StageCommand, StageOptions, TuneArgs,
+    CleanArgs, Cli, Command, EvalArgs, GenerateArgs, ReportArgs, ScanArgs, StageCommand,
+    StageOptions, TuneArgs,
 };
 
 /// Process exit codes (also in `--help` and the README).
@@ -65,6 +66,7 @@ fn main() -> ExitCode {
         Command::Eval(args) => run_eval(&args),
         Command::Tune(args) => run_tune(&args),
         Command::Generate(args) => run_generate(&args),
+        Command::Report(args) => run_report(&args),
         Command::Stage(cmd) => run_stage(&cmd),
     };
     ExitCode::from(code as u8)
@@ -275,6 +277,25 @@ fn run_tune(args: &TuneArgs) -> Exit {
         return Exit::Error;
     }
     code
+}
+
+fn run_report(args: &ReportArgs) -> Exit {
+    match with_pool(args.threads, || {
+        neardup::html_report::write(&args.dir, &CANCEL)
+    }) {
+        Ok(r) => {
+            if !args.quiet {
+                eprintln!(
+                    "neardup: wrote {} ({} clusters, {:.1} MB)",
+                    r.path.display(),
+                    r.clusters,
+                    r.bytes as f64 / 1e6
+                );
+            }
+            Exit::Success
+        }
+        Err(code) => code,
+    }
 }
 
 fn run_generate(args: &GenerateArgs) -> Exit {
