@@ -464,3 +464,96 @@ fn nested_json_fields_by_dotted_path() {
     assert_eq!(s["options"]["text_field"], "content.body");
     assert_eq!(s["problems_by_kind"].as_object().unwrap().len(), 0, "{s}");
 }
+
+/// Write `rows` (id, site, text) as Parquet, in row groups of `group` rows.
+#[cfg(feature = "parquet")]
+fn write_parquet(path: &Path, rows: &[(String, String, String)], group: usize) {
+    use parquet::data_type::{ByteArray, ByteArrayType};
+    use parquet::file::properties::WriterProperties;
+    use parquet::file::writer::SerializedFileWriter;
+    use parquet::schema::parser::parse_message_type;
+    use std::sync::Arc;
+
+    let schema = Arc::new(
+        parse_message_type(
+            "message doc { required binary id (UTF8); required binary site (UTF8); required binary text (UTF8); }",
+        )
+        .unwrap(),
+    );
+    let props = Arc::new(WriterProperties::builder().build());
+    let mut w = SerializedFileWriter::new(fs::File::create(path).unwrap(), schema, props).unwrap();
+    for chunk in rows.chunks(group) {
+        let mut rg = w.next_row_group().unwrap();
+        for col in 0..3 {
+            let values: Vec<ByteArray> = chunk
+                .iter()
+                .map(|r| ByteArray::from([&r.0, &r.1, &r.2][col].as_str()))
+                .collect();
+            let mut c = rg.next_column().unwrap().unwrap();
+            c.typed::<ByteArrayType>()
+                .write_batch(&values, None, None)
+                .unwrap();
+            c.close().unwrap();
+        }
+        rg.close().unwrap();
+    }
+    w.close().unwrap();
+}
+
+#[cfg(feature = "parquet")]
+#[test]
+fn a_parquet_file_and_its_json_lines_twin_give_the_same_clusters() {
+    let tmp = tempfile::tempdir().unwrap();
+    let Some(arts) = articles(tmp.path()) else {
+        return;
+    };
+    let mut rows = Vec::new();
+    for (i, a) in arts.iter().enumerate() {
+        for copy in 0..(1 + usize::from(i % 4 == 0)) {
+            let site = if copy == 0 { "a.example" } else { "b.example" };
+            rows.push((
+                format!("{i}-{copy}"),
+                site.to_string(),
+                a.paragraphs.join("\n"),
+            ));
+        }
+    }
+    let pq = tmp.path().join("t.parquet");
+    write_parquet(&pq, &rows, 7); // several row groups, read in parallel, kept in order
+    let jsonl = tmp.path().join("t.jsonl");
+    let mut j = fs::File::create(&jsonl).unwrap();
+    for (id, site, text) in &rows {
+        writeln!(
+            j,
+            "{}",
+            serde_json::json!({"id": id, "site": site, "text": text})
+        )
+        .unwrap();
+    }
+    let run = |input: &Path, name: &str| {
+        let out = tmp.path().join(name);
+        neardup()
+            .args(["scan", "-q", "--source-field", "site", "-o"])
+            .arg(&out)
+            .arg(input)
+            .assert()
+            .success();
+        (
+            clusters(&out).iter().map(member_ids).collect::<Vec<_>>(),
+            fs::read(out.join("boilerplate.jsonl")).unwrap(),
+        )
+    };
+    let want = run(&jsonl, "j");
+    assert_eq!(want.0.len(), (SHARED + 2 * ONLY).div_ceil(4));
+    assert_eq!(run(&pq, "p"), want);
+    // clean writes the rows as JSON Lines records.
+    let cleaned = tmp.path().join("cleaned");
+    neardup()
+        .args(["clean", "-q", "--source-field", "site", "-o"])
+        .arg(&cleaned)
+        .arg(&pq)
+        .assert()
+        .success();
+    let kept = json_lines(&cleaned.join("t.parquet.jsonl"));
+    assert_eq!(kept.len(), rows.len() - want.0.len());
+}

@@ -413,7 +413,7 @@ pub(super) fn clean_file(job: &FileJob, st: &mut Stripper) -> Result<FileResult>
             // A dry run writes nothing: no copy of an unchanged file.
             (!cfg.dry_run).then(|| cleaned.unwrap_or_else(|| data.to_vec()))
         }),
-        Format::Warc | Format::Csv | Format::Tsv => None, // read as records
+        Format::Warc | Format::Csv | Format::Tsv | Format::Parquet => None, // read as records
         Format::Jsonl | Format::Records => {
             let mut out = Vec::with_capacity(if cfg.dry_run { 0 } else { data.len() });
             let mut k = docs.start; // the next document of this file

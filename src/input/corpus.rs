@@ -33,6 +33,8 @@ pub enum Format {
     Csv,
     /// A TSV table with a header row, read as records.
     Tsv,
+    /// A Parquet table (feature `parquet`), read as records.
+    Parquet,
     /// JSON Lines that neardup converted a container into (fields `id`, `text`, `source`,
     /// `title`); a WARC, CSV or TSV file is this once read.
     Records,

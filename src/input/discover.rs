@@ -223,6 +223,8 @@ pub(super) fn format_of(stem: &str, choice: FormatChoice) -> Format {
                 Format::Csv
             } else if lower.ends_with(".tsv") {
                 Format::Tsv
+            } else if lower.ends_with(".parquet") {
+                Format::Parquet
             } else {
                 Format::Text
             }

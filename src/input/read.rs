@@ -37,7 +37,12 @@ pub(super) fn looks_binary(head: &[u8], format: Format) -> bool {
     }
     match format {
         Format::Text | Format::Html => true,
-        Format::Jsonl | Format::Records | Format::Warc | Format::Csv | Format::Tsv => {
+        Format::Jsonl
+        | Format::Records
+        | Format::Warc
+        | Format::Csv
+        | Format::Tsv
+        | Format::Parquet => {
             let (mut lines, mut with_nul) = (0, 0);
             for line in head.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
                 lines += 1;
@@ -220,6 +225,43 @@ pub(super) fn load_file(found: &Found, cfg: &InputConfig) -> (Option<InputFile>,
             if compression == Compression::None && format.is_whole_file() && len > max_doc {
                 problems.push(refused(name, Refused::TooLarge(len), max_doc));
                 return (None, problems);
+            }
+            if format == Format::Parquet {
+                // Parquet needs random access: read from the file itself.
+                #[cfg(feature = "parquet")]
+                drop(file);
+                let records = super::records::parquet(
+                    path,
+                    name,
+                    &cfg.text_field,
+                    &cfg.id_field,
+                    cfg.source_field.as_deref(),
+                    &mut problems,
+                );
+                #[cfg(not(feature = "parquet"))]
+                let records = {
+                    problems.push(problem(
+                        name,
+                        None,
+                        ProblemKind::InvalidRecord,
+                        "Parquet input needs neardup built with the `parquet` feature; skipped",
+                    ));
+                    return (None, problems);
+                };
+                return (
+                    Some(InputFile {
+                        path: found.display.clone(),
+                        id_base: found.id_base.clone(),
+                        from_dir: found.from_dir,
+                        format: Format::Records,
+                        compression: Compression::None,
+                        mapped: false,
+                        disk_bytes: len,
+                        data: Data::Owned(records),
+                        rel: found.rel.clone(),
+                    }),
+                    problems,
+                );
             }
             if matches!(format, Format::Warc | Format::Csv | Format::Tsv) {
                 // Containers stream through a converter; only the records' text is kept.

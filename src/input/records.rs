@@ -422,3 +422,138 @@ mod tests {
         assert_eq!(problems[0].kind, ProblemKind::MissingText);
     }
 }
+
+/// Read a Parquet file: each row is a record with the string columns `text_field`, `id_field`
+/// (else the row number) and `source_field`; row groups are decoded in parallel and written in
+/// order. A row group that does not decode is a problem (its rows are lost).
+#[cfg(feature = "parquet")]
+pub fn parquet(
+    file: &std::path::Path,
+    path: &str,
+    text_field: &str,
+    id_field: &str,
+    source_field: Option<&str>,
+    problems: &mut Vec<Problem>,
+) -> Vec<u8> {
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+    use parquet::record::Field;
+    use rayon::prelude::*;
+
+    // One reader per task: a `File`'s clones share one offset, so tasks must not share it.
+    let open = || {
+        std::fs::File::open(file)
+            .map_err(parquet::errors::ParquetError::from)
+            .and_then(SerializedFileReader::new)
+    };
+    let reader = match open() {
+        Ok(r) => r,
+        Err(e) => {
+            problems.push(problem(
+                path,
+                None,
+                ProblemKind::InvalidRecord,
+                format!("not a readable Parquet file: {e}; skipped"),
+            ));
+            return Vec::new();
+        }
+    };
+    let meta = reader.metadata();
+    let groups = meta.num_row_groups();
+    // First row number of each group (ids of rows without an id column).
+    let mut first = Vec::with_capacity(groups);
+    let mut n = 0u64;
+    for g in 0..groups {
+        first.push(n);
+        n += meta.row_group(g).num_rows().max(0) as u64;
+    }
+    let schema = meta.file_metadata().schema_descr();
+    if !schema.columns().iter().any(|c| c.name() == text_field) {
+        problems.push(problem(
+            path,
+            None,
+            ProblemKind::MissingText,
+            format!("no \"{text_field}\" column; file skipped"),
+        ));
+        return Vec::new();
+    }
+    let parts: Vec<(Vec<u8>, Vec<Problem>)> = (0..groups)
+        .into_par_iter()
+        .map(|g| {
+            let mut out = Vec::new();
+            let mut probs = Vec::new();
+            let rows = open().and_then(|reader| {
+                reader
+                    .get_row_group(g)
+                    .and_then(|rg| rg.get_row_iter(None).map(|it| it.collect::<Vec<_>>()))
+            });
+            let rows = match rows {
+                Ok(r) => r,
+                Err(e) => {
+                    probs.push(problem(
+                        path,
+                        None,
+                        ProblemKind::InvalidRecord,
+                        format!("row group {g} does not decode: {e}; its rows are lost"),
+                    ));
+                    return (out, probs);
+                }
+            };
+            for (k, row) in rows.into_iter().enumerate() {
+                let number = first[g] + k as u64 + 1;
+                let row = match row {
+                    Ok(r) => r,
+                    Err(e) => {
+                        probs.push(problem(
+                            path,
+                            Some(number),
+                            ProblemKind::InvalidRecord,
+                            format!("{e}; row skipped"),
+                        ));
+                        continue;
+                    }
+                };
+                let (mut text, mut id, mut source) = (None, None, None);
+                for (name, f) in row.get_column_iter() {
+                    let value = match f {
+                        Field::Str(s) => Some(s.clone()),
+                        Field::Null => None,
+                        other => Some(other.to_string()),
+                    };
+                    if name == text_field {
+                        text = Some(value);
+                    } else if name == id_field {
+                        id = value;
+                    } else if Some(name.as_str()) == source_field {
+                        source = value;
+                    }
+                }
+                let Some(Some(text)) = text else {
+                    probs.push(problem(
+                        path,
+                        Some(number),
+                        ProblemKind::MissingText,
+                        format!("no \"{text_field}\" value; row skipped"),
+                    ));
+                    continue;
+                };
+                let number = number.to_string();
+                push_record(
+                    &mut out,
+                    &Record {
+                        id: id.as_deref().unwrap_or(&number),
+                        source: source.as_deref(),
+                        title: "",
+                        text: &text,
+                    },
+                );
+            }
+            (out, probs)
+        })
+        .collect();
+    let mut out = Vec::new();
+    for (bytes, mut probs) in parts {
+        out.extend(bytes);
+        problems.append(&mut probs);
+    }
+    out
+}

@@ -170,7 +170,7 @@ pub(super) fn index_file(
             piece.push_source(Cow::Owned(site), true);
             vec![piece]
         }
-        Format::Warc | Format::Csv | Format::Tsv => {
+        Format::Warc | Format::Csv | Format::Tsv | Format::Parquet => {
             unreachable!("containers are converted to records when read")
         }
         Format::Jsonl | Format::Records => {
