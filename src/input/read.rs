@@ -228,8 +228,8 @@ pub(super) fn load_file(found: &Found, cfg: &InputConfig) -> (Option<InputFile>,
             }
             if format == Format::Parquet {
                 // Parquet needs random access: read from the file itself.
-                #[cfg(feature = "parquet")]
                 drop(file);
+                #[cfg(feature = "parquet")]
                 let records = super::records::parquet(
                     path,
                     name,

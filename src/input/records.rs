@@ -305,124 +305,6 @@ pub fn csv(
     out
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn warc_record(kind: &str, uri: &str, content_type: &str, block: &[u8]) -> Vec<u8> {
-        let mut r = format!(
-            "WARC/1.0\r\nWARC-Type: {kind}\r\nWARC-Target-URI: {uri}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
-            block.len()
-        )
-        .into_bytes();
-        r.extend_from_slice(block);
-        r.extend_from_slice(b"\r\n\r\n");
-        r
-    }
-
-    #[test]
-    fn warc_responses_become_records_and_the_rest_is_counted() {
-        let page = b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<title>T</title><p>Hello <b>world</b></p>";
-        let mut w = warc_record(
-            "warcinfo",
-            "",
-            "application/warc-fields",
-            b"software: x\r\n",
-        );
-        w.extend(warc_record(
-            "request",
-            "http://a.example/1",
-            "application/http; msgtype=request",
-            b"GET /1 HTTP/1.1\r\n\r\n",
-        ));
-        w.extend(warc_record(
-            "response",
-            "http://a.example/1",
-            "application/http; msgtype=response",
-            page,
-        ));
-        w.extend(warc_record(
-            "response",
-            "http://a.example/logo.png",
-            "application/http; msgtype=response",
-            b"HTTP/1.1 200 OK\r\nContent-Type: image/png\r\n\r\n\x89PNG",
-        ));
-        w.extend(warc_record(
-            "conversion",
-            "http://b.example/2",
-            "text/plain",
-            b"plain words\nsecond line",
-        ));
-        let mut problems = Vec::new();
-        let out = warc(&w[..], "x.warc", 1 << 20, &mut problems);
-        let lines: Vec<serde_json::Value> = out
-            .split(|&b| b == b'\n')
-            .filter(|l| !l.is_empty())
-            .map(|l| serde_json::from_slice(l).unwrap())
-            .collect();
-        assert_eq!(lines.len(), 2);
-        assert_eq!(lines[0]["id"], "http://a.example/1");
-        assert_eq!(lines[0]["title"], "T");
-        assert_eq!(lines[0]["text"], "Hello world");
-        assert_eq!(lines[1]["text"], "plain words\nsecond line");
-        assert_eq!(problems.len(), 1);
-        assert_eq!(problems[0].kind, ProblemKind::NotADocument);
-        assert!(
-            problems[0].message.contains("1 request records"),
-            "{}",
-            problems[0].message
-        );
-        assert!(
-            problems[0]
-                .message
-                .contains("1 responses of type image/png")
-        );
-        // Cut short: the record is a problem.
-        let mut problems = Vec::new();
-        let cut = &w[..w.len() - 30];
-        let out = warc(cut, "x.warc", 1 << 20, &mut problems);
-        assert_eq!(out.iter().filter(|&&b| b == b'\n').count(), 1);
-        assert!(
-            problems
-                .iter()
-                .any(|p| p.kind == ProblemKind::InvalidRecord && p.message.contains("cut short"))
-        );
-    }
-
-    #[test]
-    fn csv_rows_become_records() {
-        let data = "id,text,site\n1,\"hello, world\",a.example\n2,\"multi\nline\",b\n3\n";
-        let mut problems = Vec::new();
-        let out = csv(
-            data.as_bytes(),
-            b',',
-            "t.csv",
-            "text",
-            "id",
-            Some("site"),
-            &mut problems,
-        );
-        let text = String::from_utf8(out).unwrap();
-        assert_eq!(
-            text,
-            "{\"id\":\"1\",\"source\":\"a.example\",\"text\":\"hello, world\"}\n{\"id\":\"2\",\"source\":\"b\",\"text\":\"multi\\nline\"}\n"
-        );
-        assert_eq!(problems.len(), 1);
-        assert_eq!(problems[0].line, Some(5));
-        let mut problems = Vec::new();
-        csv(
-            "a\tb\n".as_bytes(),
-            b'\t',
-            "t.tsv",
-            "text",
-            "id",
-            None,
-            &mut problems,
-        );
-        assert_eq!(problems[0].kind, ProblemKind::MissingText);
-    }
-}
-
 /// Read a Parquet file: each row is a record with the string columns `text_field`, `id_field`
 /// (else the row number) and `source_field`; row groups are decoded in parallel and written in
 /// order. A row group that does not decode is a problem (its rows are lost).
@@ -556,4 +438,122 @@ pub fn parquet(
         problems.append(&mut probs);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn warc_record(kind: &str, uri: &str, content_type: &str, block: &[u8]) -> Vec<u8> {
+        let mut r = format!(
+            "WARC/1.0\r\nWARC-Type: {kind}\r\nWARC-Target-URI: {uri}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
+            block.len()
+        )
+        .into_bytes();
+        r.extend_from_slice(block);
+        r.extend_from_slice(b"\r\n\r\n");
+        r
+    }
+
+    #[test]
+    fn warc_responses_become_records_and_the_rest_is_counted() {
+        let page = b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<title>T</title><p>Hello <b>world</b></p>";
+        let mut w = warc_record(
+            "warcinfo",
+            "",
+            "application/warc-fields",
+            b"software: x\r\n",
+        );
+        w.extend(warc_record(
+            "request",
+            "http://a.example/1",
+            "application/http; msgtype=request",
+            b"GET /1 HTTP/1.1\r\n\r\n",
+        ));
+        w.extend(warc_record(
+            "response",
+            "http://a.example/1",
+            "application/http; msgtype=response",
+            page,
+        ));
+        w.extend(warc_record(
+            "response",
+            "http://a.example/logo.png",
+            "application/http; msgtype=response",
+            b"HTTP/1.1 200 OK\r\nContent-Type: image/png\r\n\r\n\x89PNG",
+        ));
+        w.extend(warc_record(
+            "conversion",
+            "http://b.example/2",
+            "text/plain",
+            b"plain words\nsecond line",
+        ));
+        let mut problems = Vec::new();
+        let out = warc(&w[..], "x.warc", 1 << 20, &mut problems);
+        let lines: Vec<serde_json::Value> = out
+            .split(|&b| b == b'\n')
+            .filter(|l| !l.is_empty())
+            .map(|l| serde_json::from_slice(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 2);
+        assert_eq!(lines[0]["id"], "http://a.example/1");
+        assert_eq!(lines[0]["title"], "T");
+        assert_eq!(lines[0]["text"], "Hello world");
+        assert_eq!(lines[1]["text"], "plain words\nsecond line");
+        assert_eq!(problems.len(), 1);
+        assert_eq!(problems[0].kind, ProblemKind::NotADocument);
+        assert!(
+            problems[0].message.contains("1 request records"),
+            "{}",
+            problems[0].message
+        );
+        assert!(
+            problems[0]
+                .message
+                .contains("1 responses of type image/png")
+        );
+        // Cut short: the record is a problem.
+        let mut problems = Vec::new();
+        let cut = &w[..w.len() - 30];
+        let out = warc(cut, "x.warc", 1 << 20, &mut problems);
+        assert_eq!(out.iter().filter(|&&b| b == b'\n').count(), 1);
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.kind == ProblemKind::InvalidRecord && p.message.contains("cut short"))
+        );
+    }
+
+    #[test]
+    fn csv_rows_become_records() {
+        let data = "id,text,site\n1,\"hello, world\",a.example\n2,\"multi\nline\",b\n3\n";
+        let mut problems = Vec::new();
+        let out = csv(
+            data.as_bytes(),
+            b',',
+            "t.csv",
+            "text",
+            "id",
+            Some("site"),
+            &mut problems,
+        );
+        let text = String::from_utf8(out).unwrap();
+        assert_eq!(
+            text,
+            "{\"id\":\"1\",\"source\":\"a.example\",\"text\":\"hello, world\"}\n{\"id\":\"2\",\"source\":\"b\",\"text\":\"multi\\nline\"}\n"
+        );
+        assert_eq!(problems.len(), 1);
+        assert_eq!(problems[0].line, Some(5));
+        let mut problems = Vec::new();
+        csv(
+            "a\tb\n".as_bytes(),
+            b'\t',
+            "t.tsv",
+            "text",
+            "id",
+            None,
+            &mut problems,
+        );
+        assert_eq!(problems[0].kind, ProblemKind::MissingText);
+    }
 }
