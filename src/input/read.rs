@@ -239,7 +239,8 @@ pub(super) fn load_file(found: &Found, cfg: &InputConfig) -> (Option<InputFile>,
                     &mut problems,
                 );
                 #[cfg(not(feature = "parquet"))]
-                let records = {
+                {
+                    let _ = path;
                     problems.push(problem(
                         name,
                         None,
@@ -247,7 +248,8 @@ pub(super) fn load_file(found: &Found, cfg: &InputConfig) -> (Option<InputFile>,
                         "Parquet input needs neardup built with the `parquet` feature; skipped",
                     ));
                     return (None, problems);
-                };
+                }
+                #[cfg(feature = "parquet")]
                 return (
                     Some(InputFile {
                         path: found.display.clone(),
