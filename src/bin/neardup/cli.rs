@@ -65,7 +65,8 @@ pub enum Command {
     /// passages highlighted, the boilerplate lines by outlet, and what clean removed. Reads the
     /// inputs again (they must not have changed).
     Report(ReportArgs),
-    /// Write shell completions or the man page to stdout.
+    /// Write shell completions or the man page to stdout (`man --dir DIR`: a page per
+    /// subcommand).
     Generate(GenerateArgs),
     /// One stage of a scan split into tasks over a shared work directory, for a cluster (Ray,
     /// Slurm, Kubernetes): plan, then sketch per shard, boilerplate, signatures per shard, exact,
@@ -230,6 +231,11 @@ pub struct GenerateArgs {
     /// `man`, or a shell: bash, zsh, fish, elvish, powershell.
     #[arg(value_name = "WHAT")]
     pub what: String,
+
+    /// With `man`: write a page per subcommand (neardup.1, neardup-scan.1, …) into this
+    /// directory instead of the main page to stdout.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]

@@ -302,6 +302,18 @@ fn run_generate(args: &GenerateArgs) -> Exit {
     use clap::CommandFactory;
     let mut cmd = Cli::command();
     let mut out = Vec::new();
+    if let (true, Some(dir)) = (args.what == "man", &args.dir) {
+        return match std::fs::create_dir_all(dir).and_then(|_| clap_mangen::generate_to(cmd, dir)) {
+            Ok(()) => Exit::Success,
+            Err(e) => {
+                eprintln!(
+                    "neardup: cannot write man pages into {}: {e}",
+                    dir.display()
+                );
+                Exit::Error
+            }
+        };
+    }
     if args.what == "man" {
         if let Err(e) = clap_mangen::Man::new(cmd).render(&mut out) {
             eprintln!("neardup: cannot render the man page: {e}");
