@@ -472,4 +472,24 @@ fn generate_writes_completions_and_a_man_page() {
     let man = neardup().args(["generate", "man"]).output().unwrap();
     assert!(String::from_utf8_lossy(&man.stdout).contains(".TH neardup 1"));
     neardup().args(["generate", "nope"]).assert().code(2);
+    // A page per subcommand, and generate is listed in the help.
+    let dir = tempfile::tempdir().unwrap();
+    neardup()
+        .args(["generate", "man", "--dir"])
+        .arg(dir.path())
+        .assert()
+        .success();
+    for page in [
+        "neardup.1",
+        "neardup-scan.1",
+        "neardup-clean.1",
+        "neardup-report.1",
+    ] {
+        let text = fs::read_to_string(dir.path().join(page)).unwrap();
+        assert!(text.contains(".TH"), "{page}");
+    }
+    neardup()
+        .arg("--help")
+        .assert()
+        .stdout(predicates::str::contains("generate"));
 }
