@@ -362,3 +362,56 @@ fn one_big_jsonl_file_cut_into_four_shards_matches_a_local_scan() {
         s["boilerplate"]
     );
 }
+
+#[test]
+fn html_pages_and_a_warc_crawl_stage_like_a_scan() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mirror = tmp.path().join("mirror");
+    let mut warc = Vec::new();
+    // The fixture articles as pages of two sites (each article on both), and as a crawl.
+    let mut texts: Vec<String> = fs::read_dir(fixture("news"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "txt"))
+        .map(|p| fs::read_to_string(p).unwrap())
+        .collect();
+    texts.sort();
+    for (i, text) in texts.iter().enumerate() {
+        for site in ["a.example", "b.example"] {
+            let body: String = text
+                .lines()
+                .filter(|l| !l.trim().is_empty())
+                .map(|l| format!("<p>{}</p>", l.replace('&', "&amp;").replace('<', "&lt;")))
+                .collect();
+            let page = format!(
+                "<html><head><meta charset=utf-8><title>t{i}</title><script>x<y</script></head><body><ul><li>Home of {site}</li><li>All sections of {site}</li></ul>{body}<footer>Copyright belongs to {site}</footer></body></html>"
+            );
+            let p = mirror.join(site).join(format!("{i:02}.html"));
+            fs::create_dir_all(p.parent().unwrap()).unwrap();
+            fs::write(&p, &page).unwrap();
+            let http = format!("HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\r\n{page}");
+            let rec = format!(
+                "WARC/1.0\r\nWARC-Type: response\r\nWARC-Target-URI: https://{site}/{i}\r\nContent-Type: application/http; msgtype=response\r\nContent-Length: {}\r\n\r\n{http}\r\n\r\n",
+                http.len()
+            );
+            let mut z = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            z.write_all(rec.as_bytes()).unwrap();
+            warc.extend(z.finish().unwrap());
+        }
+    }
+    let crawl = tmp.path().join("crawl.warc.gz");
+    fs::write(&crawl, &warc).unwrap();
+    for (name, input) in [("html", &mirror), ("warc", &crawl)] {
+        let reference = tmp.path().join(format!("ref-{name}"));
+        scan(input, &reference, &[]);
+        assert!(
+            !common::clusters(&reference).is_empty(),
+            "{name}: the copies should cluster"
+        );
+        let work = tmp.path().join(format!("work-{name}"));
+        let p = plan(&work, 3, input, &[]);
+        let out = tmp.path().join(format!("out-{name}"));
+        assert_eq!(run_by_hand(&work, &p, &out), 0);
+        assert_same(&reference, &out);
+    }
+}

@@ -359,7 +359,11 @@ pub(super) fn load_file(found: &Found, cfg: &InputConfig) -> (Option<InputFile>,
             }
         }
     };
-    if format == Format::Jsonl && data.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
+    // A whole-file JSON array (`[ {...}, {...} ]`), not a line that merely starts with `[`.
+    if format == Format::Jsonl
+        && data.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[')
+        && data.iter().rev().find(|b| !b.is_ascii_whitespace()) == Some(&b']')
+    {
         problems.push(problem(
             name,
             None,
