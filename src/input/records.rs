@@ -253,6 +253,14 @@ pub fn csv(
     let col = |name: &str| headers.iter().position(|h| h == name);
     let (text_col, id_col) = (col(text_field), col(id_field));
     let source_col = source_field.and_then(col);
+    if let (Some(f), None) = (source_field, source_col) {
+        problems.push(problem(
+            path,
+            Some(1),
+            ProblemKind::MissingSourceField,
+            format!("no \"{f}\" column in the header; the outlet of every row is the file"),
+        ));
+    }
     let Some(text_col) = text_col else {
         problems.push(problem(
             path,
@@ -555,5 +563,18 @@ mod tests {
             &mut problems,
         );
         assert_eq!(problems[0].kind, ProblemKind::MissingText);
+        // A --source-field the header lacks: a warning, not silence.
+        let mut problems = Vec::new();
+        let data = "id,text\n1,x\n";
+        csv(
+            data.as_bytes(),
+            b',',
+            "t.csv",
+            "text",
+            "id",
+            Some("site"),
+            &mut problems,
+        );
+        assert_eq!(problems[0].kind, ProblemKind::MissingSourceField);
     }
 }
