@@ -1,0 +1,109 @@
+//! Real-news precision: 150 judged (kept, member) pairs from saudinewsnet and reuters21578
+//! (`fixtures/judged/`). Both corpora are scanned again at the defaults; for every judged pair
+//! still in one cluster, its label counts toward the precision of the way it matched now.
+//! Run with `--nocapture` to see the table (README "Quality at the defaults" quotes it).
+
+mod common;
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs;
+
+use common::{clusters, neardup};
+use serde_json::Value;
+
+#[test]
+fn judged_pairs_report_precision_per_match_type() {
+    let judged: Vec<Value> = common::json_lines(&common::fixture("judged/pairs.jsonl"));
+    assert_eq!(judged.len(), 150);
+    let tmp = tempfile::tempdir().unwrap();
+    // (dataset, member id) -> (cluster, matched), and (dataset, id) -> cluster.
+    let mut cluster_of: HashMap<(String, String), u64> = HashMap::new();
+    let mut matched_of: HashMap<(String, String), String> = HashMap::new();
+    for dataset in ["saudinewsnet", "reuters21578"] {
+        let Some(dir) = common::data_dir(dataset) else {
+            return;
+        };
+        let input = tmp.path().join(format!("{dataset}.jsonl"));
+        let lines = common::sample_zst(&dir.join("docs.jsonl.zst"), usize::MAX, 1);
+        fs::write(&input, lines.join("\n") + "\n").unwrap();
+        let out = tmp.path().join(dataset);
+        neardup()
+            .args(["scan", "-q", "-o"])
+            .arg(&out)
+            .arg(&input)
+            .assert()
+            .success();
+        for c in clusters(&out) {
+            let id = c["cluster"].as_u64().unwrap();
+            for m in c["members"].as_array().unwrap() {
+                let key = match &m["id"] {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                cluster_of.insert((dataset.to_string(), key.clone()), id);
+                matched_of.insert(
+                    (dataset.to_string(), key),
+                    m["matched"].as_str().unwrap().to_string(),
+                );
+            }
+        }
+    }
+    // matched -> label -> pairs
+    let mut table: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
+    let mut together = 0;
+    for j in &judged {
+        let d = j["dataset"].as_str().unwrap().to_string();
+        let keep = (d.clone(), j["keep"].as_str().unwrap().to_string());
+        let member = (d.clone(), j["member"].as_str().unwrap().to_string());
+        let (Some(a), Some(b)) = (cluster_of.get(&keep), cluster_of.get(&member)) else {
+            continue;
+        };
+        if a != b {
+            continue;
+        }
+        together += 1;
+        let how = format!("{d} {}", matched_of[&member]);
+        *table
+            .entry(how)
+            .or_default()
+            .entry(j["label"].as_str().unwrap().to_string())
+            .or_default() += 1;
+    }
+    let (mut same, mut plus, mut all) = (0, 0, 0);
+    println!(
+        "judged pairs clustered together: {together} of {}",
+        judged.len()
+    );
+    println!(
+        "{:<28} {:>5} {:>6} {:>6} {:>10} {:>12}",
+        "matched", "pairs", "same", "+other", "different", "precision"
+    );
+    for (how, labels) in &table {
+        let g = |k: &str| labels.get(k).copied().unwrap_or(0);
+        let n: u64 = labels.values().sum();
+        let (s, p, d) = (
+            g("same_story"),
+            g("same_story_plus_other"),
+            g("different_stories"),
+        );
+        println!(
+            "{how:<28} {n:>5} {s:>6} {p:>6} {d:>10} {:>12.2}",
+            (s + p) as f64 / n as f64
+        );
+        same += s;
+        plus += p;
+        all += n;
+    }
+    let precision = (same + plus) as f64 / all as f64;
+    println!(
+        "all: same story {:.2}, same story or plus other {precision:.2}",
+        same as f64 / all as f64
+    );
+    // The sample still describes what the tool does (refresh it if the clusters move away).
+    assert!(
+        together >= 140,
+        "only {together} judged pairs still clustered together"
+    );
+    // A floor under today's precision, so a change that clusters more different stories fails.
+    assert!(precision >= 0.85, "precision {precision:.3}");
+}
