@@ -105,7 +105,7 @@ pub fn print_summary(s: &Summary, out_dir: &std::path::Path) {
         eprintln!("  problems: {}", parts.join(", "));
     }
     eprintln!(
-        "  LSH {}×{} (threshold {}), {} candidate pairs, {} accepted as duplicates",
+        "  LSH {}×{} (threshold {}), {} candidate pairs, {} pairs accepted",
         s.lsh.bands,
         s.lsh.rows,
         s.options.threshold,
