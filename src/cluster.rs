@@ -166,6 +166,9 @@ pub struct ChainStats {
     pub members_not_matching_representative: u64,
     /// Members the representative does not cover: `clean` keeps them.
     pub members_not_covered: u64,
+    /// Of the members the representative covers by shingles, those whose numbers it lacks
+    /// (see [`crate::verify::numbers_covered`]): `clean` keeps them too.
+    pub numbers_not_covered: u64,
 }
 
 /// Two parts of one centre are parts of one story when the smaller has at least this share of its

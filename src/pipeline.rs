@@ -270,6 +270,71 @@ pub fn cluster(
                     .collect()),
             },
         )?;
+        // A member is dropped only when the kept document also has its numbers.
+        let mut clusters = clusters;
+        let mut chains = chains;
+        let pairs: Vec<Pair> = clusters
+            .iter()
+            .flat_map(|c| {
+                let keep = c.members[0].doc.0;
+                c.members
+                    .iter()
+                    .filter(|m| m.drop)
+                    .map(move |m| (keep, m.doc.0))
+            })
+            .collect();
+        let covered = verifier.numbers_cover(&pairs)?;
+        let mut it = covered.into_iter();
+        // Pairs where the kept document lacks the other's numbers: if the other covers it
+        // instead (shingles and numbers), the other is the one to keep.
+        let mut swap: Vec<usize> = Vec::new();
+        for (ci, c) in clusters.iter_mut().enumerate() {
+            let pair = c.members.len() == 2;
+            for m in c.members.iter_mut().filter(|m| m.drop) {
+                if !it.next().unwrap_or(true) {
+                    m.drop = false;
+                    chains.members_not_covered += 1;
+                    chains.numbers_not_covered += 1;
+                    if pair {
+                        swap.push(ci);
+                    }
+                }
+            }
+        }
+        let criterion = cx.cfg.criterion();
+        swap.retain(|&ci| {
+            let m = &clusters[ci].members[1];
+            m.score.swapped().a_covers_b(&criterion)
+        });
+        let reverse: Vec<Pair> = swap
+            .iter()
+            .map(|&ci| {
+                let c = &clusters[ci];
+                (c.members[1].doc.0, c.members[0].doc.0)
+            })
+            .collect();
+        for (&ci, ok) in swap.iter().zip(verifier.numbers_cover(&reverse)?) {
+            if !ok {
+                continue;
+            }
+            let c = &mut clusters[ci];
+            let (keep, other) = (c.members[0], c.members[1]);
+            let s = other.score.swapped();
+            c.members[0] = cluster::Member {
+                doc: other.doc,
+                score: verify::Score::IDENTICAL,
+                matched: verify::MatchKind::Representative,
+                drop: false,
+            };
+            c.members[1] = cluster::Member {
+                doc: keep.doc,
+                score: s,
+                matched: criterion.matches(&s).unwrap_or(other.matched),
+                drop: true,
+            };
+            chains.members_not_covered -= 1;
+            chains.numbers_not_covered -= 1;
+        }
         cx.progress.end();
         Ok(Clustered { clusters, chains })
     })

@@ -283,6 +283,41 @@ impl Verifier<'_> {
         Ok(out)
     }
 
+    /// For each `(keep, member)` pair: whether the kept document has the member's numbers
+    /// (see [`numbers_covered`]). Numbers are the normalised tokens made of digits only.
+    pub fn numbers_cover(&self, pairs: &[Pair]) -> Result<Vec<bool>> {
+        if pairs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut docs: Vec<u32> = pairs.iter().flat_map(|&(a, b)| [a, b]).collect();
+        docs.sort_unstable();
+        docs.dedup();
+        let profile = self.params.profile;
+        let sets: Vec<Vec<u64>> = docs
+            .par_iter()
+            .map_init(
+                || (crate::normalize::Normalizer::new(profile), String::new()),
+                |(norm, buf), &d| {
+                    let text = self.corpus.text(&self.corpus.docs[d as usize], buf);
+                    let mut sink = Digits(Vec::new());
+                    norm.run(text, &mut sink);
+                    let mut v = sink.0;
+                    v.sort_unstable();
+                    v.dedup();
+                    v
+                },
+            )
+            .collect();
+        if self.cancel.load(Ordering::Relaxed) {
+            return Err(Error::Interrupted);
+        }
+        let set_of = |d: u32| &sets[docs.binary_search(&d).expect("doc of a pair")];
+        Ok(pairs
+            .iter()
+            .map(|&(keep, member)| numbers_covered(set_of(keep), set_of(member)))
+            .collect())
+    }
+
     /// Verify candidate pairs; returns the accepted edges (those `criterion` matches).
     /// `estimate(a, b)` gives the MinHash estimate of a pair (e.g. [`crate::Sketches::estimate`]).
     pub fn verify_candidates(
@@ -331,6 +366,27 @@ impl Verifier<'_> {
         progress.end();
         Ok((edges, stats))
     }
+}
+
+/// Collects the hashes of tokens made of ASCII digits only.
+struct Digits(Vec<u64>);
+
+impl crate::normalize::TokenSink for Digits {
+    fn token(&mut self, token: &str) {
+        if token.bytes().all(|b| b.is_ascii_digit()) {
+            self.0.push(xxhash_rust::xxh3::xxh3_64(token.as_bytes()));
+        }
+    }
+}
+
+/// Whether a kept document (`keep`, sorted number hashes) covers a member's numbers: at most a
+/// quarter of the member's distinct numbers are missing from it. Two texts from one template
+/// (two companies' dividend notices, two weeks' shipment reports, two relief flights) differ
+/// exactly in their numbers: the member's facts are not in the kept one, so `clean` keeps it.
+/// A member without numbers is covered.
+pub fn numbers_covered(keep: &[u64], member: &[u64]) -> bool {
+    let missing = member.len() - intersection_len(keep, member);
+    missing * 4 <= member.len()
 }
 
 #[cfg(test)]
@@ -416,5 +472,32 @@ mod tests {
         assert_eq!(s.containment(), 1.0);
         assert_eq!((s.a_in_b, s.b_in_a), (1.0, 0.2));
         assert!((s.jaccard - 0.2).abs() < 1e-12);
+    }
+
+    #[test]
+    fn a_member_is_covered_only_when_the_kept_document_has_its_numbers() {
+        let h = |s: &[&str]| {
+            let mut v: Vec<u64> = s
+                .iter()
+                .map(|x| xxhash_rust::xxh3::xxh3_64(x.as_bytes()))
+                .collect();
+            v.sort_unstable();
+            v
+        };
+        // Two dividend notices from one template: 13 is not in the kept one.
+        assert!(!numbers_covered(&h(&["25", "30", "16"]), &h(&["25", "13"])));
+        // A reprint that dropped one of four figures, and one without numbers: covered.
+        assert!(numbers_covered(
+            &h(&["2015", "10", "3", "7"]),
+            &h(&["2015", "10", "3"])
+        ));
+        // One of four may be missing, not one of three.
+        assert!(numbers_covered(
+            &h(&["1", "2", "3", "4"]),
+            &h(&["1", "2", "3", "9"])
+        ));
+        assert!(!numbers_covered(&h(&["1", "2", "3"]), &h(&["1", "2", "9"])));
+        assert!(numbers_covered(&h(&["5"]), &[]));
+        assert!(!numbers_covered(&[], &h(&["5"])));
     }
 }

@@ -774,3 +774,42 @@ fn clean_from_an_earlier_clean_report_reuses_its_scan() {
         );
     }
 }
+
+#[test]
+fn clean_keeps_template_twins_whose_numbers_differ() {
+    let tmp = tempfile::tempdir().unwrap();
+    let f = tmp.path().join("wire.jsonl");
+    // Two notices from one template that differ in a date (similar enough by shingles to be
+    // one cluster), and a true repeat of the first.
+    let lead = "The board declared its regular quarterly dividend payable to shareholders of \
+                record, the company said in a statement issued after the market closed.";
+    let a = format!("{lead} Qtly div 25 cts vs 25 cts prior Pay April 30 Record April 16");
+    let b = format!("{lead} Qtly div 25 cts vs 25 cts prior Pay May 14 Record April 30");
+    fs::write(
+        &f,
+        format!(
+            "{}\n{}\n{}\n",
+            serde_json::json!({"id": "combustion", "text": a}),
+            serde_json::json!({"id": "knight-ridder", "text": b}),
+            serde_json::json!({"id": "combustion-again", "text": a}),
+        ),
+    )
+    .unwrap();
+    let out = tmp.path().join("out");
+    neardup()
+        .args(["clean", "-q", "-o"])
+        .arg(&out)
+        .arg(&f)
+        .assert()
+        .success();
+    let kept: Vec<String> = json_lines(&out.join("wire.jsonl"))
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(kept, ["combustion", "knight-ridder"]);
+    let s = summary(&out.join(".neardup"));
+    assert_eq!(
+        s["scan"]["clusters"]["chaining_guard"]["numbers_not_covered"],
+        1
+    );
+}
