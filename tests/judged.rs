@@ -19,6 +19,7 @@ fn judged_pairs_report_precision_per_match_type() {
     // (dataset, member id) -> (cluster, matched), and (dataset, id) -> cluster.
     let mut cluster_of: HashMap<(String, String), u64> = HashMap::new();
     let mut matched_of: HashMap<(String, String), String> = HashMap::new();
+    let mut dropped: HashMap<(String, String), bool> = HashMap::new();
     for dataset in ["saudinewsnet", "reuters21578"] {
         let Some(dir) = common::data_dir(dataset) else {
             return;
@@ -41,6 +42,7 @@ fn judged_pairs_report_precision_per_match_type() {
                     other => other.to_string(),
                 };
                 cluster_of.insert((dataset.to_string(), key.clone()), id);
+                dropped.insert((dataset.to_string(), key.clone()), m["drop"] == true);
                 matched_of.insert(
                     (dataset.to_string(), key),
                     m["matched"].as_str().unwrap().to_string(),
@@ -51,6 +53,8 @@ fn judged_pairs_report_precision_per_match_type() {
     // matched -> label -> pairs
     let mut table: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
     let mut together = 0;
+    // Judged pairs of different stories where `clean` would drop one of the two.
+    let mut lost = 0;
     for j in &judged {
         let d = j["dataset"].as_str().unwrap().to_string();
         let keep = (d.clone(), j["keep"].as_str().unwrap().to_string());
@@ -62,6 +66,11 @@ fn judged_pairs_report_precision_per_match_type() {
             continue;
         }
         together += 1;
+        if j["label"] == "different_stories"
+            && (dropped.get(&member) == Some(&true) || dropped.get(&keep) == Some(&true))
+        {
+            lost += 1;
+        }
         let how = format!("{d} {}", matched_of[&member]);
         *table
             .entry(how)
@@ -98,6 +107,13 @@ fn judged_pairs_report_precision_per_match_type() {
     println!(
         "all: same story {:.2}, same story or plus other {precision:.2}",
         same as f64 / all as f64
+    );
+    println!("different-story pairs where clean drops one: {lost}");
+    // `clean` keeps template twins whose numbers differ: 3 of the 19 judged different-story
+    // pairs still lose one side (their numbers agree), 9 did before the numbers rule.
+    assert!(
+        lost <= 3,
+        "{lost} different-story pairs lose a document to clean"
     );
     // The sample still describes what the tool does (refresh it if the clusters move away).
     assert!(
