@@ -54,7 +54,9 @@ fn ratio(a: u64, b: u64) -> f64 {
     if b == 0 { 1.0 } else { a as f64 / b as f64 }
 }
 
-fn read_lines(path: &Path) -> Result<Vec<(usize, serde_json::Value)>> {
+/// The non-blank lines of a JSON Lines file with their 1-based numbers; a malformed line is a
+/// [`DataError`] naming the file and line.
+pub(crate) fn read_lines(path: &Path) -> Result<Vec<(usize, serde_json::Value)>> {
     let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
         path: path.to_path_buf(),
         source,

@@ -73,24 +73,12 @@ pub struct ReportStats {
     pub bytes: u64,
 }
 
+/// The JSON values of a JSON Lines file (one reader for every JSON Lines artefact).
 fn read_json_lines(path: &Path) -> Result<Vec<Value>> {
-    let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    text.lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-        .map(|(i, l)| {
-            serde_json::from_str(l).map_err(|e| {
-                Error::Data(DataError {
-                    path: path.to_path_buf(),
-                    line: i as u64 + 1,
-                    message: format!("invalid JSON: {e}"),
-                })
-            })
-        })
-        .collect()
+    Ok(crate::eval::read_lines(path)?
+        .into_iter()
+        .map(|(_, v)| v)
+        .collect())
 }
 
 /// The scan options that decide how inputs are read, as the summary recorded them.

@@ -284,7 +284,8 @@ impl Verifier<'_> {
     }
 
     /// For each `(keep, member)` pair: whether the kept document has the member's numbers
-    /// (see [`numbers_covered`]). Numbers are the normalised tokens made of digits only.
+    /// (see [`numbers_covered`]). Numbers are the words made of digits only (see
+    /// [`numbers_of`]).
     pub fn numbers_cover(&self, pairs: &[Pair]) -> Result<Vec<bool>> {
         if pairs.is_empty() {
             return Ok(Vec::new());
@@ -292,21 +293,13 @@ impl Verifier<'_> {
         let mut docs: Vec<u32> = pairs.iter().flat_map(|&(a, b)| [a, b]).collect();
         docs.sort_unstable();
         docs.dedup();
-        let profile = self.params.profile;
         let sets: Vec<Vec<u64>> = docs
             .par_iter()
-            .map_init(
-                || (crate::normalize::Normalizer::new(profile), String::new()),
-                |(norm, buf), &d| {
-                    let text = self.corpus.text(&self.corpus.docs[d as usize], buf);
-                    let mut sink = Digits(Vec::new());
-                    norm.run(text, &mut sink);
-                    let mut v = sink.0;
-                    v.sort_unstable();
-                    v.dedup();
-                    v
-                },
-            )
+            .map_init(String::new, |buf, &d| {
+                let mut v = Vec::new();
+                numbers_of(self.corpus.text(&self.corpus.docs[d as usize], buf), &mut v);
+                v
+            })
             .collect();
         if self.cancel.load(Ordering::Relaxed) {
             return Err(Error::Interrupted);
@@ -369,14 +362,59 @@ impl Verifier<'_> {
 }
 
 /// Collects the hashes of tokens made of ASCII digits only.
-struct Digits(Vec<u64>);
-
-impl crate::normalize::TokenSink for Digits {
-    fn token(&mut self, token: &str) {
-        if token.bytes().all(|b| b.is_ascii_digit()) {
-            self.0.push(xxhash_rust::xxh3::xxh3_64(token.as_bytes()));
+/// The numbers of `text` into `out` (sorted, unique hashes): every run of digits that is a word
+/// of its own (no letter or digit of another script right before or after it), with
+/// Arabic-Indic, Persian and full-width digits read as ASCII ones (as the normaliser folds
+/// them). A scan of the bytes that decodes characters only around digits: a number is a number
+/// whatever the case or diacritics of the words around it.
+pub fn numbers_of(text: &str, out: &mut Vec<u64>) {
+    /// The ASCII digit at byte `i` and its width in bytes.
+    fn digit_at(b: &[u8], i: usize) -> Option<(u8, usize)> {
+        match b[i] {
+            d @ b'0'..=b'9' => Some((d, 1)),
+            0xD9 => match b.get(i + 1) {
+                Some(&x @ 0xA0..=0xA9) => Some((b'0' + x - 0xA0, 2)), // U+0660..U+0669
+                _ => None,
+            },
+            0xDB => match b.get(i + 1) {
+                Some(&x @ 0xB0..=0xB9) => Some((b'0' + x - 0xB0, 2)), // U+06F0..U+06F9
+                _ => None,
+            },
+            0xEF => match (b.get(i + 1), b.get(i + 2)) {
+                (Some(0xBC), Some(&x @ 0x90..=0x99)) => Some((b'0' + x - 0x90, 3)), // U+FF10..
+                _ => None,
+            },
+            _ => None,
         }
     }
+    out.clear();
+    let b = text.as_bytes();
+    let mut run = [0u8; 32];
+    let mut i = 0;
+    while i < b.len() {
+        if digit_at(b, i).is_none() {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        let mut len = 0;
+        while let Some((d, w)) = (i < b.len()).then(|| digit_at(b, i)).flatten() {
+            if len < run.len() {
+                run[len] = d;
+            }
+            len += 1;
+            i += w;
+        }
+        let alnum = |c: Option<char>| c.is_some_and(char::is_alphanumeric);
+        if len <= run.len()
+            && !alnum(text[..start].chars().next_back())
+            && !alnum(text[i..].chars().next())
+        {
+            out.push(xxhash_rust::xxh3::xxh3_64(&run[..len]));
+        }
+    }
+    out.sort_unstable();
+    out.dedup();
 }
 
 /// Whether a kept document (`keep`, sorted number hashes) covers a member's numbers: at most a
@@ -499,5 +537,19 @@ mod tests {
         assert!(!numbers_covered(&h(&["1", "2", "3"]), &h(&["1", "2", "9"])));
         assert!(numbers_covered(&h(&["5"]), &[]));
         assert!(!numbers_covered(&[], &h(&["5"])));
+    }
+
+    #[test]
+    fn numbers_are_digit_only_words_with_arabic_digits_folded() {
+        let mut a = Vec::new();
+        numbers_of(
+            "Pay April 30, record ١٦; PageV01P023 and 3rd, 2015-07",
+            &mut a,
+        );
+        let mut b = Vec::new();
+        numbers_of("2015 07 16 30", &mut b);
+        assert_eq!(a, b);
+        numbers_of("no numbers here, only words", &mut a);
+        assert!(a.is_empty());
     }
 }

@@ -307,9 +307,20 @@ pub(crate) struct Assembler {
 }
 
 impl Assembler {
-    pub(crate) fn new(corpus: Corpus) -> Self {
+    /// An empty corpus holding `problems` found before any file was read.
+    pub(crate) fn new(problems: Vec<Problem>, skipped_files: u64) -> Self {
         Assembler {
-            corpus,
+            corpus: Corpus {
+                files: Vec::new(),
+                docs: Vec::new(),
+                owned: Vec::new(),
+                outlets: Vec::new(),
+                outlet_known: Vec::new(),
+                doc_outlet: Vec::new(),
+                problems,
+                skipped_documents: 0,
+                skipped_files,
+            },
             source_ids: Default::default(),
         }
     }

@@ -251,17 +251,14 @@ pub(super) fn load_file(found: &Found, cfg: &InputConfig) -> (Option<InputFile>,
                 }
                 #[cfg(feature = "parquet")]
                 return (
-                    Some(InputFile {
-                        path: found.display.clone(),
-                        id_base: found.id_base.clone(),
-                        from_dir: found.from_dir,
-                        format: Format::Records,
-                        compression: Compression::None,
-                        mapped: false,
-                        disk_bytes: len,
-                        data: Data::Owned(records),
-                        rel: found.rel.clone(),
-                    }),
+                    Some(loaded(
+                        found,
+                        Format::Records,
+                        Compression::None,
+                        false,
+                        len,
+                        Data::Owned(records),
+                    )),
                     problems,
                 );
             }
@@ -310,17 +307,14 @@ pub(super) fn load_file(found: &Found, cfg: &InputConfig) -> (Option<InputFile>,
                     }
                 }
                 return (
-                    Some(InputFile {
-                        path: found.display.clone(),
-                        id_base: found.id_base.clone(),
-                        from_dir: found.from_dir,
-                        format: Format::Records,
+                    Some(loaded(
+                        found,
+                        Format::Records,
                         compression,
-                        mapped: false,
-                        disk_bytes: len,
-                        data: Data::Owned(records),
-                        rel: found.rel.clone(),
-                    }),
+                        false,
+                        len,
+                        Data::Owned(records),
+                    )),
                     problems,
                 );
             }
@@ -373,19 +367,31 @@ pub(super) fn load_file(found: &Found, cfg: &InputConfig) -> (Option<InputFile>,
         return (None, problems);
     }
     (
-        Some(InputFile {
-            path: found.display.clone(),
-            id_base: found.id_base.clone(),
-            from_dir: found.from_dir,
-            format,
-            compression,
-            mapped,
-            disk_bytes,
-            data,
-            rel: found.rel.clone(),
-        }),
+        Some(loaded(found, format, compression, mapped, disk_bytes, data)),
         problems,
     )
+}
+
+/// The input file `found` as read.
+fn loaded(
+    found: &Found,
+    format: Format,
+    compression: Compression,
+    mapped: bool,
+    disk_bytes: u64,
+    data: Data,
+) -> InputFile {
+    InputFile {
+        path: found.display.clone(),
+        id_base: found.id_base.clone(),
+        from_dir: found.from_dir,
+        format,
+        compression,
+        mapped,
+        disk_bytes,
+        data,
+        rel: found.rel.clone(),
+    }
 }
 
 /// Read up to `buf.len()` bytes (fewer only at the end of the stream).

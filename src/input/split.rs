@@ -64,17 +64,7 @@ pub(crate) fn build(
         .enumerate()
         .map(|(i, f)| index_file(i as u32, f, cfg, ranges.get(i).cloned().flatten()))
         .collect();
-    let mut asm = Assembler::new(Corpus {
-        files: Vec::new(),
-        docs: Vec::new(),
-        owned: Vec::new(),
-        outlets: Vec::new(),
-        outlet_known: Vec::new(),
-        doc_outlet: Vec::new(),
-        problems: std::mem::take(&mut problems),
-        skipped_documents: 0,
-        skipped_files,
-    });
+    let mut asm = Assembler::new(std::mem::take(&mut problems), skipped_files);
     for (file_pieces, file) in pieces.into_iter().zip(&files) {
         let mut line_base = 0u64;
         for mut p in file_pieces {

@@ -113,21 +113,12 @@ impl Work {
         shards: std::ops::Range<usize>,
         full: bool,
     ) -> Result<(Corpus, Vec<InputFingerprint>)> {
-        let mut asm = Assembler::new(Corpus {
-            files: Vec::new(),
-            docs: Vec::new(),
-            owned: Vec::new(),
-            outlets: Vec::new(),
-            outlet_known: Vec::new(),
-            doc_outlet: Vec::new(),
-            problems: if full {
-                self.plan.discovery_problems.clone()
-            } else {
-                Vec::new()
-            },
-            skipped_documents: 0,
-            skipped_files: 0,
-        });
+        let problems = if full {
+            self.plan.discovery_problems.clone()
+        } else {
+            Vec::new()
+        };
+        let mut asm = Assembler::new(problems, 0);
         // For a file cut into ranges: lines before the next range, and where the last range ended.
         let mut cont = (0u64, 0u64);
         let mut record_problems = Vec::new();
