@@ -28,10 +28,10 @@ fn corpus() -> Vec<String> {
     )
     .unwrap();
     for line in wire.lines() {
-        if let Ok(v) = serde_json::from_str::<serde_json::Value>(line) {
-            if let Some(t) = v["text"].as_str() {
-                docs.push(t.to_string());
-            }
+        if let Ok(v) = serde_json::from_str::<serde_json::Value>(line)
+            && let Some(t) = v["text"].as_str()
+        {
+            docs.push(t.to_string());
         }
     }
     let mut out = Vec::new();

@@ -130,7 +130,7 @@ fn page_a(a: &Article) -> String {
 /// article, windows-1256.
 fn page_b(a: &Article, i: usize) -> Vec<u8> {
     let mut paras = a.paragraphs.clone();
-    if i % 3 == 0 && paras.len() > 3 {
+    if i.is_multiple_of(3) && paras.len() > 3 {
         paras.pop();
     }
     paras[0] = format!("الرياض - المصدر: {}", paras[0]);
