@@ -161,6 +161,10 @@ pub struct ChainStats {
     /// Documents contained in a centre that were kept out of its cluster because they share
     /// nothing with the cluster's other parts (the other story of a page carrying two).
     pub parts_split_off: u64,
+    /// Documents holding a centre that holds less than they do (the centre is a piece of them)
+    /// that were kept out of its cluster because they do not match the biggest such document:
+    /// two articles quoting one statement or one shared paragraph.
+    pub containers_split_off: u64,
     /// Members that match their cluster's centre but not the kept representative (`matched`
     /// is `via_centre`).
     pub members_not_matching_representative: u64,
@@ -289,6 +293,14 @@ pub(crate) fn center_clusters(
     // they overlap in the centre and need no check (an edited copy and a heavy excerpt of one
     // article that share few shingles with each other, each much of the article).
     let overlap_certain = |x: f64, y: f64| x + y - 1.0 >= PART_OVERLAP * x.min(y);
+    // A container of the centre (`s` scores (centre, d)): the centre lies inside `d` at the
+    // containment threshold, while `d` is neither inside the centre nor a Jaccard match — the
+    // centre is a piece of it (a teaser, a shared paragraph, a statement quoted in full).
+    let is_container = |s: &Score| {
+        criterion
+            .containment
+            .is_some_and(|c| s.a_in_b >= c && s.b_in_a < c && s.jaccard < criterion.jaccard)
+    };
     let mut first_round = true;
     // Built clusters: the centre first, each member with its score from the centre.
     let mut built: Vec<Vec<(u32, Score)>> = Vec::new();
@@ -303,6 +315,8 @@ pub(crate) fn center_clusters(
         let mut rest: Vec<Vec<u32>> = Vec::with_capacity(active.len());
         let mut anchor_pairs = Vec::new();
         let mut anchors: Vec<Option<(u32, f64)>> = Vec::with_capacity(active.len());
+        let mut bigs: Vec<Option<u32>> = Vec::with_capacity(active.len());
+        let mut container_pairs = Vec::new();
         for c in &active {
             let centre = c[0];
             let mut m = vec![(centre, Score::IDENTICAL)];
@@ -328,30 +342,71 @@ pub(crate) fn center_clusters(
                         .map(|&(d, _)| (a, d)),
                 );
             }
+            // The biggest container, when the centre lies inside two or more members.
+            let containers: Vec<u32> = m[1..]
+                .iter()
+                .filter(|(_, s)| is_container(s))
+                .map(|&(d, _)| d)
+                .collect();
+            let big = (containers.len() > 1)
+                .then(|| {
+                    containers
+                        .iter()
+                        .copied()
+                        .max_by_key(|&d| (tokens[d as usize], std::cmp::Reverse(d)))
+                })
+                .flatten();
+            if let Some(b) = big {
+                container_pairs.extend(containers.iter().filter(|&&d| d != b).map(|&d| (b, d)));
+            }
             anchors.push(anchor);
+            bigs.push(big);
             matched.push(m);
             rest.push(r);
         }
         let mut from_anchor = scores_of(&anchor_pairs)?.into_iter();
+        let mut from_big = scores_of(&container_pairs)?.into_iter();
         let mut next = Vec::new();
-        for (((mut members, anchor), mut r), comp) in
-            matched.into_iter().zip(anchors).zip(rest).zip(&active)
+        for ((((mut members, anchor), big), mut r), comp) in matched
+            .into_iter()
+            .zip(anchors)
+            .zip(bigs)
+            .zip(rest)
+            .zip(&active)
         {
-            if let Some((a, share)) = anchor {
+            if anchor.is_some() || big.is_some() {
                 let centre = members[0].0;
                 let mut kept = Vec::with_capacity(members.len());
                 let mut split = false;
                 for (d, s) in members {
                     // Copies and parts of one story share much of it; two stories of one page
                     // share next to nothing. One score per member that needed one, in order.
-                    let fits = d == centre
-                        || d == a
-                        || overlap_certain(s.a_in_b, share)
-                        || from_anchor.next().unwrap_or(Score::NONE).containment() >= PART_OVERLAP;
-                    if fits {
+                    let fits_part = match anchor {
+                        Some((a, share)) => {
+                            d == centre
+                                || d == a
+                                || overlap_certain(s.a_in_b, share)
+                                || from_anchor.next().unwrap_or(Score::NONE).containment()
+                                    >= PART_OVERLAP
+                        }
+                        None => true,
+                    };
+                    // Two documents that each hold the centre share that piece; they are one
+                    // story only if they match each other.
+                    let fits_container = match big {
+                        Some(b) if d != b && is_container(&s) => criterion
+                            .matches(&from_big.next().unwrap_or(Score::NONE))
+                            .is_some(),
+                        _ => true,
+                    };
+                    if fits_part && fits_container {
                         kept.push((d, s));
                     } else {
-                        stats.parts_split_off += 1;
+                        if fits_part {
+                            stats.containers_split_off += 1;
+                        } else {
+                            stats.parts_split_off += 1;
+                        }
                         r.push(d);
                         split = true;
                     }
@@ -462,6 +517,13 @@ pub(crate) fn center_clusters(
             let drop = s.a_covers_b(criterion);
             if !drop {
                 stats.members_not_covered += 1;
+                let shingles_only = Score {
+                    b_numbers_in_a: true,
+                    ..s
+                };
+                if shingles_only.a_covers_b(criterion) {
+                    stats.numbers_not_covered += 1;
+                }
             }
             members.push(Member {
                 doc: DocId(d),
@@ -506,6 +568,9 @@ mod tests {
             b_in_a: j,
             size_a: 100,
             size_b: 100,
+            a_numbers_in_b: true,
+            b_numbers_in_a: true,
+            numbers_agree: true,
         }
     }
 
@@ -743,5 +808,34 @@ mod tests {
         .unwrap()
         .0;
         assert_eq!(only_copies[0].kind, ClusterKind::Exact);
+    }
+
+    #[test]
+    fn two_articles_quoting_one_piece_are_not_one_story() {
+        // 0: a statement of 40 shingles (the centre: both articles hold it); 1 and 2: two
+        // articles quoting it in full, otherwise unrelated; 3: a light edit of article 1.
+        let piece: Vec<u64> = (0..40).collect();
+        let with = |extra: std::ops::Range<u64>| -> Vec<u64> {
+            let mut v: Vec<u64> = piece.iter().copied().chain(extra).collect();
+            v.sort_unstable();
+            v
+        };
+        let sets = vec![
+            piece.clone(),
+            with(1000..1100),
+            with(2000..2100),
+            with(1000..1090),
+        ];
+        let (c, stats) = cluster_sets(&sets, KeepPolicy::Longest);
+        // Article 2 leaves: it matches the statement, not article 1, the biggest holder.
+        assert_eq!(ids(&c), vec![vec![1, 0, 3]]);
+        assert_eq!(stats.containers_split_off, 1);
+        // Holders that match each other are one story: 1 and 3 both stay.
+        let (c, stats) = cluster_sets(
+            &[sets[0].clone(), sets[1].clone(), sets[3].clone()],
+            KeepPolicy::Longest,
+        );
+        assert_eq!(ids(&c), vec![vec![1, 0, 2]]);
+        assert_eq!(stats.containers_split_off, 0);
     }
 }

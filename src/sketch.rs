@@ -275,15 +275,32 @@ impl Sketcher {
     /// The sorted, deduplicated shingle hashes of one text (for exact verification), leaving out
     /// lines whose hash is in `exclude`.
     pub fn shingle_set(&mut self, text: &str, exclude: &[u64], out: &mut Vec<u64>) {
-        out.clear();
+        let mut sets = crate::verify::DocSets {
+            shingles: std::mem::take(out),
+            numbers: Vec::new(),
+        };
+        self.doc_sets(text, exclude, &mut sets);
+        *out = sets.shingles;
+    }
+
+    /// The sorted, deduplicated shingle and number hashes of one text (for exact verification):
+    /// shingles leave out lines whose hash is in `exclude`, numbers come from every line (a
+    /// line such as `Pay April 30` repeats across a template family, and it is their data).
+    pub fn doc_sets(&mut self, text: &str, exclude: &[u64], out: &mut crate::verify::DocSets) {
+        out.shingles.clear();
+        out.numbers.clear();
         self.shingler.reset();
-        let shingler = &mut self.shingler;
+        let (shingler, shingles, numbers) =
+            (&mut self.shingler, &mut out.shingles, &mut out.numbers);
         Self::for_each_kept_line(&mut self.normalizer, &mut self.line, text, exclude, |l| {
-            Self::feed_shingles(shingler, l, &mut |h| out.push(h));
+            Self::feed_shingles(shingler, l, &mut |h| shingles.push(h));
         });
-        self.shingler.finish(&mut |h| out.push(h));
-        out.sort_unstable();
-        out.dedup();
+        crate::verify::push_numbers(text, numbers);
+        self.shingler.finish(&mut |h| shingles.push(h));
+        for v in [shingles, numbers] {
+            v.sort_unstable();
+            v.dedup();
+        }
     }
 }
 

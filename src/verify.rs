@@ -44,6 +44,12 @@ pub struct Score {
     pub size_a: u32,
     /// Distinct shingles of `b`.
     pub size_b: u32,
+    /// `a`'s numbers are in `b` (at most a quarter missing, see [`numbers_covered`]).
+    pub a_numbers_in_b: bool,
+    /// `b`'s numbers are in `a`.
+    pub b_numbers_in_a: bool,
+    /// The two texts state the same facts (see [`numbers_agree`]).
+    pub numbers_agree: bool,
 }
 
 impl Score {
@@ -54,6 +60,9 @@ impl Score {
         b_in_a: 1.0,
         size_a: u32::MAX,
         size_b: u32::MAX,
+        a_numbers_in_b: true,
+        b_numbers_in_a: true,
+        numbers_agree: true,
     };
 
     /// No overlap at all (also: a pair that could not be scored).
@@ -63,6 +72,9 @@ impl Score {
         b_in_a: 0.0,
         size_a: 0,
         size_b: 0,
+        a_numbers_in_b: true,
+        b_numbers_in_a: true,
+        numbers_agree: true,
     };
 
     /// Containment of the smaller in the larger: `|A∩B| / min(|A|,|B|)`.
@@ -83,17 +95,21 @@ impl Score {
             b_in_a: self.a_in_b,
             size_a: self.size_b,
             size_b: self.size_a,
+            a_numbers_in_b: self.b_numbers_in_a,
+            b_numbers_in_a: self.a_numbers_in_b,
+            numbers_agree: self.numbers_agree,
         }
     }
 
-    /// Whether `a` covers `b`: `b` is redundant once `a` is kept. Jaccard at or above the
-    /// threshold, or (with containment on) `b` inside `a` at or above the containment threshold
-    /// with `b` big enough for containment to count.
+    /// Whether `a` covers `b`: `b` is redundant once `a` is kept. `b`'s numbers are in `a`,
+    /// and Jaccard is at or above the threshold, or (with containment on) `b` is inside `a` at
+    /// or above the containment threshold with `b` big enough for containment to count.
     pub fn a_covers_b(&self, criterion: &Criterion) -> bool {
-        self.jaccard >= criterion.jaccard
-            || criterion
-                .containment
-                .is_some_and(|c| self.b_in_a >= c && self.size_b >= MIN_CONTAINMENT_SHINGLES)
+        self.b_numbers_in_a
+            && (self.jaccard >= criterion.jaccard
+                || criterion
+                    .containment
+                    .is_some_and(|c| self.b_in_a >= c && self.size_b >= MIN_CONTAINMENT_SHINGLES))
     }
 }
 
@@ -118,6 +134,9 @@ pub use crate::config::Criterion;
 impl Criterion {
     /// Whether a pair with this score is a duplicate, and why.
     pub fn matches(&self, s: &Score) -> Option<MatchKind> {
+        if !s.numbers_agree {
+            return None;
+        }
         if s.jaccard >= self.jaccard {
             return Some(MatchKind::Jaccard);
         }
@@ -150,6 +169,10 @@ pub(crate) fn estimate_score(a: &[u32], b: &[u32], size_a: u32, size_b: u32) -> 
         b_in_a: (inter / sb).min(1.0),
         size_a,
         size_b,
+        // Signatures carry no numbers: an estimate never rejects for them.
+        a_numbers_in_b: true,
+        b_numbers_in_a: true,
+        numbers_agree: true,
     }
 }
 
@@ -196,7 +219,8 @@ pub fn intersection_len(a: &[u64], b: &[u64]) -> usize {
     n
 }
 
-/// Exact Jaccard and containment of two sorted, deduplicated shingle sets.
+/// Exact Jaccard and containment of two sorted, deduplicated shingle sets (numbers not
+/// compared: both flags set).
 pub fn score_sets(a: &[u64], b: &[u64]) -> Score {
     let (size_a, size_b) = (a.len() as u32, b.len() as u32);
     if a.is_empty() || b.is_empty() {
@@ -214,6 +238,27 @@ pub fn score_sets(a: &[u64], b: &[u64]) -> Score {
         b_in_a: inter / size_b as f64,
         size_a,
         size_b,
+        a_numbers_in_b: true,
+        b_numbers_in_a: true,
+        numbers_agree: true,
+    }
+}
+
+/// What exact verification compares of one document: its shingles and its numbers (both
+/// sorted, deduplicated hashes, from the lines that are not boilerplate).
+#[derive(Clone, Debug, Default)]
+pub struct DocSets {
+    pub shingles: Vec<u64>,
+    pub numbers: Vec<u64>,
+}
+
+/// The exact score of two documents: shingle sets and numbers.
+pub fn score_docs(a: &DocSets, b: &DocSets) -> Score {
+    Score {
+        a_numbers_in_b: numbers_covered(&b.numbers, &a.numbers),
+        b_numbers_in_a: numbers_covered(&a.numbers, &b.numbers),
+        numbers_agree: numbers_agree(a, b),
+        ..score_sets(&a.shingles, &b.shingles)
     }
 }
 
@@ -256,59 +301,34 @@ impl Verifier<'_> {
             for &d in &docs {
                 in_batch[d as usize] = false;
             }
-            let sets: Vec<Vec<u64>> = docs
+            let sets: Vec<DocSets> = docs
                 .par_iter()
                 .map_init(
-                    || (Sketcher::new(params), Vec::new()),
+                    || (Sketcher::new(params), DocSets::default()),
                     |(sk, scratch), &d| {
                         let mut buf = std::mem::take(&mut sk.text_buf);
                         let text = corpus.text(&corpus.docs[d as usize], &mut buf);
-                        // Built in a reused buffer, then one exact-size allocation: no chain of
+                        // Built in reused buffers, then exact-size allocations: no chain of
                         // reallocations per document (which contend in the allocator).
-                        sk.shingle_set(text, self.exclude, scratch);
+                        sk.doc_sets(text, self.exclude, scratch);
                         sk.text_buf = buf;
-                        scratch.to_vec()
+                        DocSets {
+                            shingles: scratch.shingles.to_vec(),
+                            numbers: scratch.numbers.to_vec(),
+                        }
                     },
                 )
                 .collect();
             let set_of = |d: u32| &sets[docs.binary_search(&d).expect("doc in batch")];
             let scored: Vec<Score> = pairs[start..end]
                 .par_iter()
-                .map(|&(a, b)| score_sets(set_of(a), set_of(b)))
+                .map(|&(a, b)| score_docs(set_of(a), set_of(b)))
                 .collect();
             out.extend(scored);
             progress.advance((end - start) as u64);
             start = end;
         }
         Ok(out)
-    }
-
-    /// For each `(keep, member)` pair: whether the kept document has the member's numbers
-    /// (see [`numbers_covered`]). Numbers are the words made of digits only (see
-    /// [`numbers_of`]).
-    pub fn numbers_cover(&self, pairs: &[Pair]) -> Result<Vec<bool>> {
-        if pairs.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut docs: Vec<u32> = pairs.iter().flat_map(|&(a, b)| [a, b]).collect();
-        docs.sort_unstable();
-        docs.dedup();
-        let sets: Vec<Vec<u64>> = docs
-            .par_iter()
-            .map_init(String::new, |buf, &d| {
-                let mut v = Vec::new();
-                numbers_of(self.corpus.text(&self.corpus.docs[d as usize], buf), &mut v);
-                v
-            })
-            .collect();
-        if self.cancel.load(Ordering::Relaxed) {
-            return Err(Error::Interrupted);
-        }
-        let set_of = |d: u32| &sets[docs.binary_search(&d).expect("doc of a pair")];
-        Ok(pairs
-            .iter()
-            .map(|&(keep, member)| numbers_covered(set_of(keep), set_of(member)))
-            .collect())
     }
 
     /// Verify candidate pairs; returns the accepted edges (those `criterion` matches).
@@ -361,16 +381,25 @@ impl Verifier<'_> {
     }
 }
 
-/// Collects the hashes of tokens made of ASCII digits only.
-/// The numbers of `text` into `out` (sorted, unique hashes): every run of digits that is a word
-/// of its own (no letter or digit of another script right before or after it), with
-/// Arabic-Indic, Persian and full-width digits read as ASCII ones (as the normaliser folds
-/// them). A scan of the bytes that decodes characters only around digits: a number is a number
-/// whatever the case or diacritics of the words around it.
+/// The numbers of `text` into `out` (sorted, unique hashes); see [`push_numbers`].
 pub fn numbers_of(text: &str, out: &mut Vec<u64>) {
+    out.clear();
+    push_numbers(text, out);
+    out.sort_unstable();
+    out.dedup();
+}
+
+/// Appends the hashes of the numbers in `text` to `out` (unsorted): every run of digits that is
+/// a word of its own (no letter or digit of another script right before or after it), with
+/// Arabic-Indic, Persian and full-width digits read as ASCII ones (as the normaliser folds
+/// them). Digit groups joined by one decimal or thousands separator (`.` `,` `٫` `٬`) are one
+/// number, whichever separator is used: `1,518,700`, `2.65` and `٢٫٦٥` are one number each, so
+/// `2.65` and `2.40` differ. A scan of the bytes that decodes characters only around digits: a
+/// number is a number whatever the case or diacritics of the words around it.
+pub fn push_numbers(text: &str, out: &mut Vec<u64>) {
     /// The ASCII digit at byte `i` and its width in bytes.
     fn digit_at(b: &[u8], i: usize) -> Option<(u8, usize)> {
-        match b[i] {
+        match *b.get(i)? {
             d @ b'0'..=b'9' => Some((d, 1)),
             0xD9 => match b.get(i + 1) {
                 Some(&x @ 0xA0..=0xA9) => Some((b'0' + x - 0xA0, 2)), // U+0660..U+0669
@@ -387,9 +416,16 @@ pub fn numbers_of(text: &str, out: &mut Vec<u64>) {
             _ => None,
         }
     }
-    out.clear();
+    /// The width of a decimal or thousands separator at byte `i`, if there is one.
+    fn separator_at(b: &[u8], i: usize) -> Option<usize> {
+        match (b.get(i)?, b.get(i + 1)) {
+            (b'.' | b',', _) => Some(1),
+            (0xD9, Some(0xAB | 0xAC)) => Some(2), // U+066B, U+066C
+            _ => None,
+        }
+    }
     let b = text.as_bytes();
-    let mut run = [0u8; 32];
+    let mut run = [0u8; 48];
     let mut i = 0;
     while i < b.len() {
         if digit_at(b, i).is_none() {
@@ -398,12 +434,24 @@ pub fn numbers_of(text: &str, out: &mut Vec<u64>) {
         }
         let start = i;
         let mut len = 0;
-        while let Some((d, w)) = (i < b.len()).then(|| digit_at(b, i)).flatten() {
-            if len < run.len() {
-                run[len] = d;
+        loop {
+            while let Some((d, w)) = digit_at(b, i) {
+                if len < run.len() {
+                    run[len] = d;
+                }
+                len += 1;
+                i += w;
             }
-            len += 1;
-            i += w;
+            match separator_at(b, i) {
+                Some(w) if digit_at(b, i + w).is_some() => {
+                    if len < run.len() {
+                        run[len] = b'.';
+                    }
+                    len += 1;
+                    i += w;
+                }
+                _ => break,
+            }
         }
         let alnum = |c: Option<char>| c.is_some_and(char::is_alphanumeric);
         if len <= run.len()
@@ -413,18 +461,34 @@ pub fn numbers_of(text: &str, out: &mut Vec<u64>) {
             out.push(xxhash_rust::xxh3::xxh3_64(&run[..len]));
         }
     }
-    out.sort_unstable();
-    out.dedup();
 }
 
-/// Whether a kept document (`keep`, sorted number hashes) covers a member's numbers: at most a
-/// quarter of the member's distinct numbers are missing from it. Two texts from one template
+/// Whether a document (`keep`, sorted number hashes) has another's (`member`) numbers: at most
+/// a quarter of the member's distinct numbers are missing from it. Two texts from one template
 /// (two companies' dividend notices, two weeks' shipment reports, two relief flights) differ
-/// exactly in their numbers: the member's facts are not in the kept one, so `clean` keeps it.
-/// A member without numbers is covered.
+/// exactly in their numbers. A member without numbers is covered.
 pub fn numbers_covered(keep: &[u64], member: &[u64]) -> bool {
     let missing = member.len() - intersection_len(keep, member);
     missing * 4 <= member.len()
+}
+
+/// A text differs from another in its facts when over a quarter of its numbers are not in the
+/// other *and* those missing numbers are a noticeable part of the text: at least one per
+/// [`SHINGLES_PER_MISSING_NUMBER`] shingles. Two texts from one template differ mostly in
+/// their numbers (a dividend notice of 11 words with two other dates); a copy carries a
+/// timestamp or a year in its header, and two editions of a book number their pages
+/// differently, which is little beside their text.
+pub const SHINGLES_PER_MISSING_NUMBER: usize = 40;
+
+/// Whether two documents state the same facts: for at least one of them, its numbers are in
+/// the other, or the ones missing are few beside its text (see
+/// [`SHINGLES_PER_MISSING_NUMBER`]). Pairs that disagree are never duplicates.
+pub fn numbers_agree(a: &DocSets, b: &DocSets) -> bool {
+    let fits = |x: &DocSets, y: &DocSets| {
+        let missing = x.numbers.len() - intersection_len(&y.numbers, &x.numbers);
+        missing * 4 <= x.numbers.len() || missing * SHINGLES_PER_MISSING_NUMBER < x.shingles.len()
+    };
+    fits(a, b) || fits(b, a)
 }
 
 #[cfg(test)]
@@ -457,6 +521,9 @@ mod tests {
             b_in_a: 0.2,
             size_a: 40,
             size_b: 190,
+            a_numbers_in_b: true,
+            b_numbers_in_a: true,
+            numbers_agree: true,
         };
         assert_eq!(c.matches(&teaser), Some(MatchKind::Containment));
         // The article covers its teaser; the teaser does not cover the article.
@@ -474,6 +541,9 @@ mod tests {
             b_in_a: 0.8,
             size_a: 5,
             size_b: 5,
+            a_numbers_in_b: true,
+            b_numbers_in_a: true,
+            numbers_agree: true,
         };
         assert_eq!(c.matches(&copy), Some(MatchKind::Jaccard));
         let off = Criterion {
@@ -551,5 +621,69 @@ mod tests {
         assert_eq!(a, b);
         numbers_of("no numbers here, only words", &mut a);
         assert!(a.is_empty());
+    }
+
+    const DEFAULTS: Criterion = Criterion {
+        jaccard: 0.5,
+        containment: Some(0.6),
+    };
+
+    fn sets(shingles: usize, numbers: &[&str]) -> DocSets {
+        let mut n: Vec<u64> = numbers
+            .iter()
+            .map(|x| xxhash_rust::xxh3::xxh3_64(x.as_bytes()))
+            .collect();
+        n.sort_unstable();
+        DocSets {
+            shingles: (0..shingles as u64).collect(),
+            numbers: n,
+        }
+    }
+
+    #[test]
+    fn template_twins_disagree_on_their_numbers_and_never_match() {
+        // Two dividend notices of 11 shingles: other pay and record dates.
+        let a = sets(11, &["25", "30", "16"]);
+        let b = sets(11, &["25", "13"]);
+        assert!(!numbers_agree(&a, &b));
+        let s = score_docs(&a, &b);
+        assert_eq!(s.jaccard, 1.0);
+        assert_eq!(DEFAULTS.matches(&s), None);
+        assert!(!s.a_covers_b(&DEFAULTS));
+        // A long copy with a timestamp of its own in its header: two numbers beside 200
+        // shingles of text are not other facts.
+        let copy = sets(200, &["10", "42", "1987", "3.5"]);
+        let original = sets(230, &["1987", "3.5"]);
+        assert!(numbers_agree(&copy, &original));
+        let s = score_docs(&copy, &original);
+        assert_eq!(DEFAULTS.matches(&s), Some(MatchKind::Jaccard), "{s:?}");
+        // Still, `clean` keeps the copy: the original lacks half of its numbers.
+        assert!(!s.swapped().a_covers_b(&DEFAULTS));
+        assert!(s.a_covers_b(&DEFAULTS));
+        // One number of two missing is a tolerated slip in 60 shingles of text, not in 30.
+        assert!(numbers_agree(
+            &sets(60, &["10", "42", "1987"]),
+            &sets(60, &["1987", "7"])
+        ));
+        assert!(!numbers_agree(
+            &sets(30, &["10", "42", "1987"]),
+            &sets(30, &["1987", "7"])
+        ));
+    }
+
+    #[test]
+    fn grouped_and_decimal_numbers_are_one_number_whatever_the_separator() {
+        let mut a = Vec::new();
+        let mut b = Vec::new();
+        numbers_of("1,518,700 tonnes at 2.65 dlrs", &mut a);
+        numbers_of("١٬٥١٨٬٧٠٠ طن و ٢٫٦٥", &mut b);
+        assert_eq!(a, b);
+        assert_eq!(a.len(), 2);
+        numbers_of("2.40 and 1.518.700", &mut b);
+        assert_eq!(intersection_len(&a, &b), 1);
+        // A full stop after a number is not a decimal point.
+        numbers_of("in 2015. Then 7", &mut a);
+        numbers_of("2015 7", &mut b);
+        assert_eq!(a, b);
     }
 }

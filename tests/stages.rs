@@ -297,10 +297,10 @@ fn stages_refuse_to_run_before_their_inputs_and_resume_after_a_lost_task() {
         err.contains("plan.json") && err.contains("--threshold must be in (0, 1], got 1.5"),
         "{err}"
     );
-    fs::write(&plan_path, text.replace("\"format\": 3", "\"format\": 2")).unwrap();
+    fs::write(&plan_path, text.replace("\"format\": 4", "\"format\": 3")).unwrap();
     let err = String::from_utf8_lossy(&stage(&["exact"], &work).stderr).to_string();
     assert!(
-        err.contains("layout version 2 (this neardup reads 3)"),
+        err.contains("layout version 3 (this neardup reads 4)"),
         "{err}"
     );
 }

@@ -152,7 +152,8 @@ pub(super) struct PairRecord {
     pub(super) b: U32,
 }
 
-/// `verify/part-P.bin`: an accepted edge with both directions of its score (40 B).
+/// `verify/part-P.bin`: an accepted edge with both directions of its score (41 B; `numbers`:
+/// bit 0 `a`'s numbers in `b`, bit 1 `b`'s in `a`, bit 2 the numbers agree).
 #[derive(Clone, Copy, Debug, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
 #[repr(C)]
 pub(super) struct EdgeRecord {
@@ -163,6 +164,7 @@ pub(super) struct EdgeRecord {
     b_in_a: F64,
     size_a: U32,
     size_b: U32,
+    numbers: u8,
 }
 
 impl From<&Edge> for EdgeRecord {
@@ -175,6 +177,9 @@ impl From<&Edge> for EdgeRecord {
             b_in_a: e.score.b_in_a.into(),
             size_a: e.score.size_a.into(),
             size_b: e.score.size_b.into(),
+            numbers: u8::from(e.score.a_numbers_in_b)
+                | u8::from(e.score.b_numbers_in_a) << 1
+                | u8::from(e.score.numbers_agree) << 2,
         }
     }
 }
@@ -190,6 +195,9 @@ impl From<&EdgeRecord> for Edge {
                 b_in_a: r.b_in_a.get(),
                 size_a: r.size_a.get(),
                 size_b: r.size_b.get(),
+                a_numbers_in_b: r.numbers & 1 != 0,
+                b_numbers_in_a: r.numbers & 2 != 0,
+                numbers_agree: r.numbers & 4 != 0,
             },
         }
     }
@@ -302,7 +310,7 @@ mod tests {
         assert_eq!(size_of::<LineRecord>(), 16);
         assert_eq!(size_of::<KeyRecord>(), 12);
         assert_eq!(size_of::<PairRecord>(), 8);
-        assert_eq!(size_of::<EdgeRecord>(), 40);
+        assert_eq!(size_of::<EdgeRecord>(), 41);
     }
 
     #[test]
@@ -347,10 +355,10 @@ mod tests {
 
     #[test]
     fn a_torn_file_is_an_error_that_names_it() {
-        let e = records::<EdgeRecord>(Path::new("w/verify/part-001.bin"), &[0u8; 41]).unwrap_err();
+        let e = records::<EdgeRecord>(Path::new("w/verify/part-001.bin"), &[0u8; 42]).unwrap_err();
         let msg = e.to_string();
         assert!(
-            msg.contains("w/verify/part-001.bin") && msg.contains("41 bytes"),
+            msg.contains("w/verify/part-001.bin") && msg.contains("41-byte records"),
             "{msg}"
         );
     }
@@ -366,6 +374,9 @@ mod tests {
                 b_in_a: 0.75,
                 size_a: 40,
                 size_b: 12,
+                a_numbers_in_b: false,
+                b_numbers_in_a: true,
+                numbers_agree: true,
             },
         };
         let r = EdgeRecord::from(&e);

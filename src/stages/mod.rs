@@ -64,7 +64,7 @@ use crate::report;
 pub use plan::{DEFAULT_PARTS, Plan, PlannedFile, plan};
 
 /// Version of the work-directory layout.
-pub const WORK_FORMAT: u32 = 3;
+pub const WORK_FORMAT: u32 = 4;
 
 /// One task of a staged run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
