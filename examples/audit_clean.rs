@@ -5,12 +5,12 @@
 //! cargo run --release --example audit_clean -- CLEAN_OUT INPUT... [--source-field F]
 //! ```
 //!
-//! Re-reads the inputs, rebuilds the exact shingle sets of every dropped document and of the
+//! Re-reads the inputs, rebuilds the shingles and numbers of every dropped document and of the
 //! document named in its `duplicate_of` (boilerplate lines of `CLEAN_OUT/.neardup/boilerplate.jsonl`
-//! left out, as the scan does), and counts the drops that the kept document does not cover
-//! (Jaccard below 0.5 and containment of the dropped document in the kept one below 0.6, or
-//! fewer than 30 shingles): split into "the kept one is shorter" (a teaser kept over its
-//! article), "nothing shared" and "partial". Then the stripped lines: how many, how many of two
+//! left out, as the scan does), and counts the drops that the kept document does not cover by
+//! the documented rule, checked by `tests/common/covers.rs` (written apart from the library):
+//! split into "the kept one is shorter" (a teaser kept over its article), "nothing shared" and
+//! "partial". Then the stripped lines: how many, how many of two
 //! words or more, and how many were neither in the top nor the bottom block of their document.
 //! Prints one JSON object.
 
@@ -19,8 +19,11 @@ use std::path::PathBuf;
 
 use neardup::ScanConfig;
 use neardup::sketch::{SketchParams, Sketcher};
-use neardup::verify::score_sets;
+use neardup::verify::DocSets;
 use serde_json::{Value, json};
+
+#[path = "../tests/common/covers.rs"]
+mod covers;
 
 fn main() {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
@@ -57,8 +60,8 @@ fn main() {
     let mut set = |d: usize| {
         let mut buf = String::new();
         let text = corpus.text(&corpus.documents()[d], &mut buf).to_string();
-        let mut s = Vec::new();
-        sk.shingle_set(&text, &exclude, &mut s);
+        let mut s = DocSets::default();
+        sk.doc_sets(&text, &exclude, &mut s);
         s
     };
     let (mut dropped, mut bad, mut teaser, mut unrelated, mut partial) = (0, 0, 0, 0, 0);
@@ -71,26 +74,22 @@ fn main() {
                 let d = by_id[r["id"].as_str().unwrap()];
                 let k = by_id[r["duplicate_of"].as_str().unwrap()];
                 let (sd, skk) = (set(d), set(k));
-                let s = score_sets(&sd, &skk);
-                let inter = neardup::verify::intersection_len(&sd, &skk) as f64;
-                let in_keep = if sd.is_empty() {
-                    1.0
-                } else {
-                    inter / sd.len() as f64
-                };
-                let covered = s.jaccard >= 0.5 || (in_keep >= 0.6 && sd.len() >= 30);
+                let rel = covers::relation(&sd, &skk);
+                let covered = rel.covered();
                 if !covered {
                     bad += 1;
-                    if s.jaccard == 0.0 {
+                    if rel.jaccard == 0.0 {
                         unrelated += 1;
-                    } else if skk.len() < sd.len() {
+                    } else if skk.shingles.len() < sd.shingles.len() {
                         teaser += 1;
                     } else {
                         partial += 1;
                     }
                     if examples.len() < 10 {
                         examples.push(json!({"dropped": r["id"], "kept": r["duplicate_of"],
-                            "jaccard": s.jaccard, "in_keep": in_keep}));
+                            "jaccard": rel.jaccard, "shingles_inside": rel.shingles_inside,
+                            "tokens_inside": rel.tokens_inside,
+                            "numbers_missing": rel.numbers_missing}));
                     }
                 }
             }

@@ -140,6 +140,9 @@ pub struct LineTokens {
     pub text: String,
     /// Every token is made of ASCII digits only.
     pub numeric: bool,
+    /// Some token starts with an ASCII digit (the normaliser folds every digit to ASCII): the
+    /// line may hold a number ([`crate::verify::push_numbers`] reads it only then).
+    pub digits: bool,
 }
 
 impl LineTokens {
@@ -157,6 +160,7 @@ impl LineTokens {
         self.bytes.clear();
         self.text.clear();
         self.numeric = true;
+        self.digits = false;
     }
 
     pub fn len(&self) -> usize {
@@ -185,7 +189,9 @@ impl TokenSink for LineTokens {
         let h = xxh3_64_with_seed(token.as_bytes(), self.seed);
         self.hashes.push(h);
         self.bytes.extend_from_slice(&h.to_le_bytes());
-        if self.numeric && !token.bytes().all(|b| b.is_ascii_digit()) {
+        let first_digit = token.as_bytes().first().is_some_and(u8::is_ascii_digit);
+        self.digits |= first_digit;
+        if self.numeric && !(first_digit && token.bytes().all(|b| b.is_ascii_digit())) {
             self.numeric = false;
         }
         if self.keep_text {

@@ -122,7 +122,14 @@ pub struct Sketcher {
     doc_lines: Vec<LineEntry>,
     /// Buffer for unescaped JSON texts.
     pub text_buf: String,
+    /// One document's shingles in text order, for [`Sketcher::doc_sets`].
+    sequence: Vec<u64>,
+    /// Numbers of the lines left out of one document.
+    numbers: Vec<u64>,
 }
+
+/// Marks where the numbers of left-out lines start in the exact hash.
+const NUMBERS_SALT: u64 = 0x9e37_79b9_7f4a_7c15;
 
 /// What [`Sketcher::sketch`] learns about one text besides its signature.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -147,6 +154,8 @@ impl Sketcher {
             exact: Xxh3::with_seed(params.seed),
             doc_lines: Vec::new(),
             text_buf: String::new(),
+            sequence: Vec::new(),
+            numbers: Vec::new(),
         }
     }
 
@@ -201,15 +210,15 @@ impl Sketcher {
         (sketch, n)
     }
 
-    /// Normalise `text` line by line (lines end at `\n`); every non-empty line whose hash is not
-    /// in `exclude` (sorted) is passed to `keep` with its tokens. Returns (tokens kept, lines
-    /// excluded).
-    fn for_each_kept_line(
+    /// Normalise `text` line by line (lines end at `\n`); every non-empty line is passed to
+    /// `visit` with its raw text, its tokens, and whether it is kept (its hash is not in
+    /// `exclude`, sorted). Returns (tokens kept, lines excluded).
+    fn for_each_line(
         normalizer: &mut Normalizer,
         line: &mut LineTokens,
         text: &str,
         exclude: &[u64],
-        mut keep: impl FnMut(&LineTokens),
+        mut visit: impl FnMut(&str, &LineTokens, bool),
     ) -> (u32, u32) {
         let (mut tokens, mut excluded) = (0u32, 0u32);
         for raw in text.split('\n') {
@@ -220,10 +229,11 @@ impl Sketcher {
             }
             if !exclude.is_empty() && exclude.binary_search(&line.line_hash()).is_ok() {
                 excluded += 1;
+                visit(raw, line, false);
                 continue;
             }
             tokens = tokens.saturating_add(line.len() as u32);
-            keep(line);
+            visit(raw, line, true);
         }
         (tokens, excluded)
     }
@@ -251,14 +261,35 @@ impl Sketcher {
         self.exact.reset();
         let (shingler, oph, exact) = (&mut self.shingler, &mut self.oph, &mut self.exact);
         let mut shingles = 0u32;
-        let (tokens, excluded_lines) =
-            Self::for_each_kept_line(&mut self.normalizer, &mut self.line, text, exclude, |l| {
-                exact.update(&l.bytes);
-                Self::feed_shingles(shingler, l, &mut |h| {
-                    shingles = shingles.saturating_add(1);
-                    oph.update(h)
-                });
-            });
+        let numbers = &mut self.numbers;
+        numbers.clear();
+        let (tokens, excluded_lines) = Self::for_each_line(
+            &mut self.normalizer,
+            &mut self.line,
+            text,
+            exclude,
+            |raw, l, kept| {
+                if kept {
+                    exact.update(&l.bytes);
+                    Self::feed_shingles(shingler, l, &mut |h| {
+                        shingles = shingles.saturating_add(1);
+                        oph.update(h)
+                    });
+                } else if l.digits {
+                    crate::verify::push_numbers(raw, numbers)
+                }
+            },
+        );
+        // Lines left out as boilerplate still carry facts: two dividend notices whose only
+        // other lines are `Pay April 20` and `Pay April one` are not exact copies.
+        if !numbers.is_empty() {
+            numbers.sort_unstable();
+            numbers.dedup();
+            exact.update(&NUMBERS_SALT.to_le_bytes());
+            for n in numbers.iter() {
+                exact.update(&n.to_le_bytes());
+            }
+        }
         self.shingler.finish(&mut |h| {
             shingles = shingles.saturating_add(1);
             oph.update(h)
@@ -277,7 +308,7 @@ impl Sketcher {
     pub fn shingle_set(&mut self, text: &str, exclude: &[u64], out: &mut Vec<u64>) {
         let mut sets = crate::verify::DocSets {
             shingles: std::mem::take(out),
-            numbers: Vec::new(),
+            ..Default::default()
         };
         self.doc_sets(text, exclude, &mut sets);
         *out = sets.shingles;
@@ -292,15 +323,37 @@ impl Sketcher {
         self.shingler.reset();
         let (shingler, shingles, numbers) =
             (&mut self.shingler, &mut out.shingles, &mut out.numbers);
-        Self::for_each_kept_line(&mut self.normalizer, &mut self.line, text, exclude, |l| {
-            Self::feed_shingles(shingler, l, &mut |h| shingles.push(h));
-        });
-        crate::verify::push_numbers(text, numbers);
+        Self::for_each_line(
+            &mut self.normalizer,
+            &mut self.line,
+            text,
+            exclude,
+            |raw, l, kept| {
+                if kept {
+                    Self::feed_shingles(shingler, l, &mut |h| shingles.push(h));
+                }
+                if l.digits {
+                    crate::verify::push_numbers(raw, numbers);
+                }
+            },
+        );
         self.shingler.finish(&mut |h| shingles.push(h));
-        for v in [shingles, numbers] {
-            v.sort_unstable();
-            v.dedup();
-        }
+        numbers.sort_unstable();
+        numbers.dedup();
+        // The text order, as indices into the sorted set.
+        let in_order = &mut out.order;
+        in_order.clear();
+        let sequence = &mut self.sequence;
+        sequence.clear();
+        sequence.extend_from_slice(shingles);
+        shingles.sort_unstable();
+        shingles.dedup();
+        in_order.extend(
+            sequence
+                .iter()
+                .map(|h| shingles.binary_search(h).unwrap_or_default() as u32),
+        );
+        out.span = self.params.ngram as u32;
     }
 }
 

@@ -244,21 +244,100 @@ pub fn score_sets(a: &[u64], b: &[u64]) -> Score {
     }
 }
 
-/// What exact verification compares of one document: its shingles and its numbers (both
-/// sorted, deduplicated hashes, from the lines that are not boilerplate).
+/// What exact verification compares of one document: its shingles (sorted, deduplicated
+/// hashes, from the lines that are not boilerplate), where they sit in the text, and its
+/// numbers (sorted, deduplicated hashes).
 #[derive(Clone, Debug, Default)]
 pub struct DocSets {
     pub shingles: Vec<u64>,
+    /// The document's shingles in text order, each as its index in `shingles`.
+    pub order: Vec<u32>,
+    /// Tokens (characters for character shingles) per shingle.
+    pub span: u32,
     pub numbers: Vec<u64>,
 }
 
-/// The exact score of two documents: shingle sets and numbers.
+/// Share of a document's tokens that lie inside at least one shingle it shares with the other
+/// (`shared[i]`: the document's `i`-th distinct shingle is shared; `order`, `span` as in
+/// [`DocSets`]). A shared passage counts whole, and a word changed inside it costs that word
+/// only, where shingle containment loses every shingle through it (a 10 % word edit leaves
+/// about 59 % of word 5-grams, but about 80 % of the words inside shared 5-grams). A passage
+/// the other text lacks still counts in full against it: a shared paragraph is as much of a
+/// text as before.
+pub fn token_coverage(order: &[u32], shared: &[bool], span: usize) -> f64 {
+    if order.is_empty() {
+        return 0.0;
+    }
+    let tokens = order.len() + span - 1;
+    let (mut covered, mut reach) = (0usize, 0usize);
+    for (j, &r) in order.iter().enumerate() {
+        if shared[r as usize] {
+            covered += j + span - j.max(reach);
+            reach = j + span;
+        }
+    }
+    covered as f64 / tokens as f64
+}
+
+/// Scratch space for [`score_docs_in`]: which distinct shingles of each side are shared.
+#[derive(Default)]
+pub struct ScoreScratch {
+    shared_a: Vec<bool>,
+    shared_b: Vec<bool>,
+}
+
+/// The exact score of two documents (see [`score_docs_in`]).
 pub fn score_docs(a: &DocSets, b: &DocSets) -> Score {
+    score_docs_in(a, b, &mut ScoreScratch::default())
+}
+
+/// Token coverage reads higher than shingle containment for the same text (a changed word
+/// costs one token of coverage but up to `n` shingles): containment counts a text's coverage
+/// less this margin. At 8 % of words changed at random, word 5-gram containment is about 0.66
+/// and coverage about 0.87; at 15 %, 0.44 and 0.70. Measured: heavily edited copies in the
+/// syndication benchmark found 0.68 → 0.89 (Arabic) and 0.83 → 0.88 (English) with precision
+/// unchanged at 1.000; a margin of 0.1 finds more (0.97 / 0.94) but clusters twice as many new
+/// real-news pairs, more of them template siblings.
+pub const COVERAGE_MARGIN: f64 = 0.2;
+
+/// The exact score of two documents: Jaccard of the shingle sets; containment in each direction
+/// as the larger of the shared share of its shingles and the share of its tokens inside shared
+/// shingles less [`COVERAGE_MARGIN`] ([`token_coverage`]); and their numbers.
+pub fn score_docs_in(a: &DocSets, b: &DocSets, scratch: &mut ScoreScratch) -> Score {
+    let (fa, fb) = (&mut scratch.shared_a, &mut scratch.shared_b);
+    fa.clear();
+    fa.resize(a.shingles.len(), false);
+    fb.clear();
+    fb.resize(b.shingles.len(), false);
+    let (mut i, mut j) = (0, 0);
+    while i < a.shingles.len() && j < b.shingles.len() {
+        match a.shingles[i].cmp(&b.shingles[j]) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                fa[i] = true;
+                fb[j] = true;
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    let base = score_sets(&a.shingles, &b.shingles);
+    // Coverage less the margin can only win below 1 - margin.
+    let inside = |shingles: f64, d: &DocSets, shared: &[bool]| {
+        if shingles >= 1.0 - COVERAGE_MARGIN {
+            shingles
+        } else {
+            shingles.max(token_coverage(&d.order, shared, d.span as usize) - COVERAGE_MARGIN)
+        }
+    };
     Score {
+        a_in_b: inside(base.a_in_b, a, fa),
+        b_in_a: inside(base.b_in_a, b, fb),
         a_numbers_in_b: numbers_covered(&b.numbers, &a.numbers),
         b_numbers_in_a: numbers_covered(&a.numbers, &b.numbers),
         numbers_agree: numbers_agree(a, b),
-        ..score_sets(&a.shingles, &b.shingles)
+        ..base
     }
 }
 
@@ -314,6 +393,8 @@ impl Verifier<'_> {
                         sk.text_buf = buf;
                         DocSets {
                             shingles: scratch.shingles.to_vec(),
+                            order: scratch.order.to_vec(),
+                            span: scratch.span,
                             numbers: scratch.numbers.to_vec(),
                         }
                     },
@@ -322,7 +403,9 @@ impl Verifier<'_> {
             let set_of = |d: u32| &sets[docs.binary_search(&d).expect("doc in batch")];
             let scored: Vec<Score> = pairs[start..end]
                 .par_iter()
-                .map(|&(a, b)| score_docs(set_of(a), set_of(b)))
+                .map_init(ScoreScratch::default, |scratch, &(a, b)| {
+                    score_docs_in(set_of(a), set_of(b), scratch)
+                })
                 .collect();
             out.extend(scored);
             progress.advance((end - start) as u64);
@@ -636,8 +719,37 @@ mod tests {
         n.sort_unstable();
         DocSets {
             shingles: (0..shingles as u64).collect(),
+            order: (0..shingles as u32).collect(),
+            span: 5,
             numbers: n,
         }
+    }
+
+    #[test]
+    fn token_coverage_counts_words_inside_shared_shingles() {
+        // Ten 5-gram windows over 14 tokens; windows 0..=2 and 7..=9 shared (one changed word
+        // at token 5 or 6 breaks the windows through it): tokens 0..=6 and 7..=13 covered.
+        let shared: Vec<bool> = (0..10).map(|j| j <= 2 || j >= 7).collect();
+        let order: Vec<u32> = (0..10).collect();
+        assert_eq!(token_coverage(&order, &shared, 5), 14.0 / 14.0);
+        // Only the first three windows: tokens 0..=6 of 14.
+        let first: Vec<bool> = (0..10).map(|j| j <= 2).collect();
+        assert_eq!(token_coverage(&order, &first, 5), 7.0 / 14.0);
+        assert_eq!(token_coverage(&[], &[], 5), 0.0);
+        // A copy with one word in ten changed: shingle containment ~0.5, coverage 0.9 (0.7
+        // after the margin).
+        let mut a = sets(0, &[]);
+        a.span = 5;
+        let n = 96u32; // 100 tokens
+        a.shingles = (0..n as u64).collect();
+        a.order = (0..n).collect();
+        let mut b = a.clone();
+        // Changing tokens 9, 19, …, 99 breaks every window through them.
+        b.shingles
+            .retain(|&j| !(0..10).any(|k| (j..j + 5).contains(&(10 * k + 9))));
+        let s = score_docs(&a, &b);
+        assert!(s.a_in_b > 0.65 && s.a_in_b < 0.75, "{s:?}");
+        assert!(score_sets(&a.shingles, &b.shingles).a_in_b < 0.55);
     }
 
     #[test]

@@ -8,11 +8,13 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 
 use neardup::sketch::{SketchParams, Sketcher};
-use neardup::verify::{intersection_len, score_sets};
+use neardup::verify::DocSets;
 use neardup::{NoProgress, ScanConfig};
 use serde_json::Value;
 
 mod common;
+#[path = "common/covers.rs"]
+mod covers;
 use common::{data_dir, fixture, json_lines, neardup, sample_zst};
 
 /// Run `clean` through the library into `out`; returns the scan configuration used.
@@ -70,9 +72,9 @@ fn removed(out: &Path) -> Removed {
     r
 }
 
-/// Assert that every drop of the clean run in `out` is covered by its kept document: Jaccard
-/// ≥ 0.5 or the dropped document's shingles inside the kept one ≥ 0.6 (with ≥ 30 of them),
-/// on shingle sets rebuilt here from the inputs (boilerplate lines left out, as the scan does).
+/// Assert that every drop of the clean run in `out` is covered by its kept document, by the
+/// documented rule checked independently ([`covers::Relation::covered`]) on shingles and
+/// numbers rebuilt here from the inputs (boilerplate lines left out, as the scan does).
 /// Returns the number of drops checked.
 fn assert_every_drop_covered(cfg: &ScanConfig, out: &Path) -> usize {
     let corpus = neardup::input::load(&cfg.input);
@@ -93,18 +95,22 @@ fn assert_every_drop_covered(cfg: &ScanConfig, out: &Path) -> usize {
         let text = corpus
             .text(&corpus.documents()[by_id[id]], &mut buf)
             .to_string();
-        let mut s = Vec::new();
-        sk.shingle_set(&text, &exclude, &mut s);
+        let mut s = DocSets::default();
+        sk.doc_sets(&text, &exclude, &mut s);
         s
     };
     let r = removed(out);
     for (d, k) in &r.drops {
-        let (sd, sk) = (set(d), set(k));
-        let j = score_sets(&sd, &sk).jaccard;
-        let inside = intersection_len(&sd, &sk) as f64 / sd.len().max(1) as f64;
+        let rel = covers::relation(&set(d), &set(k));
         assert!(
-            j >= 0.5 || (inside >= 0.6 && sd.len() >= 30),
-            "{d} dropped for {k}, which does not cover it: Jaccard {j:.3}, inside {inside:.3}"
+            rel.covered(),
+            "{d} dropped for {k}, which does not cover it: Jaccard {:.3}, shingles inside {:.3}, \
+             tokens inside {:.3}, {} of {} numbers missing",
+            rel.jaccard,
+            rel.shingles_inside,
+            rel.tokens_inside,
+            rel.numbers_missing,
+            rel.numbers
         );
     }
     r.drops.len()
