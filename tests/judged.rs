@@ -50,12 +50,54 @@ fn judged_pairs_report_precision_per_match_type() {
             }
         }
     }
+    let (together, precision, lost) = report("judged", &judged, &cluster_of, &matched_of, &dropped);
+    // Pairs drawn later from the scan at today's defaults and read the same way (seed 2026):
+    // not used to choose any setting, so their precision is the out-of-sample figure.
+    let holdout: Vec<Value> = common::json_lines(&common::fixture("judged/holdout.jsonl"));
+    assert_eq!(holdout.len(), 24);
+    let (h_together, h_precision, _) =
+        report("held out", &holdout, &cluster_of, &matched_of, &dropped);
+    assert!(
+        h_together >= 22,
+        "only {h_together} held-out pairs still together"
+    );
+    assert!(h_precision >= 0.9, "held-out precision {h_precision:.3}");
+    // Different stories where `clean` drops one side: 9 before numbers counted, 3 when they
+    // counted for clean only, 1 now that they decide matches.
+    assert!(
+        lost <= 1,
+        "{lost} different-story pairs lose a document to clean"
+    );
+    // The sample still describes what the tool does (refresh it if the clusters move away):
+    // 150 together when judged; template twins and articles that only quote one piece have
+    // left since (121 now).
+    assert!(
+        together >= 120,
+        "only {together} judged pairs still clustered together"
+    );
+    // The goal of issue 17 (0.89 when judged, with the two corrected labels; 0.98 now, with
+    // the numbers rule's one-per-50-shingles tolerance chosen on this sample: the held-out
+    // pairs above are the unbiased figure).
+    assert!(precision >= 0.98, "precision {precision:.3}");
+}
+
+type Key = (String, String);
+
+/// Prints the precision table of `pairs` (judged (keep, member) pairs) against the clusters;
+/// returns (pairs still together, precision, different-story pairs where clean drops one).
+fn report(
+    name: &str,
+    pairs: &[Value],
+    cluster_of: &HashMap<Key, u64>,
+    matched_of: &HashMap<Key, String>,
+    dropped: &HashMap<Key, bool>,
+) -> (u64, f64, u64) {
     // matched -> label -> pairs
     let mut table: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
     let mut together = 0;
     // Judged pairs of different stories where `clean` would drop one of the two.
     let mut lost = 0;
-    for j in &judged {
+    for j in pairs {
         let d = j["dataset"].as_str().unwrap().to_string();
         let keep = (d.clone(), j["keep"].as_str().unwrap().to_string());
         let member = (d.clone(), j["member"].as_str().unwrap().to_string());
@@ -85,8 +127,8 @@ fn judged_pairs_report_precision_per_match_type() {
     }
     let (mut same, mut plus, mut all) = (0, 0, 0);
     println!(
-        "judged pairs clustered together: {together} of {}",
-        judged.len()
+        "{name} pairs clustered together: {together} of {}",
+        pairs.len()
     );
     println!(
         "{:<28} {:>5} {:>6} {:>6} {:>10} {:>12}",
@@ -114,20 +156,5 @@ fn judged_pairs_report_precision_per_match_type() {
         same as f64 / all as f64
     );
     println!("different-story pairs where clean drops one: {lost}");
-    // Different stories where `clean` drops one side: 9 before numbers counted, 3 when they
-    // counted for clean only, 1 now that they decide matches.
-    assert!(
-        lost <= 1,
-        "{lost} different-story pairs lose a document to clean"
-    );
-    // The sample still describes what the tool does (refresh it if the clusters move away):
-    // 150 together when judged; template twins and articles that only quote one piece have
-    // left since.
-    assert!(
-        together >= 120,
-        "only {together} judged pairs still clustered together"
-    );
-    // A floor under today's precision (0.87 when judged), so a change that clusters more
-    // different stories fails.
-    assert!(precision >= 0.94, "precision {precision:.3}");
+    (together, precision, lost)
 }

@@ -424,9 +424,11 @@ pub struct PipelineArgs {
     #[arg(long, value_name = "FLOAT", default_value_t = config::DEFAULT_THRESHOLD)]
     pub threshold: f64,
 
-    /// Containment (share of the smaller document's shingles found in the larger) at or above
-    /// which a document is a duplicate of a longer one: a teaser, a truncated reprint, an article
-    /// inside a longer page. The smaller must have at least 30 distinct shingles.
+    /// Containment (how much of the smaller document is inside the larger: the share of its
+    /// shingles found there, or of its words inside shared shingles less 0.2) at or above which
+    /// a document is a duplicate of a longer one: a teaser, a truncated or heavily edited
+    /// reprint, an article inside a longer page. The smaller must have at least 30 distinct
+    /// shingles, and numbers must agree.
     #[arg(long, value_name = "FLOAT", default_value_t = config::DEFAULT_CONTAINMENT)]
     pub containment: f64,
 
