@@ -236,7 +236,7 @@ fn reuters_template_siblings_are_apart_and_real_copies_together() {
     let cluster_of = clusters_by_id(&out);
     let together = |a: u32, b: u32| {
         let (a, b) = (format!("reuters-{a}"), format!("reuters-{b}"));
-        cluster_of.get(&a).is_some() && cluster_of.get(&a) == cluster_of.get(&b)
+        cluster_of.contains_key(&a) && cluster_of.get(&a) == cluster_of.get(&b)
     };
     let siblings = [
         (85, 9992),
