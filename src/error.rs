@@ -11,6 +11,10 @@ use std::path::PathBuf;
 /// A fatal error.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// The incremental index is missing, of another layout version, or damaged (the message
+    /// names the file).
+    #[error("index: {0}")]
+    Index(String),
     /// Reading a path failed in a way that leaves nothing to process (e.g. no input at all).
     #[error("{path}: {source}")]
     Io {

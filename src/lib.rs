@@ -32,6 +32,7 @@ pub mod config;
 pub mod error;
 pub mod eval;
 pub mod html_report;
+pub mod index;
 pub mod input;
 mod lsh;
 mod minhash;

@@ -282,6 +282,10 @@ pub struct ScanOutput {
     pub sketches: Sketches,
     pub clusters: Vec<Cluster>,
     pub summary: Summary,
+    /// With `--against`: the input file holding the indexed documents of the run, and their
+    /// ids, sources and outlets as indexed, one per line (`clusters.jsonl` marks them
+    /// `"indexed": true`).
+    pub indexed: Option<(String, Vec<crate::index::IndexedMeta>)>,
     started: Instant,
 }
 
@@ -307,6 +311,7 @@ pub fn output(cx: &Context, a: Artefacts) -> ScanOutput {
         sketches: a.sketches,
         clusters: a.clustered.clusters,
         summary,
+        indexed: None,
         started: cx.started,
     }
 }
@@ -350,6 +355,7 @@ fn summarise(cx: &Context, a: &Artefacts) -> Summary {
             skipped: corpus.skipped_documents,
             empty: a.sketches.tokens.iter().filter(|&&t| t == 0).count() as u64,
         },
+        against: None,
         input_lost: corpus.input_lost(),
         problems_by_kind,
         problems: corpus
@@ -423,7 +429,14 @@ pub fn write_outputs(out: &mut ScanOutput, dir: &Path, progress: &dyn Progress) 
         source,
     })?;
     report::atomic_write(&dir.join(report::CLUSTERS_FILE), |w| {
-        report::write_clusters(w, &out.clusters, &out.corpus)
+        report::write_clusters(
+            w,
+            &out.clusters,
+            &out.corpus,
+            out.indexed
+                .as_ref()
+                .map(|(path, m)| (path.as_str(), m.as_slice())),
+        )
     })?;
     let profile = out.summary.options.normalization;
     report::atomic_write(&dir.join(report::BOILERPLATE_FILE), |w| {

@@ -219,6 +219,9 @@ struct MemberOut<'a> {
     matched: crate::verify::MatchKind,
     /// `clean` drops this member: the representative covers it.
     drop: bool,
+    /// With `--against`: the member is an indexed document (id and source as indexed).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    indexed: bool,
 }
 
 #[derive(Serialize)]
@@ -230,11 +233,13 @@ struct ClusterOut<'a> {
     members: Vec<MemberOut<'a>>,
 }
 
-/// Write one JSON line per cluster.
+/// Write one JSON line per cluster; with `indexed`, the documents of the file `indexed.0` are
+/// marked as indexed and named by their index metadata (`indexed.1`, one per line).
 pub(crate) fn write_clusters(
     w: &mut impl Write,
     clusters: &[Cluster],
     corpus: &Corpus,
+    indexed: Option<(&str, &[crate::index::IndexedMeta])>,
 ) -> io::Result<()> {
     for c in clusters {
         let members: Vec<MemberOut> = c
@@ -242,10 +247,17 @@ pub(crate) fn write_clusters(
             .iter()
             .map(|m| {
                 let d = &corpus.docs[m.doc.0 as usize];
+                let from_index = indexed
+                    .filter(|(path, _)| corpus.path_of(d) == *path)
+                    .and_then(|(_, metas)| metas.get((d.line as usize).checked_sub(1)?));
                 MemberOut {
-                    id: corpus.id(d),
-                    source: corpus.path_of(d),
-                    line: (d.line > 0).then_some(d.line),
+                    id: match from_index {
+                        Some(meta) => Cow::Borrowed(meta.id.as_str()),
+                        None => corpus.id(d),
+                    },
+                    source: from_index.map_or(corpus.path_of(d), |meta| meta.source.as_str()),
+                    line: (d.line > 0 && from_index.is_none()).then_some(d.line),
+                    indexed: from_index.is_some(),
                     similarity: round4(m.score.jaccard),
                     jaccard: round4(m.score.jaccard),
                     containment: round4(m.score.containment()),
@@ -373,6 +385,17 @@ pub struct DocumentCounts {
     pub skipped: u64,
     /// Kept documents with no tokens after normalisation (never clustered).
     pub empty: u64,
+}
+
+/// `summary.json`'s `against`.
+#[derive(Clone, Debug, Serialize)]
+pub struct AgainstOut {
+    pub index: String,
+    pub index_documents: u64,
+    /// Indexed documents scanned with the new ones (those their band keys hit).
+    pub indexed_linked: u64,
+    /// New documents in a cluster with an indexed one.
+    pub new_linked: u64,
 }
 
 #[derive(Clone, Debug, Default, Serialize)]
@@ -549,6 +572,10 @@ pub struct Summary {
     pub outputs: BTreeMap<&'static str, OutputFile>,
     pub inputs: InputsOut,
     pub documents: DocumentCounts,
+    /// With `--against`: the index and how many of its documents the new ones hit (read from
+    /// the index and scanned with them; `documents` counts the new inputs only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub against: Option<AgainstOut>,
     /// Problems where the input yielded less than it holds (files or records skipped, streams
     /// cut short); any makes the exit code 2.
     pub input_lost: u64,

@@ -149,7 +149,7 @@ impl Criterion {
     }
 
     /// Whether a pair with these MinHash estimates is worth verifying exactly.
-    fn plausible(&self, est: &Score) -> bool {
+    pub(crate) fn plausible(&self, est: &Score) -> bool {
         est.jaccard >= self.jaccard - ESTIMATE_MARGIN
             || self.containment.is_some_and(|c| {
                 est.containment() >= c - ESTIMATE_MARGIN

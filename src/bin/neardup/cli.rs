@@ -74,6 +74,83 @@ pub enum Command {
     /// `neardup scan`.
     #[command(subcommand, after_long_help = STAGE_HELP)]
     Stage(StageCommand),
+    /// An incremental index of documents seen before, to dedupe each new crawl against
+    /// (`neardup scan NEW --against IDX`) without scanning the old documents again.
+    #[command(subcommand, after_long_help = INDEX_HELP)]
+    Index(IndexCommand),
+}
+
+const INDEX_HELP: &str = "\
+The daily-crawl workflow:
+  neardup index create IDX corpus/ [scan options]   # once; the options are recorded
+  neardup scan today/ --against IDX -o out/         # each day: today's clusters, with the
+                                                    # indexed documents they copy
+  neardup index add IDX today/                      # then add today's documents
+Writers (create, add, compact) hold IDX/.neardup.lock; `add` is atomic (a new segment, then the
+manifest switched by rename).
+Exit codes: 0 success; 2 errors (a missing, damaged or other-version index, an input lost,
+usage); 130 interrupted (the index is left as it was).";
+
+#[derive(Subcommand, Debug)]
+pub enum IndexCommand {
+    /// Create an index from the inputs, recording the scan options (refused if IDX is one).
+    Create(IndexCreateArgs),
+    /// Add the inputs as a new segment, with the options recorded at creation.
+    Add(IndexAddArgs),
+    /// Print documents, segments, size on disk and options (`--json`: one JSON object).
+    Stats(IndexStatsArgs),
+    /// Merge the segments into one.
+    Compact(IndexStatsArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct IndexCreateArgs {
+    /// The index directory (created).
+    #[arg(value_name = "IDX")]
+    pub index: PathBuf,
+    /// Files or directories to index.
+    #[arg(required = true, value_name = "INPUT")]
+    pub inputs: Vec<PathBuf>,
+    #[command(flatten)]
+    pub pipeline: PipelineArgs,
+    /// Worker threads (0: one per core).
+    #[arg(short = 'j', long, value_name = "N", default_value_t = 0)]
+    pub threads: usize,
+    /// No progress bars or summary on stderr.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct IndexAddArgs {
+    /// The index directory.
+    #[arg(value_name = "IDX")]
+    pub index: PathBuf,
+    /// Files or directories to add.
+    #[arg(required = true, value_name = "INPUT")]
+    pub inputs: Vec<PathBuf>,
+    /// Worker threads (0: one per core).
+    #[arg(short = 'j', long, value_name = "N", default_value_t = 0)]
+    pub threads: usize,
+    /// No progress bars or summary on stderr.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct IndexStatsArgs {
+    /// The index directory.
+    #[arg(value_name = "IDX")]
+    pub index: PathBuf,
+    /// One JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Worker threads (0: one per core).
+    #[arg(short = 'j', long, value_name = "N", default_value_t = 0)]
+    pub threads: usize,
+    /// No progress bars on stderr.
+    #[arg(short, long)]
+    pub quiet: bool,
 }
 
 const STAGE_HELP: &str = "\
@@ -415,6 +492,12 @@ pub struct ScanArgs {
     /// No progress bars or summary on stderr (errors are still printed).
     #[arg(short, long)]
     pub quiet: bool,
+
+    /// Dedupe the inputs against this index (`neardup index create`): clusters of the new
+    /// documents among themselves and with the indexed documents they copy (those marked
+    /// `"indexed": true`). Every scan option comes from the index; the index is not modified.
+    #[arg(long, value_name = "IDX")]
+    pub against: Option<PathBuf>,
 }
 
 /// Options of the scan pipeline, shared by `scan` and `clean`.

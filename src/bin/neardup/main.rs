@@ -11,8 +11,8 @@ use neardup::clean::CleanConfig;
 use neardup::{Error, NoProgress, Problem, Progress};
 
 use cli::{
-    CleanArgs, Cli, Command, EvalArgs, GenerateArgs, ReportArgs, ScanArgs, StageCommand,
-    StageOptions, TuneArgs,
+    CleanArgs, Cli, Command, EvalArgs, GenerateArgs, IndexCommand, ReportArgs, ScanArgs,
+    StageCommand, StageOptions, TuneArgs,
 };
 
 /// Process exit codes (also in `--help` and the README).
@@ -68,6 +68,7 @@ fn main() -> ExitCode {
         Command::Generate(args) => run_generate(&args),
         Command::Report(args) => run_report(&args),
         Command::Stage(cmd) => run_stage(&cmd),
+        Command::Index(cmd) => run_index(&cmd),
     };
     ExitCode::from(code as u8)
 }
@@ -135,7 +136,13 @@ fn run_scan(args: &ScanArgs) -> Exit {
         let cfg = cfg.validate()?;
         // Before reading: a bad -o fails now, and a second run on the same -o is refused.
         let _lock = neardup::report::OutputLock::acquire(&args.output)?;
-        let mut out = neardup::scan(&cfg, progress, &CANCEL)?;
+        let mut out = match &args.against {
+            Some(idx) => {
+                neardup::index::against(idx, &cfg.input.paths, &args.output, progress, &CANCEL)?
+                    .scan
+            }
+            None => neardup::scan(&cfg, progress, &CANCEL)?,
+        };
         check_cancel()?;
         neardup::write_outputs(&mut out, &args.output, progress)?;
         Ok(out)
@@ -333,6 +340,72 @@ fn run_generate(args: &GenerateArgs) -> Exit {
         clap_complete::generate(shell, &mut cmd, "neardup", &mut out);
     }
     ui::print_stdout(&String::from_utf8_lossy(&out))
+}
+
+fn run_index(cmd: &IndexCommand) -> Exit {
+    use neardup::index;
+    let (threads, quiet) = match cmd {
+        IndexCommand::Create(a) => (a.threads, a.quiet),
+        IndexCommand::Add(a) => (a.threads, a.quiet),
+        IndexCommand::Stats(a) | IndexCommand::Compact(a) => (a.threads, a.quiet),
+    };
+    let bars = ui::Bars::new(quiet);
+    let progress: &dyn Progress = if quiet { &NoProgress } else { &bars };
+    let result = with_pool(threads, || match cmd {
+        IndexCommand::Create(a) => {
+            let cfg = a
+                .pipeline
+                .to_config(&a.inputs, vec![a.index.clone()])
+                .validate()?;
+            index::create(&a.index, &cfg, progress, &CANCEL).map(Some)
+        }
+        IndexCommand::Add(a) => index::add(&a.index, &a.inputs, progress, &CANCEL).map(Some),
+        IndexCommand::Compact(a) => index::compact(&a.index, progress, &CANCEL).map(Some),
+        IndexCommand::Stats(a) => {
+            let idx = index::Index::open(&a.index)?;
+            let stats = serde_json::json!({
+                "documents": idx.documents(),
+                "segments": idx.manifest.segments.len(),
+                "bytes_on_disk": idx.bytes_on_disk(),
+                "format": idx.manifest.format,
+                "options": idx.manifest.config,
+            });
+            if a.json {
+                println!("{stats}");
+            } else {
+                println!(
+                    "{}: {} documents in {} segments, {:.1} MB on disk",
+                    a.index.display(),
+                    stats["documents"],
+                    stats["segments"],
+                    idx.bytes_on_disk() as f64 / 1e6
+                );
+                println!(
+                    "options: {}",
+                    serde_json::to_string(&idx.manifest.config).unwrap_or_default()
+                );
+            }
+            Ok(None)
+        }
+    });
+    match result {
+        Ok(Some(r)) => {
+            print_problems(&r.problems);
+            if !quiet {
+                eprintln!(
+                    "neardup: {} documents added; the index holds {} documents in {} segments",
+                    r.added, r.documents, r.segments
+                );
+            }
+            if r.input_lost > 0 {
+                Exit::Error
+            } else {
+                Exit::Success
+            }
+        }
+        Ok(None) => Exit::Success,
+        Err(code) => code,
+    }
 }
 
 fn run_stage(cmd: &StageCommand) -> Exit {
