@@ -366,6 +366,12 @@ impl Index {
     }
 }
 
+/// The scan options of the index in `idx` with `inputs` as the input paths (what `--against`
+/// runs with).
+pub fn options_for(idx: &Path, inputs: &[PathBuf]) -> Result<Config> {
+    with_inputs(&Index::open(idx)?.manifest.config, inputs)
+}
+
 /// Options for writing: the scan options of the index with `inputs` as the input paths.
 fn with_inputs(cfg: &Config, inputs: &[PathBuf]) -> Result<Config> {
     let mut o = (**cfg).clone();

@@ -22,6 +22,7 @@ fn clean(inputs: Vec<PathBuf>, source_field: Option<&str>, out: &Path) -> ScanCo
     let mut cfg = ScanConfig::new(inputs);
     cfg.input.source_field = source_field.map(str::to_string);
     let clean_cfg = neardup::CleanConfig {
+        against: None,
         out: out.to_path_buf(),
         dedup: true,
         strip: true,

@@ -360,3 +360,55 @@ fn scan_against_agrees_with_a_full_scan_on_a_real_split() {
         a.len()
     );
 }
+
+#[test]
+fn clean_against_drops_what_an_indexed_document_covers_and_names_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let idx = small_index(tmp.path());
+    let s = stories();
+    let new = tmp.path().join("new.jsonl");
+    write_lines(
+        &new,
+        &[
+            record("a-reprint", &format!("Daily Courier\n{}", s[0])),
+            record("c", &s[2]),
+        ],
+    );
+    let out = tmp.path().join("clean");
+    neardup()
+        .args(["clean", "-q", "--against"])
+        .arg(&idx)
+        .arg("-o")
+        .arg(&out)
+        .arg(&new)
+        .assert()
+        .success();
+    // Only the new input is written, without the reprint.
+    let names: Vec<String> = fs::read_dir(&out)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| !n.starts_with('.'))
+        .collect();
+    assert_eq!(names, ["new.jsonl"]);
+    let kept: Vec<Value> = common::json_lines(&out.join("new.jsonl"));
+    assert_eq!(kept.len(), 1);
+    assert_eq!(kept[0]["id"], "c");
+    let removed: Vec<Value> = common::json_lines(&out.join(".neardup/removed.jsonl"));
+    let drop = removed.iter().find(|r| r["type"] == "duplicate").unwrap();
+    assert_eq!(
+        (&drop["id"], &drop["duplicate_of"]),
+        (&"a-reprint".into(), &"a".into())
+    );
+    let summary = common::summary(&out.join(".neardup"));
+    let d = &summary["documents"];
+    assert_eq!(
+        (
+            d["read"].as_u64(),
+            d["kept"].as_u64(),
+            d["dropped_duplicates"].as_u64()
+        ),
+        (Some(2), Some(1), Some(1))
+    );
+    assert_eq!(stats(&idx)["documents"], 2);
+}

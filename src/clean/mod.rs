@@ -69,6 +69,9 @@ pub struct CleanConfig {
     pub strip_inner: bool,
     /// Write only the report.
     pub dry_run: bool,
+    /// Dedupe against this index (`neardup index`): a new document that an indexed one
+    /// covers is dropped and names it; the scan options come from the index.
+    pub against: Option<PathBuf>,
 }
 
 /// Counts of a clean run.
@@ -180,18 +183,33 @@ pub fn clean(
         ..clean_cfg.clone()
     };
     let report_dir = staged.out.join(REPORT_DIR);
-    let write =
-        |corpus: &Corpus, plan: &CleanPlan| run(corpus, plan, &staged, cfg, progress, cancel);
+    // With an index, its options rule (the scan, the line hashes of the strip rules).
+    let against_cfg = match &clean_cfg.against {
+        Some(idx) => Some(crate::index::options_for(idx, &cfg.input.paths)?),
+        None => None,
+    };
+    let cfg = against_cfg.as_ref().unwrap_or(cfg);
+    let write = |corpus: &Corpus, plan: &CleanPlan, skip: Option<&str>| {
+        run(corpus, plan, &staged, cfg, skip, progress, cancel)
+    };
     let (counts, scan_summary) = match from {
         None => {
-            let mut out = crate::scan(cfg, progress, cancel)?;
+            let mut out = match &clean_cfg.against {
+                Some(idx) => {
+                    crate::index::against(idx, &cfg.input.paths, &staging.dir, progress, cancel)?
+                        .scan
+                }
+                None => crate::scan(cfg, progress, cancel)?,
+            };
+            // The indexed documents of the run are read back from the index: never written.
+            let skip = out.indexed.as_ref().map(|(path, _)| path.clone());
             let strip: &[crate::boilerplate::FlaggedLine] = if cfg.boilerplate.enabled {
                 &out.boilerplate.lines
             } else {
                 &[]
             };
             let plan = CleanPlan::from_clusters(&out.corpus, &out.clusters, strip, cfg.profile);
-            let counts = write(&out.corpus, &plan)?;
+            let counts = write(&out.corpus, &plan, skip.as_deref())?;
             // The scan's own outputs go with the report, so `clean --from` can reuse them.
             crate::write_outputs(&mut out, &report_dir, &NoProgress)?;
             (counts, Some(out.summary))
@@ -207,7 +225,7 @@ pub fn clean(
             ))
             .unwrap_or_default();
             let plan = plan_from_dir(dir, &corpus, &inputs.fingerprint, &options, &bp)?;
-            let counts = write(&corpus, &plan)?;
+            let counts = write(&corpus, &plan, None)?;
             (counts, None)
         }
     };

@@ -86,12 +86,20 @@ pub(crate) fn run(
     plan: &CleanPlan,
     cfg: &CleanConfig,
     scan: &ScanConfig,
+    skip: Option<&str>,
     progress: &dyn Progress,
     cancel: &AtomicBool,
 ) -> Result<CleanCounts> {
+    // `skip`: an input read for the run but not written (the indexed documents of
+    // `--against`).
+    let skipped_file = |fi: usize| skip.is_some_and(|p| corpus.files[fi].path == p);
     // Refuse two inputs that would land on the same output path.
     let mut seen: HashMap<PathBuf, &str> = HashMap::new();
-    for f in &corpus.files {
+    for f in corpus
+        .files
+        .iter()
+        .filter(|f| skip != Some(f.path.as_str()))
+    {
         let rel = output_rel_path(f);
         if let Some(other) = seen.insert(rel.clone(), &f.path) {
             return Err(Error::Config(ConfigError::OutputClash {
@@ -127,6 +135,9 @@ pub(crate) fn run(
             |st, fi| {
                 if cancel.load(Ordering::Relaxed) {
                     return Err(Error::Interrupted);
+                }
+                if skipped_file(fi) {
+                    return Ok(FileResult::default());
                 }
                 clean_file(
                     &FileJob {

@@ -423,6 +423,12 @@ pub struct CleanArgs {
     #[arg(long)]
     pub dry_run: bool,
 
+    /// Dedupe against this index (`neardup index create`): a new document that an indexed one
+    /// covers is dropped (`duplicate_of` names the indexed document); every scan option comes
+    /// from the index, which is not modified.
+    #[arg(long, value_name = "IDX", conflicts_with = "from")]
+    pub against: Option<PathBuf>,
+
     #[command(flatten)]
     pub pipeline: PipelineArgs,
 

@@ -183,6 +183,7 @@ fn run_clean(args: &CleanArgs) -> Exit {
         strip: !args.no_strip,
         strip_inner: args.strip_inner,
         dry_run: args.dry_run,
+        against: args.against.clone(),
     };
     let result = with_pool(args.threads, || {
         let cfg = cfg.validate()?;
