@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
 """Cost of `scan --against` per new document as the index grows.
 
-Usage: benches/index_scaling.py SAUDINEWSNET_DOCS_JSONL WORKDIR [SIZES...]
+Usage: benches/index_scaling.py SAUDINEWSNET_DOCS_JSONL WORKDIR [--chars N] [SIZES...]
+
+With --chars N every article is cut to its first N characters (a short news item), so that an
+index of 10^7 documents fits on a small disk.
 
 Builds indexes of SIZES documents (default 100000 1000000) of realistic text: real saudinewsnet
 articles, each indexed document a mutation of one (a fifth of its words swapped for words of
@@ -34,8 +37,12 @@ def mutate(text, donor, rng):
 
 def main():
     src, work = Path(sys.argv[1]), Path(sys.argv[2])
-    sizes = [int(s) for s in sys.argv[3:]] or [100_000, 1_000_000]
-    arts = [json.loads(l)["text"] for l in open(src)]
+    rest = sys.argv[3:]
+    chars = None
+    if rest[:1] == ["--chars"]:
+        chars, rest = int(rest[1]), rest[2:]
+    sizes = [int(s) for s in rest] or [100_000, 1_000_000]
+    arts = [json.loads(l)["text"][:chars] for l in open(src)]
     work.mkdir(parents=True, exist_ok=True)
     rng = random.Random(15)
     new = work / "new.jsonl"
@@ -68,7 +75,9 @@ def main():
         s = json.load(open(out / "summary.json"))
         print(json.dumps({
             "index_documents": n,
+            "chars": chars,
             "index_build_s": round(build, 1),
+            "index_bytes": sum(p.stat().st_size for p in idx.rglob("*") if p.is_file()),
             "against_s": round(best, 3),
             "ms_per_new_document": round(best / 1000 * 1000, 3),
             "indexed_linked": s["against"]["indexed_linked"],

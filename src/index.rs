@@ -568,7 +568,7 @@ fn write_segment(
     }
     texts.flush().map_err(io_err(tmp))?;
     drop(texts);
-    let mut files: Vec<(String, Vec<u8>)> = vec![
+    let files: Vec<(String, Vec<u8>)> = vec![
         (DOCS.into(), docs.as_bytes().to_vec()),
         (META.into(), meta),
         (
@@ -578,6 +578,13 @@ fn write_segment(
         (SIGNATURES.into(), sketches.signatures.as_bytes().to_vec()),
         (SHINGLES.into(), sketches.shingles.as_bytes().to_vec()),
     ];
+    let mut sizes = vec![(TEXTS.to_string(), text_off)];
+    for (name, bytes) in &files {
+        fs::write(tmp.join(name), bytes).map_err(io_err(&tmp.join(name)))?;
+        sizes.push((name.clone(), bytes.len() as u64));
+    }
+    drop(files);
+    // One band set at a time, written as soon as it is sorted (the largest arrays here).
     let members = non_empty(sketches);
     for (s, set) in cfg.band_sets().into_iter().enumerate() {
         if cancel.load(std::sync::atomic::Ordering::Relaxed) {
@@ -590,12 +597,9 @@ fn write_segment(
                 doc: doc.into(),
             })
             .collect();
-        files.push((key_file(s), keys.as_bytes().to_vec()));
-    }
-    let mut sizes = vec![(TEXTS.to_string(), text_off)];
-    for (name, bytes) in &files {
-        fs::write(tmp.join(name), bytes).map_err(io_err(&tmp.join(name)))?;
-        sizes.push((name.clone(), bytes.len() as u64));
+        let name = key_file(s);
+        fs::write(tmp.join(&name), keys.as_bytes()).map_err(io_err(&tmp.join(&name)))?;
+        sizes.push((name, keys.as_bytes().len() as u64));
     }
     let meta = SegmentMeta {
         format: INDEX_FORMAT,

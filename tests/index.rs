@@ -412,3 +412,69 @@ fn clean_against_drops_what_an_indexed_document_covers_and_names_it() {
     );
     assert_eq!(stats(&idx)["documents"], 2);
 }
+
+/// Lines flagged when the index was built stay flagged for new documents, even when today's
+/// crawl has them once: the navigation block an indexed page and a new page with another story
+/// share does not make them duplicates. Scanned without the index's knowledge (the same two
+/// pages alone), the lines are flagged nowhere and the pages cluster.
+#[test]
+fn the_index_boilerplate_stays_boilerplate_for_new_documents() {
+    let tmp = tempfile::tempdir().unwrap();
+    // Eight menu lines of ten capitalised words (not pieces of a hard-wrapped sentence).
+    let nav = (0..8)
+        .map(|l| {
+            (0..10)
+                .map(|i| format!("Menu{l}x{i}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    // Indexed pages: long stories (the pages are not copies of each other); the new page: a
+    // short one, most of it the menu.
+    let story = |k: usize, words: usize| {
+        let w: Vec<String> = (0..words).map(|i| format!("word{k}x{i}")).collect();
+        format!("Story {}.", w.join(" "))
+    };
+    let old = tmp.path().join("old.jsonl");
+    let olds: Vec<String> = (0..6)
+        .map(|k| record(&format!("old{k}"), &format!("{nav}\n{}", story(k, 150))))
+        .collect();
+    write_lines(&old, &olds);
+    let idx = tmp.path().join("idx");
+    neardup()
+        .args(["index", "create", "-q"])
+        .arg(&idx)
+        .arg(&old)
+        .assert()
+        .success();
+    let new = tmp.path().join("new.jsonl");
+    write_lines(&new, &[record("new", &format!("{nav}\n{}", story(99, 12)))]);
+    let out = tmp.path().join("out");
+    neardup()
+        .args(["scan", "-q", "--against"])
+        .arg(&idx)
+        .arg("-o")
+        .arg(&out)
+        .arg(&new)
+        .assert()
+        .success();
+    assert!(clusters(&out).is_empty(), "{:?}", clusters(&out));
+    // Without the index: one old page and the new one, the line in two documents only.
+    let pair = tmp.path().join("pair.jsonl");
+    write_lines(
+        &pair,
+        &[
+            olds[0].clone(),
+            record("new", &format!("{nav}\n{}", story(99, 12))),
+        ],
+    );
+    let plain = tmp.path().join("plain");
+    neardup()
+        .args(["scan", "-q", "-o"])
+        .arg(&plain)
+        .arg(&pair)
+        .assert()
+        .success();
+    assert_eq!(clusters(&plain).len(), 1);
+}
