@@ -370,6 +370,17 @@ impl Boilerplate {
         self.hashes.binary_search(&hash).is_ok()
     }
 
+    /// Count the lines of `hashes` (flagged earlier, e.g. in an index) as flagged too: left out
+    /// of shingling like this run's own (they are not reported in `boilerplate.jsonl`).
+    pub fn flag_known(&mut self, hashes: &[u64]) {
+        if hashes.is_empty() {
+            return;
+        }
+        self.hashes.extend_from_slice(hashes);
+        self.hashes.sort_unstable();
+        self.hashes.dedup();
+    }
+
     /// Documents with at least one flagged line, sorted.
     pub fn affected_docs(&self, lines: &DocLines) -> Vec<u32> {
         (0..lines.offsets.len().saturating_sub(1))

@@ -40,7 +40,7 @@ use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout, Unaligned};
 use crate::config::{BandSet, Config};
 use crate::error::{Error, Result};
 use crate::input::{Corpus, DocId};
-use crate::pipeline::{self, Artefacts, Context};
+use crate::pipeline::{self, Context};
 use crate::progress::Progress;
 use crate::sketch::Sketches;
 
@@ -461,11 +461,7 @@ fn append(
     cancel: &AtomicBool,
 ) -> Result<IndexReport> {
     let cx = Context::new(cfg, progress, cancel);
-    let corpus = pipeline::read(&cx)?;
-    let (mut sketches, lines) = pipeline::sketch(&cx, &corpus)?;
-    let mut bp = pipeline::boilerplate(&cx, &corpus, &lines, &sketches);
-    merge_known(&mut bp, known, cfg);
-    pipeline::resketch(&cx, &corpus, &bp, &lines, &mut sketches)?;
+    let (corpus, sketches, bp) = pipeline::prepare(&cx, known)?;
     if cancel.load(std::sync::atomic::Ordering::Relaxed) {
         return Err(Error::Interrupted);
     }
@@ -494,17 +490,6 @@ fn append(
         input_lost: corpus.input_lost(),
         problems,
     })
-}
-
-/// Lines flagged in the index count as flagged for new documents too (when flagged lines are
-/// left out of shingling).
-fn merge_known(bp: &mut crate::boilerplate::Boilerplate, known: &[u64], cfg: &Config) {
-    if known.is_empty() || !cfg.boilerplate.excludes_lines() {
-        return;
-    }
-    bp.hashes.extend_from_slice(known);
-    bp.hashes.sort_unstable();
-    bp.hashes.dedup();
 }
 
 /// The sorted `(key, doc)` list of band set `set` over the non-empty documents of `sketches`.
@@ -758,12 +743,7 @@ pub fn against(
     let known = index.boilerplate();
     // Probe: sketch the new documents as the index would, look their band keys up.
     let cx = Context::new(&cfg, progress, cancel);
-    let corpus = pipeline::read(&cx)?;
-    let (mut sketches, lines) = pipeline::sketch(&cx, &corpus)?;
-    let mut bp = pipeline::boilerplate(&cx, &corpus, &lines, &sketches);
-    merge_known(&mut bp, &known, &cfg);
-    pipeline::resketch(&cx, &corpus, &bp, &lines, &mut sketches)?;
-    drop(lines);
+    let (corpus, sketches, bp) = pipeline::prepare(&cx, &known)?;
     let members = non_empty(&sketches);
     let mut probed: Vec<(u32, u32, u32)> = Vec::new();
     for (s, set) in cfg.band_sets().into_iter().enumerate() {
@@ -821,57 +801,32 @@ pub fn against(
         o.input.paths = all;
         o.input.format = crate::config::FormatChoice::Auto;
         let cfg2 = o.validate()?;
-        let cx = Context::new(&cfg2, progress, cancel);
-        let corpus = pipeline::read(&cx)?;
-        let (mut sketches, lines) = pipeline::sketch(&cx, &corpus)?;
-        let mut bp = pipeline::boilerplate(&cx, &corpus, &lines, &sketches);
-        merge_known(&mut bp, &known, &cfg2);
-        pipeline::resketch(&cx, &corpus, &bp, &lines, &mut sketches)?;
-        drop(lines);
-        let groups = pipeline::exact(&cx, &sketches);
-        let pairs = pipeline::candidates(&cx, &sketches, &groups)?;
-        let estimate = |a, b| sketches.estimate(DocId(a), DocId(b));
-        let verified = pipeline::verify(&cx, &corpus, &bp, &pairs, &estimate)?;
-        drop(pairs);
-        let mut clustered = pipeline::cluster(&cx, &corpus, &bp, &sketches, &groups, &verified)?;
         let linked = linked_path.to_string_lossy();
-        let is_indexed: Vec<bool> = corpus
-            .documents()
-            .iter()
-            .map(|d| corpus.path_of(d) == linked)
-            .collect();
-        // Only clusters with a new document (the indexed ones among themselves are not news);
-        // an indexed document is already kept, never dropped.
-        clustered
-            .clusters
-            .retain(|c| c.members.iter().any(|m| !is_indexed[m.doc.0 as usize]));
-        for (i, c) in clustered.clusters.iter_mut().enumerate() {
-            c.id = crate::cluster::ClusterId(i as u32);
-            for m in &mut c.members {
-                if is_indexed[m.doc.0 as usize] {
-                    m.drop = false;
+        let mut is_indexed = Vec::new();
+        let mut new_linked = 0;
+        let mut out = crate::scan_knowing(&cfg2, &known, progress, cancel, |corpus, clustered| {
+            is_indexed = corpus
+                .documents()
+                .iter()
+                .map(|d| corpus.path_of(d) == linked)
+                .collect();
+            // Only clusters with a new document (the indexed ones among themselves are not
+            // news); an indexed document is already kept, never dropped.
+            clustered
+                .clusters
+                .retain(|c| c.members.iter().any(|m| !is_indexed[m.doc.0 as usize]));
+            for (i, c) in clustered.clusters.iter_mut().enumerate() {
+                c.id = crate::cluster::ClusterId(i as u32);
+                let with_indexed = c.members.iter().any(|m| is_indexed[m.doc.0 as usize]);
+                for m in &mut c.members {
+                    if is_indexed[m.doc.0 as usize] {
+                        m.drop = false;
+                    } else if with_indexed {
+                        new_linked += 1;
+                    }
                 }
             }
-        }
-        let new_linked = clustered
-            .clusters
-            .iter()
-            .filter(|c| c.members.iter().any(|m| is_indexed[m.doc.0 as usize]))
-            .flat_map(|c| &c.members)
-            .filter(|m| !is_indexed[m.doc.0 as usize])
-            .count() as u64;
-        let mut out = pipeline::output(
-            &cx,
-            Artefacts {
-                corpus,
-                boilerplate: bp,
-                sketches,
-                groups,
-                verify: verified.stats,
-                clustered,
-                inputs: None,
-            },
-        );
+        })?;
         let linked_docs = is_indexed.iter().filter(|&&x| x).count() as u64;
         let d = &mut out.summary.documents;
         d.read -= linked_docs;

@@ -69,18 +69,28 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 /// Scan the inputs of `cfg`: every stage in order, in memory. `cancel` is polled between work
 /// items: set it to stop early with [`Error::Interrupted`].
 pub fn scan(cfg: &Config, progress: &dyn Progress, cancel: &AtomicBool) -> Result<ScanOutput> {
+    scan_knowing(cfg, &[], progress, cancel, |_, _| {})
+}
+
+/// [`scan`], with the line hashes of `known` flagged as boilerplate too, and `edit` given the
+/// clusters before the summary is made (`--against`: an index's boilerplate; only the clusters
+/// with a new document).
+pub(crate) fn scan_knowing(
+    cfg: &Config,
+    known: &[u64],
+    progress: &dyn Progress,
+    cancel: &AtomicBool,
+    edit: impl FnOnce(&input::Corpus, &mut pipeline::Clustered),
+) -> Result<ScanOutput> {
     let cx = Context::new(cfg, progress, cancel);
-    let corpus = pipeline::read(&cx)?;
-    let (mut sketches, lines) = pipeline::sketch(&cx, &corpus)?;
-    let bp = pipeline::boilerplate(&cx, &corpus, &lines, &sketches);
-    pipeline::resketch(&cx, &corpus, &bp, &lines, &mut sketches)?;
-    drop(lines);
+    let (corpus, sketches, bp) = pipeline::prepare(&cx, known)?;
     let groups = pipeline::exact(&cx, &sketches);
     let pairs = pipeline::candidates(&cx, &sketches, &groups)?;
     let estimate = |a, b| sketches.estimate(DocId(a), DocId(b));
     let verified = pipeline::verify(&cx, &corpus, &bp, &pairs, &estimate)?;
     drop(pairs);
-    let clustered = pipeline::cluster(&cx, &corpus, &bp, &sketches, &groups, &verified)?;
+    let mut clustered = pipeline::cluster(&cx, &corpus, &bp, &sketches, &groups, &verified)?;
+    edit(&corpus, &mut clustered);
     let artefacts = Artefacts {
         corpus,
         boilerplate: bp,

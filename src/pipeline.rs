@@ -183,6 +183,18 @@ pub fn resketch(
     })
 }
 
+/// The first half of a scan on one screen: read, sketch, flag boilerplate (the line hashes of
+/// `known`, flagged earlier — by an index — counting as flagged too), pass 2. What
+/// `neardup index` stores of a corpus, and what [`crate::scan`] goes on from.
+pub fn prepare(cx: &Context, known: &[u64]) -> Result<(Corpus, Sketches, Boilerplate)> {
+    let corpus = read(cx)?;
+    let (mut sketches, lines) = sketch(cx, &corpus)?;
+    let mut bp = boilerplate(cx, &corpus, &lines, &sketches);
+    bp.flag_known(known);
+    resketch(cx, &corpus, &bp, &lines, &mut sketches)?;
+    Ok((corpus, sketches, bp))
+}
+
 /// Exact duplicates (same normalised text) from the final sketches' hashes.
 pub fn exact(cx: &Context, sketches: &Sketches) -> ExactGroups {
     cx.timed(Stage::Exact, || {

@@ -25,6 +25,21 @@ fn stats(idx: &Path) -> Value {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
+/// `neardup scan -q --against IDX -o OUT INPUT`.
+fn scan_against(
+    idx: &Path,
+    out: impl AsRef<std::ffi::OsStr>,
+    input: impl AsRef<std::ffi::OsStr>,
+) -> assert_cmd::Command {
+    let mut c = neardup();
+    c.args(["scan", "-q", "--against"])
+        .arg(idx)
+        .arg("-o")
+        .arg(out)
+        .arg(input);
+    c
+}
+
 fn write_lines(path: &Path, lines: &[String]) {
     fs::write(path, lines.join("\n") + "\n").unwrap();
 }
@@ -82,14 +97,7 @@ fn create_add_compact_and_scan_against() {
     );
     let manifest_before = fs::read(idx.join("MANIFEST.json")).unwrap();
     let out = tmp.path().join("out");
-    neardup()
-        .args(["scan", "-q", "--against"])
-        .arg(&idx)
-        .arg("-o")
-        .arg(&out)
-        .arg(&new)
-        .assert()
-        .success();
+    scan_against(&idx, &out, &new).assert().success();
     let cs = clusters(&out);
     assert_eq!(cs.len(), 1, "{cs:?}");
     let members = cs[0]["members"].as_array().unwrap();
@@ -136,14 +144,7 @@ fn create_add_compact_and_scan_against() {
         (Some(4), Some(1))
     );
     let out2 = tmp.path().join("out2");
-    neardup()
-        .args(["scan", "-q", "--against"])
-        .arg(&idx)
-        .arg("-o")
-        .arg(&out2)
-        .arg(&tomorrow)
-        .assert()
-        .success();
+    scan_against(&idx, &out2, &tomorrow).assert().success();
     let cs = clusters(&out2);
     assert_eq!(cs.len(), 1);
     let ids: Vec<&str> = cs[0]["members"]
@@ -322,14 +323,7 @@ fn scan_against_agrees_with_a_full_scan_on_a_real_split() {
         .arg(&new)
         .assert()
         .success();
-    neardup()
-        .args(["scan", "-q", "--against"])
-        .arg(&idx)
-        .arg("-o")
-        .arg(&against)
-        .arg(&new)
-        .assert()
-        .success();
+    scan_against(&idx, &against, &new).assert().success();
     // New documents in a cluster with an old one.
     let linked = |dir: &Path, is_old: &dyn Fn(&Value) -> bool| {
         let mut out = std::collections::HashSet::new();
@@ -451,14 +445,7 @@ fn the_index_boilerplate_stays_boilerplate_for_new_documents() {
     let new = tmp.path().join("new.jsonl");
     write_lines(&new, &[record("new", &format!("{nav}\n{}", story(99, 12)))]);
     let out = tmp.path().join("out");
-    neardup()
-        .args(["scan", "-q", "--against"])
-        .arg(&idx)
-        .arg("-o")
-        .arg(&out)
-        .arg(&new)
-        .assert()
-        .success();
+    scan_against(&idx, &out, &new).assert().success();
     assert!(clusters(&out).is_empty(), "{:?}", clusters(&out));
     // Without the index: one old page and the new one, the line in two documents only.
     let pair = tmp.path().join("pair.jsonl");
