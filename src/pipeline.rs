@@ -8,7 +8,7 @@
 //! |-------|----------|--------------------|
 //! | read | [`read`] | options → [`Corpus`] |
 //! | sketch | [`sketch()`] | [`Corpus`] → pass-1 [`Sketches`], [`DocLines`] |
-//! | boilerplate | [`boilerplate()`], [`resketch`] | [`DocLines`] → [`Boilerplate`]; final [`Sketches`] |
+//! | boilerplate | [`boilerplate()`], [`resketch`] | [`DocLines`] → [`Boilerplate`]; final [`Sketches`] ([`prepare`]: read to here) |
 //! | exact | [`exact`] | [`Sketches`] → [`ExactGroups`] |
 //! | candidates | [`candidates`] | signatures, [`ExactGroups`] → candidate [`Pair`]s |
 //! | verify | [`verify()`] | [`Pair`]s → [`Verified`] edges |
