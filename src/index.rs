@@ -372,6 +372,35 @@ pub fn options_for(idx: &Path, inputs: &[PathBuf]) -> Result<Config> {
     with_inputs(&Index::open(idx)?.manifest.config, inputs)
 }
 
+/// The options recorded in the index `idx` that differ from `given` (the ones a `--against`
+/// run was given, which the index's replace): `"threshold: 0.5 (given 0.7)"`, for a warning.
+pub fn option_differences(idx: &Path, given: &Config) -> Result<Vec<String>> {
+    let index = Index::open(idx)?.manifest.config;
+    let json = |c: &Config| {
+        let mut v = serde_json::to_value(crate::report::OptionsOut::new(c)).unwrap_or_default();
+        if let Some(o) = v.as_object_mut() {
+            o.insert(
+                "source_field".into(),
+                serde_json::to_value(&c.input.source_field).unwrap_or_default(),
+            );
+            o.insert("text_field".into(), c.input.text_field.clone().into());
+            o.insert("id_field".into(), c.input.id_field.clone().into());
+        }
+        v
+    };
+    let (have, want) = (json(&index), json(given));
+    let mut out = Vec::new();
+    if let (Some(h), Some(w)) = (have.as_object(), want.as_object()) {
+        for (k, v) in h {
+            let g = w.get(k).unwrap_or(&serde_json::Value::Null);
+            if g != v {
+                out.push(format!("{k}: {v} (given {g})"));
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// Options for writing: the scan options of the index with `inputs` as the input paths.
 fn with_inputs(cfg: &Config, inputs: &[PathBuf]) -> Result<Config> {
     let mut o = (**cfg).clone();

@@ -465,3 +465,24 @@ fn the_index_boilerplate_stays_boilerplate_for_new_documents() {
         .success();
     assert_eq!(clusters(&plain).len(), 1);
 }
+
+#[test]
+fn options_given_with_against_are_overridden_by_the_index_and_said() {
+    let tmp = tempfile::tempdir().unwrap();
+    let idx = small_index(tmp.path());
+    let new = tmp.path().join("new.jsonl");
+    write_lines(&new, &[record("c", &stories()[2])]);
+    let out = scan_against(&idx, tmp.path().join("out"), &new)
+        .args(["--threshold", "0.7"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--against uses the index's options: threshold: 0.5 (given 0.7)"),
+        "{err}"
+    );
+    // The index's options are what ran.
+    let summary = common::summary(&tmp.path().join("out"));
+    assert_eq!(summary["options"]["threshold"], 0.5);
+}

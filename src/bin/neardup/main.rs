@@ -138,6 +138,7 @@ fn run_scan(args: &ScanArgs) -> Exit {
         let _lock = neardup::report::OutputLock::acquire(&args.output)?;
         let mut out = match &args.against {
             Some(idx) => {
+                warn_index_options(idx, &cfg)?;
                 neardup::index::against(idx, &cfg.input.paths, &args.output, progress, &CANCEL)?
                     .scan
             }
@@ -187,6 +188,9 @@ fn run_clean(args: &CleanArgs) -> Exit {
     };
     let result = with_pool(args.threads, || {
         let cfg = cfg.validate()?;
+        if let Some(idx) = &args.against {
+            warn_index_options(idx, &cfg)?;
+        }
         let s = neardup::clean(&cfg, &clean_cfg, args.from.as_deref(), progress, &CANCEL)?;
         check_cancel()?;
         Ok(s)
@@ -341,6 +345,14 @@ fn run_generate(args: &GenerateArgs) -> Exit {
         clap_complete::generate(shell, &mut cmd, "neardup", &mut out);
     }
     ui::print_stdout(&String::from_utf8_lossy(&out))
+}
+
+/// `--against` runs with the index's options: say which given ones that overrides.
+fn warn_index_options(idx: &std::path::Path, given: &neardup::Config) -> Result<(), Error> {
+    for d in neardup::index::option_differences(idx, given)? {
+        eprintln!("neardup: --against uses the index's options: {d}");
+    }
+    Ok(())
 }
 
 fn run_index(cmd: &IndexCommand) -> Exit {
