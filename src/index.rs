@@ -56,6 +56,9 @@ const BOILERPLATE: &str = "boilerplate.bin";
 const SIGNATURES: &str = "signatures.bin";
 const SHINGLES: &str = "shingles.bin";
 const TMP_PREFIX: &str = ".tmp-";
+/// The file of a `--against` run's output directory holding the indexed documents it read
+/// back (hidden: a later scan of a directory holding it does not read it).
+pub const LINKED_FILE: &str = ".neardup-indexed.jsonl";
 /// Indexed documents linked per band key and segment at most: a bucket that big is a template
 /// or an empty text shared by thousands (the scan's own LSH links such a bucket as a star and
 /// a chain, not every pair, either).
@@ -241,11 +244,14 @@ impl Segment {
         <[DocEntry]>::ref_from_bytes(&self.docs).unwrap_or(&[])
     }
 
-    fn signature(&self, d: usize, num_perm: usize) -> Vec<u32> {
-        <[U32]>::ref_from_bytes(&self.signatures).unwrap_or(&[])[d * num_perm..][..num_perm]
-            .iter()
-            .map(|v| v.get())
-            .collect()
+    /// Document `d`'s signature into `out` (reused: no allocation per hit).
+    fn signature_into(&self, d: usize, num_perm: usize, out: &mut Vec<u32>) {
+        out.clear();
+        out.extend(
+            <[U32]>::ref_from_bytes(&self.signatures).unwrap_or(&[])[d * num_perm..][..num_perm]
+                .iter()
+                .map(|v| v.get()),
+        );
     }
 
     fn shingle_count(&self, d: usize) -> u32 {
@@ -369,7 +375,7 @@ impl Index {
 /// The scan options of the index in `idx` with `inputs` as the input paths (what `--against`
 /// runs with).
 pub fn options_for(idx: &Path, inputs: &[PathBuf]) -> Result<Config> {
-    with_inputs(&Index::open(idx)?.manifest.config, inputs)
+    with_inputs(idx, &Index::open(idx)?.manifest.config, inputs)
 }
 
 /// The options recorded in the index `idx` that differ from `given` (the ones a `--against`
@@ -401,10 +407,12 @@ pub fn option_differences(idx: &Path, given: &Config) -> Result<Vec<String>> {
     Ok(out)
 }
 
-/// Options for writing: the scan options of the index with `inputs` as the input paths.
-fn with_inputs(cfg: &Config, inputs: &[PathBuf]) -> Result<Config> {
+/// The scan options of the index in `idx` with `inputs` as the input paths, and the index
+/// itself never read from a directory argument.
+fn with_inputs(idx: &Path, cfg: &Config, inputs: &[PathBuf]) -> Result<Config> {
     let mut o = (**cfg).clone();
     o.input.paths = inputs.to_vec();
+    o.input.exclude = vec![idx.to_path_buf()];
     o.validate()
 }
 
@@ -472,7 +480,7 @@ pub fn add(
     let _lock = crate::report::OutputLock::acquire(dir)?;
     sweep(dir);
     let index = Index::open(dir)?;
-    let cfg = with_inputs(&index.manifest.config, inputs)?;
+    let cfg = with_inputs(dir, &index.manifest.config, inputs)?;
     let known = index.boilerplate();
     let manifest = index.manifest.clone();
     drop(index);
@@ -491,6 +499,15 @@ fn append(
 ) -> Result<IndexReport> {
     let cx = Context::new(cfg, progress, cancel);
     let (corpus, sketches, bp) = pipeline::prepare(&cx, known)?;
+    if corpus.is_empty() {
+        let why = corpus.problems().first().map_or_else(
+            || "no documents in the inputs".to_string(),
+            |p| p.to_string(),
+        );
+        return Err(Error::Index(format!(
+            "nothing indexed, the index is as it was: {why}"
+        )));
+    }
     if cancel.load(std::sync::atomic::Ordering::Relaxed) {
         return Err(Error::Interrupted);
     }
@@ -758,17 +775,18 @@ pub struct AgainstOutput {
 }
 
 /// Deduplicate the inputs of `cfg` (its input options; every other option comes from the index)
-/// against the index `idx`. `scratch` is a directory where the indexed documents hit are
-/// written as a JSON Lines input of the scan (removed after).
+/// against the index `idx`. The indexed documents hit are written to `out_dir`/[`LINKED_FILE`]
+/// and scanned as one more input; the file stays with the run's outputs, so `neardup report`
+/// and `clean --from` find every member's text.
 pub fn against(
     idx: &Path,
     inputs: &[PathBuf],
-    scratch: &Path,
+    out_dir: &Path,
     progress: &dyn Progress,
     cancel: &AtomicBool,
 ) -> Result<AgainstOutput> {
     let index = Index::open(idx)?;
-    let cfg = with_inputs(&index.manifest.config, inputs)?;
+    let cfg = with_inputs(idx, &index.manifest.config, inputs)?;
     let known = index.boilerplate();
     // Probe: sketch the new documents as the index would, look their band keys up.
     let cx = Context::new(&cfg, progress, cancel);
@@ -783,13 +801,15 @@ pub fn against(
     probed.dedup();
     // Only hits whose MinHash estimate is not hopeless (as verification would judge them).
     let criterion = cfg.criterion();
+    let mut old_sig = Vec::with_capacity(cfg.num_perm);
     let mut hits: Vec<(u32, u32)> = probed
         .into_iter()
         .filter(|&(new, seg, d)| {
             let s = &index.segments[seg as usize];
+            s.signature_into(d as usize, cfg.num_perm, &mut old_sig);
             let est = crate::verify::estimate_score(
                 sketches.signature(DocId(new)),
-                &s.signature(d as usize, cfg.num_perm),
+                &old_sig,
                 sketches.shingles[new as usize],
                 s.shingle_count(d as usize),
             );
@@ -801,33 +821,36 @@ pub fn against(
     hits.dedup();
     drop((corpus, sketches, bp));
     // Scan the new documents with the indexed ones they hit, written as one more input.
-    fs::create_dir_all(scratch).map_err(io_err(scratch))?;
-    let linked_path = scratch.join(format!("indexed-{}.jsonl", std::process::id()));
+    fs::create_dir_all(out_dir).map_err(io_err(out_dir))?;
+    let linked_path = out_dir.join(LINKED_FILE);
     let mut indexed = Vec::with_capacity(hits.len());
-    {
-        let mut w =
-            std::io::BufWriter::new(fs::File::create(&linked_path).map_err(io_err(&linked_path))?);
+    crate::report::atomic_write(&linked_path, |w| {
+        indexed.clear();
         for &(seg, d) in &hits {
             let s = &index.segments[seg as usize];
-            let meta = s.meta(d as usize)?;
+            let (meta, text) = match (s.meta(d as usize), s.text(d as usize)) {
+                (Ok(m), Ok(t)) => (m, t),
+                (Err(e), _) | (_, Err(e)) => return Err(std::io::Error::other(e.to_string())),
+            };
             let mut rec = serde_json::Map::new();
             put(&mut rec, &cfg.input.id_field, meta.id.clone().into());
-            put(&mut rec, &cfg.input.text_field, s.text(d as usize)?.into());
+            put(&mut rec, &cfg.input.text_field, text.into());
             if let Some(f) = &cfg.input.source_field {
                 put(&mut rec, f, meta.outlet.clone().into());
             }
-            serde_json::to_writer(&mut w, &rec).map_err(|e| Error::Index(e.to_string()))?;
-            w.write_all(b"\n").map_err(io_err(&linked_path))?;
+            serde_json::to_writer(&mut *w, &rec)?;
+            w.write_all(b"\n")?;
             indexed.push(meta);
         }
-        w.flush().map_err(io_err(&linked_path))?;
-    }
+        Ok(())
+    })?;
     let index_documents = index.documents();
     let result = (|| -> Result<(crate::ScanOutput, Vec<bool>)> {
         let mut all = inputs.to_vec();
         all.push(linked_path.clone());
         let mut o = (*cfg).clone();
         o.input.paths = all;
+        o.input.exclude.push(linked_path.clone());
         o.input.format = crate::config::FormatChoice::Auto;
         let cfg2 = o.validate()?;
         let linked = linked_path.to_string_lossy();
@@ -868,7 +891,6 @@ pub fn against(
         });
         Ok((out, is_indexed))
     })();
-    let _ = fs::remove_file(&linked_path);
     let (mut scan, is_indexed) = result?;
     scan.indexed = Some((linked_path.to_string_lossy().into_owned(), indexed));
     Ok(AgainstOutput {

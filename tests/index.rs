@@ -117,6 +117,18 @@ fn create_add_compact_and_scan_against() {
         fs::read(idx.join("MANIFEST.json")).unwrap(),
         manifest_before
     );
+    // The indexed documents read back stay with the outputs (hidden), so the report can show
+    // every member.
+    let linked = common::json_lines(&out.join(".neardup-indexed.jsonl"));
+    assert_eq!(linked.len(), 1);
+    assert_eq!(linked[0]["id"], "a");
+    neardup()
+        .args(["report", "-q"])
+        .arg(&out)
+        .assert()
+        .success();
+    let page = fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(page.contains("a-reprint"));
 
     // Add today's documents: a second segment; compact: one, same documents.
     neardup()
@@ -485,4 +497,33 @@ fn options_given_with_against_are_overridden_by_the_index_and_said() {
     // The index's options are what ran.
     let summary = common::summary(&tmp.path().join("out"));
     assert_eq!(summary["options"]["threshold"], 0.5);
+}
+
+#[test]
+fn an_index_is_not_created_from_inputs_that_yield_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let idx = tmp.path().join("idx");
+    let out = neardup()
+        .args(["index", "create", "-q"])
+        .arg(&idx)
+        .arg(tmp.path().join("missing.jsonl"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("nothing indexed") && err.contains("missing.jsonl"),
+        "{err}"
+    );
+    assert!(!idx.join("MANIFEST.json").exists());
+    // So creating it once the input is there works.
+    let old = tmp.path().join("missing.jsonl");
+    write_lines(&old, &[record("a", &stories()[0])]);
+    neardup()
+        .args(["index", "create", "-q"])
+        .arg(&idx)
+        .arg(&old)
+        .assert()
+        .success();
+    assert_eq!(stats(&idx)["documents"], 1);
 }

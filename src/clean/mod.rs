@@ -196,7 +196,7 @@ pub fn clean(
         None => {
             let mut out = match &clean_cfg.against {
                 Some(idx) => {
-                    crate::index::against(idx, &cfg.input.paths, &staging.dir, progress, cancel)?
+                    crate::index::against(idx, &cfg.input.paths, &report_dir, progress, cancel)?
                         .scan
                 }
                 None => crate::scan(cfg, progress, cancel)?,

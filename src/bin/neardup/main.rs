@@ -128,6 +128,7 @@ fn run_scan(args: &ScanArgs) -> Exit {
         neardup::report::BOILERPLATE_FILE,
         neardup::report::SUMMARY_FILE,
         neardup::report::LOCK_FILE,
+        neardup::index::LINKED_FILE,
     ]
     .map(|f| args.output.join(f))
     .to_vec();
