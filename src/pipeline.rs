@@ -42,6 +42,8 @@ pub struct Context<'a> {
     pub cancel: &'a AtomicBool,
     started: Instant,
     timings: Mutex<BTreeMap<&'static str, u64>>,
+    /// Shingle sets verification built, for the cluster stage and later settings of `tune`.
+    sets: std::sync::Arc<Mutex<verify::SetCache>>,
 }
 
 impl<'a> Context<'a> {
@@ -52,6 +54,17 @@ impl<'a> Context<'a> {
             cancel,
             started: Instant::now(),
             timings: Mutex::new(BTreeMap::new()),
+            sets: Default::default(),
+        }
+    }
+
+    /// A context for other thresholds over the same corpus, sketches and boilerplate as `self`
+    /// (`tune`): the shingle sets built so far serve it too. `cfg` must differ from `self`'s
+    /// only in what happens after sketching (thresholds, containment, banding).
+    pub(crate) fn for_thresholds(&self, cfg: &'a Config, progress: &'a dyn Progress) -> Self {
+        Context {
+            sets: self.sets.clone(),
+            ..Context::new(cfg, progress, self.cancel)
         }
     }
 
@@ -90,13 +103,15 @@ impl<'a> Context<'a> {
         }
     }
 
-    /// The verifier for `corpus`: shingle sets rebuilt with the same exclusions as the sketches.
+    /// The verifier for `corpus`: shingle sets rebuilt with the same exclusions as the sketches
+    /// (one corpus and one boilerplate per context: the sets it builds are kept for the run).
     pub(crate) fn verifier<'b>(&'b self, corpus: &'b Corpus, bp: &'b Boilerplate) -> Verifier<'b> {
         Verifier {
             corpus,
             params: self.params(),
             exclude: self.exclude(bp),
             cancel: self.cancel,
+            cache: &self.sets,
         }
     }
 }

@@ -97,7 +97,7 @@ pub fn tune(
             run.containment = c;
             run.banding = None;
             let run = run.validate()?;
-            let rx = Context::new(&run, &NoProgress, cancel);
+            let rx = cx.for_thresholds(&run, &NoProgress);
             let pairs = pipeline::candidates(&rx, &sketches, &groups)?;
             let verified = pipeline::verify(&rx, &corpus, &bp, &pairs, &estimate)?;
             let clustered = pipeline::cluster(&rx, &corpus, &bp, &sketches, &groups, &verified)?;

@@ -4,7 +4,9 @@
 //! estimate is not hopeless is checked on the real shingle sets: the documents involved are
 //! re-normalised and re-shingled (only they, in memory-bounded batches), and the exact Jaccard
 //! `|A∩B| / |A∪B|` and containment `|A∩B| / min(|A|,|B|)` are computed by merging sorted sets.
-//! So an LSH false positive can never merge two clusters.
+//! So an LSH false positive can never merge two clusters. The sets built are kept for the run up
+//! to a budget ([`SetCache`]): the cluster stage scores members against centres verification has
+//! just read, and `tune` verifies mostly the same pairs once per setting.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -26,6 +28,8 @@ pub const ESTIMATE_MARGIN: f64 = 0.2;
 const BATCH_PAIRS: usize = 50_000;
 /// Stored text bytes of the distinct documents in one batch (bounds the shingle-set memory).
 const BATCH_TEXT_BYTES: u64 = 256 << 20;
+/// Bytes of shingle sets kept between calls ([`SetCache`]).
+const CACHE_BYTES: usize = 128 << 20;
 
 /// The smaller document must have at least this many distinct shingles for containment to
 /// count: a two-line note is "contained" in many long articles without being a copy of any.
@@ -257,6 +261,13 @@ pub struct DocSets {
     pub numbers: Vec<u64>,
 }
 
+impl DocSets {
+    /// Bytes the sets take on the heap.
+    pub fn heap_bytes(&self) -> usize {
+        self.shingles.len() * 8 + self.order.len() * 4 + self.numbers.len() * 8
+    }
+}
+
 /// Share of a document's tokens that lie inside at least one shingle it shares with the other
 /// (`shared[i]`: the document's `i`-th distinct shingle is shared; `order`, `span` as in
 /// [`DocSets`]). A shared passage counts whole, and a word changed inside it costs that word
@@ -341,20 +352,55 @@ pub fn score_docs_in(a: &DocSets, b: &DocSets, scratch: &mut ScoreScratch) -> Sc
     }
 }
 
-/// What verification needs to rebuild shingle sets: the corpus, the sketch parameters, and the
-/// cancel flag.
+/// The documents' sets built by earlier [`Verifier::exact_scores`] calls of a run, kept up to
+/// [`CACHE_BYTES`]: the cluster stage scores members against centres that verification has
+/// just read, and `tune` verifies the same candidates once per setting. Valid for one corpus,
+/// one set of sketch parameters and one boilerplate exclusion (one [`crate::pipeline::Context`]).
+#[derive(Default)]
+pub(crate) struct SetCache {
+    sets: std::collections::HashMap<u32, DocSets>,
+    bytes: usize,
+}
+
+impl SetCache {
+    fn get(&self, d: u32) -> Option<&DocSets> {
+        self.sets.get(&d)
+    }
+
+    /// Keep the sets of `docs` while the budget lasts.
+    fn keep(&mut self, docs: &[u32], sets: Vec<DocSets>) {
+        self.keep_within(docs, sets, CACHE_BYTES)
+    }
+
+    fn keep_within(&mut self, docs: &[u32], sets: Vec<DocSets>, budget: usize) {
+        for (&d, set) in docs.iter().zip(sets) {
+            let size = set.heap_bytes();
+            if self.bytes + size > budget {
+                break;
+            }
+            self.bytes += size;
+            self.sets.insert(d, set);
+        }
+    }
+}
+
+/// What verification needs to rebuild shingle sets: the corpus, the sketch parameters, the
+/// cancel flag, and the sets already built in this run.
 pub(crate) struct Verifier<'a> {
     pub corpus: &'a Corpus,
     pub params: SketchParams,
     /// Line hashes left out of shingling (sorted; boilerplate).
     pub exclude: &'a [u64],
     pub cancel: &'a AtomicBool,
+    pub cache: &'a std::sync::Mutex<SetCache>,
 }
 
 impl Verifier<'_> {
-    /// Exact scores of `pairs`, in order. Shingle sets are rebuilt per batch.
+    /// Exact scores of `pairs`, in order. Shingle sets are rebuilt per batch, except those the
+    /// run's [`SetCache`] holds.
     pub fn exact_scores(&self, pairs: &[Pair], progress: &dyn Progress) -> Result<Vec<Score>> {
         let (corpus, params, cancel) = (self.corpus, self.params, self.cancel);
+        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
         let mut out = Vec::with_capacity(pairs.len());
         // Which documents the current batch already holds (reset after each batch).
         let mut in_batch = vec![false; corpus.docs.len()];
@@ -369,7 +415,8 @@ impl Verifier<'_> {
             let mut end = start;
             while end < pairs.len() && end - start < BATCH_PAIRS && bytes < BATCH_TEXT_BYTES {
                 for d in [pairs[end].0, pairs[end].1] {
-                    if !std::mem::replace(&mut in_batch[d as usize], true) {
+                    if cache.get(d).is_none() && !std::mem::replace(&mut in_batch[d as usize], true)
+                    {
                         docs.push(d);
                         bytes += corpus.text_len(&corpus.docs[d as usize]);
                     }
@@ -400,7 +447,12 @@ impl Verifier<'_> {
                     },
                 )
                 .collect();
-            let set_of = |d: u32| &sets[docs.binary_search(&d).expect("doc in batch")];
+            let cached = &*cache;
+            let set_of = |d: u32| {
+                cached
+                    .get(d)
+                    .unwrap_or_else(|| &sets[docs.binary_search(&d).expect("doc in batch")])
+            };
             let scored: Vec<Score> = pairs[start..end]
                 .par_iter()
                 .map_init(ScoreScratch::default, |scratch, &(a, b)| {
@@ -408,6 +460,7 @@ impl Verifier<'_> {
                 })
                 .collect();
             out.extend(scored);
+            cache.keep(&docs, sets);
             progress.advance((end - start) as u64);
             start = end;
         }
@@ -579,6 +632,63 @@ pub fn numbers_agree(a: &DocSets, b: &DocSets) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Scores read from the run's cache are the scores built from the texts, and only what the
+    /// budget allows is kept.
+    #[test]
+    fn cached_sets_give_the_scores_built_from_the_texts() {
+        use crate::config::ScanConfig;
+        use crate::pipeline::{self, Context};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("docs.jsonl");
+        let article = "the council approved the new budget for schools and roads on monday after \
+                       a long debate about taxes and the cost of repairs in the old town";
+        let texts = [
+            article.to_string(),
+            format!("{article} said the mayor 2024"),
+            format!("breaking {article}"),
+            "a different story about football results and the league table this week".into(),
+        ];
+        let lines: Vec<String> = texts
+            .iter()
+            .map(|t| serde_json::json!({ "text": t }).to_string())
+            .collect();
+        std::fs::write(&path, lines.join("\n")).unwrap();
+        let cfg = ScanConfig::new(vec![path]).validate().unwrap();
+        let cancel = AtomicBool::new(false);
+        let cx = Context::new(&cfg, &crate::progress::NoProgress, &cancel);
+        let corpus = pipeline::read(&cx).unwrap();
+        let bp = crate::boilerplate::Boilerplate::default();
+        let verifier = cx.verifier(&corpus, &bp);
+        let pairs = [(0, 1), (0, 2), (1, 3)];
+        let first = verifier
+            .exact_scores(&pairs, &crate::progress::NoProgress)
+            .unwrap();
+        assert_eq!(verifier.cache.lock().unwrap().sets.len(), 4);
+        let again = verifier
+            .exact_scores(&[(1, 2), (0, 1)], &crate::progress::NoProgress)
+            .unwrap();
+        let mut sk = Sketcher::new(verifier.params);
+        let sets: Vec<DocSets> = texts
+            .iter()
+            .map(|t| {
+                let mut s = DocSets::default();
+                sk.doc_sets(t, &[], &mut s);
+                s
+            })
+            .collect();
+        for (&(a, b), got) in pairs.iter().zip(&first) {
+            assert_eq!(*got, score_docs(&sets[a as usize], &sets[b as usize]));
+        }
+        assert_eq!(again[0], score_docs(&sets[1], &sets[2]));
+        assert_eq!(again[1], first[0]);
+        assert!(first[0].jaccard > 0.7 && first[2].jaccard < 0.1);
+        // The budget: the second set does not fit after the first.
+        let mut small = SetCache::default();
+        let budget = sets[0].heap_bytes() + 1;
+        small.keep_within(&[0, 1], sets[..2].to_vec(), budget);
+        assert_eq!((small.sets.len(), small.bytes), (1, sets[0].heap_bytes()));
+    }
 
     #[test]
     fn score_sets_computes_jaccard_and_containment() {
