@@ -134,8 +134,6 @@ pub struct LineTokens {
     keep_text: bool,
     /// Token hashes (seeded xxh3-64) in order.
     pub hashes: Vec<u64>,
-    /// The same hashes as little-endian bytes (what the line and exact hashes are taken over).
-    pub bytes: Vec<u8>,
     /// Tokens joined by single spaces (only when asked for: character shingles need it).
     pub text: String,
     /// Every token is made of ASCII digits only.
@@ -157,7 +155,6 @@ impl LineTokens {
 
     pub fn clear(&mut self) {
         self.hashes.clear();
-        self.bytes.clear();
         self.text.clear();
         self.numeric = true;
         self.digits = false;
@@ -173,7 +170,25 @@ impl LineTokens {
 
     /// Hash of the normalised line (its token sequence).
     pub fn line_hash(&self) -> u64 {
-        xxh3_64_with_seed(&self.bytes, self.seed ^ LINE_SALT)
+        xxh3_64_with_seed(&self.bytes(), self.seed ^ LINE_SALT)
+    }
+
+    /// The token hashes as little-endian bytes (what the line and exact hashes are taken over),
+    /// without a copy on little-endian targets.
+    pub fn bytes(&self) -> std::borrow::Cow<'_, [u8]> {
+        #[cfg(target_endian = "little")]
+        {
+            // SAFETY: `u64` has no padding and every byte is a valid `u8`; the slice covers
+            // exactly the hashes' memory, which on a little-endian target is their
+            // little-endian encoding.
+            std::borrow::Cow::Borrowed(unsafe {
+                std::slice::from_raw_parts(self.hashes.as_ptr().cast::<u8>(), self.hashes.len() * 8)
+            })
+        }
+        #[cfg(not(target_endian = "little"))]
+        {
+            std::borrow::Cow::Owned(self.hashes.iter().flat_map(|h| h.to_le_bytes()).collect())
+        }
     }
 }
 
@@ -188,7 +203,6 @@ impl TokenSink for LineTokens {
     fn token(&mut self, token: &str) {
         let h = xxh3_64_with_seed(token.as_bytes(), self.seed);
         self.hashes.push(h);
-        self.bytes.extend_from_slice(&h.to_le_bytes());
         let first_digit = token.as_bytes().first().is_some_and(u8::is_ascii_digit);
         self.digits |= first_digit;
         if self.numeric && !(first_digit && token.bytes().all(|b| b.is_ascii_digit())) {

@@ -187,7 +187,7 @@ impl Sketcher {
                 &self.line, raw, before, next, number, width,
             ));
             tokens = tokens.saturating_add(self.line.len() as u32);
-            self.exact.update(&self.line.bytes);
+            self.exact.update(&self.line.bytes());
             let oph = &mut self.oph;
             Self::feed_shingles(&mut self.shingler, &self.line, &mut |h| {
                 shingles = shingles.saturating_add(1);
@@ -270,7 +270,7 @@ impl Sketcher {
             exclude,
             |raw, l, kept| {
                 if kept {
-                    exact.update(&l.bytes);
+                    exact.update(&l.bytes());
                     Self::feed_shingles(shingler, l, &mut |h| {
                         shingles = shingles.saturating_add(1);
                         oph.update(h)
