@@ -5,7 +5,7 @@
 //! re-normalised and re-shingled (only they, in memory-bounded batches), and the exact Jaccard
 //! `|A∩B| / |A∪B|` and containment `|A∩B| / min(|A|,|B|)` are computed by merging sorted sets.
 //! So an LSH false positive can never merge two clusters. The sets built are kept for the run up
-//! to a budget ([`SetCache`]): the cluster stage scores members against centres verification has
+//! to a budget (`SetCache`): the cluster stage scores members against centres verification has
 //! just read, and `tune` verifies mostly the same pairs once per setting.
 
 use std::sync::atomic::{AtomicBool, Ordering};
