@@ -22,7 +22,6 @@ const PROBE_TABLE: usize = 32;
 #[derive(Debug, Clone)]
 pub struct OphSketch {
     bins: Vec<u32>,
-    filled: usize,
     /// `probes[i * PROBE_TABLE + a]`: the bin empty bin `i` looks at on attempt `a`, for
     /// `probe_seed` (the same values the hash gives; computed once instead of per document).
     probes: Vec<u16>,
@@ -41,7 +40,6 @@ impl OphSketch {
     pub fn new(num_perm: usize) -> Self {
         OphSketch {
             bins: vec![EMPTY; num_perm],
-            filled: 0,
             probes: Vec::new(),
             probe_seed: None,
         }
@@ -64,7 +62,6 @@ impl OphSketch {
     #[inline]
     pub fn reset(&mut self) {
         self.bins.fill(EMPTY);
-        self.filled = 0;
     }
 
     /// Add one shingle hash.
@@ -75,12 +72,7 @@ impl OphSketch {
         let val = (h as u32).min(EMPTY - 1);
         // SAFETY-free bound: bin < k because (h>>32) < 2^32.
         let slot = &mut self.bins[bin];
-        if *slot == EMPTY {
-            self.filled += 1;
-        }
-        if val < *slot {
-            *slot = val;
-        }
+        *slot = (*slot).min(val);
     }
 
     /// Write the densified signature into `out` (`out.len() == num_perm`).
@@ -88,7 +80,8 @@ impl OphSketch {
         let k = self.bins.len();
         debug_assert_eq!(out.len(), k);
         out.copy_from_slice(&self.bins);
-        if self.filled == 0 || self.filled == k {
+        let filled = self.bins.iter().filter(|&&v| v != EMPTY).count();
+        if filled == 0 || filled == k {
             return;
         }
         let table = if self.probe_seed == Some(seed) {
