@@ -208,17 +208,13 @@ impl std::ops::AddAssign for VerifyStats {
 
 /// Size of the intersection of two sorted, deduplicated slices.
 pub fn intersection_len(a: &[u64], b: &[u64]) -> usize {
+    // Branch-free merge step (see `score_docs_in`).
     let (mut i, mut j, mut n) = (0, 0, 0);
     while i < a.len() && j < b.len() {
-        match a[i].cmp(&b[j]) {
-            std::cmp::Ordering::Less => i += 1,
-            std::cmp::Ordering::Greater => j += 1,
-            std::cmp::Ordering::Equal => {
-                n += 1;
-                i += 1;
-                j += 1;
-            }
-        }
+        let (x, y) = (a[i], b[j]);
+        n += usize::from(x == y);
+        i += usize::from(x <= y);
+        j += usize::from(y <= x);
     }
     n
 }
@@ -287,10 +283,11 @@ pub fn token_coverage(order: &[u32], shared: &[bool], span: usize) -> f64 {
     let tokens = order.len() + span - 1;
     let (mut covered, mut reach) = (0usize, 0usize);
     for (j, &r) in order.iter().enumerate() {
-        if shared[r as usize] {
-            covered += j + span - j.max(reach);
-            reach = j + span;
-        }
+        // Without a branch on `shared`: `reach <= j + span - 1` always, so both terms are
+        // non-negative.
+        let s = usize::from(shared[r as usize]);
+        covered += s * (j + span - j.max(reach));
+        reach += s * (j + span - reach);
     }
     covered as f64 / tokens as f64
 }
@@ -325,20 +322,18 @@ pub fn score_docs_in(a: &DocSets, b: &DocSets, scratch: &mut ScoreScratch) -> Sc
     fa.resize(a.shingles.len(), false);
     fb.clear();
     fb.resize(b.shingles.len(), false);
-    // One merge marks the shared shingles and counts them.
+    // One merge marks the shared shingles and counts them, without branches on the values
+    // (which way a merge step goes is a coin toss the branch predictor loses).
+    let (sa, sb) = (&a.shingles[..], &b.shingles[..]);
     let (mut i, mut j, mut inter) = (0, 0, 0usize);
-    while i < a.shingles.len() && j < b.shingles.len() {
-        match a.shingles[i].cmp(&b.shingles[j]) {
-            std::cmp::Ordering::Less => i += 1,
-            std::cmp::Ordering::Greater => j += 1,
-            std::cmp::Ordering::Equal => {
-                fa[i] = true;
-                fb[j] = true;
-                inter += 1;
-                i += 1;
-                j += 1;
-            }
-        }
+    while i < sa.len() && j < sb.len() {
+        let (x, y) = (sa[i], sb[j]);
+        let equal = x == y;
+        fa[i] |= equal;
+        fb[j] |= equal;
+        inter += usize::from(equal);
+        i += usize::from(x <= y);
+        j += usize::from(y <= x);
     }
     let base = score_counts(a.shingles.len(), b.shingles.len(), inter);
     // Coverage less the margin can only win below 1 - margin.
