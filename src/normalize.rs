@@ -139,23 +139,34 @@ impl Normalizer {
         // Runs of characters that are word characters mapping to themselves and interact with
         // nothing (most letters and digits of most scripts) are copied as bytes, not decoded
         // and re-encoded one by one.
+        let tables = self.tables;
+        let bytes = text.as_bytes();
         let mut run_start: Option<usize> = None;
-        for (i, c) in text.char_indices() {
-            let cp = c as u32;
-            let identity = if cp < 0x80 {
-                matches!(cp as u8, b'a'..=b'z' | b'0'..=b'9')
-            } else if cp < 0x10000 {
-                let e = self.tables.map[cp as usize];
-                e >> CLASS_SHIFT & CLASS_MASK == C_WORD && e & (CHANGED | INTERACTS) == 0
+        let mut i = 0;
+        while i < bytes.len() {
+            // Decoded by hand for one and two bytes (ASCII, Latin, Greek, Cyrillic, Hebrew,
+            // Arabic): the text is valid UTF-8.
+            let b0 = bytes[i];
+            let (cp, len) = if b0 < 0x80 {
+                (b0 as u32, 1)
+            } else if b0 < 0xE0 {
+                let b1 = bytes.get(i + 1).copied().unwrap_or(0x80);
+                (((b0 as u32 & 0x1F) << 6) | (b1 as u32 & 0x3F), 2)
             } else {
-                false
+                let c = text[i..]
+                    .chars()
+                    .next()
+                    .unwrap_or(char::REPLACEMENT_CHARACTER);
+                (c as u32, c.len_utf8())
             };
-            if identity {
-                run_start.get_or_insert(i);
+            let at = i;
+            i += len;
+            if cp < 0x10000 && tables.map[cp as usize] & IDENTITY != 0 {
+                run_start.get_or_insert(at);
                 continue;
             }
             if let Some(start) = run_start.take() {
-                self.push_run(&text[start..i]);
+                self.push_run(&text[start..at]);
                 last_ccc = 0;
             }
             if cp < 0x80 {
@@ -163,8 +174,9 @@ impl Normalizer {
                 self.feed_ascii(cp as u8, sink);
                 continue;
             }
+            let c = char::from_u32(cp).unwrap_or(char::REPLACEMENT_CHARACTER);
             let ccc = if cp < 0x10000 {
-                let e = self.tables.map[cp as usize];
+                let e = tables.map[cp as usize];
                 if e & QC_YES == 0 {
                     return false;
                 }
@@ -177,7 +189,7 @@ impl Normalizer {
                     self.feed(c, sink);
                     continue;
                 }
-                self.tables.ccc[cp as usize]
+                tables.ccc[cp as usize]
             } else {
                 if is_nfkc_quick(std::iter::once(c)) != IsNormalized::Yes {
                     return false;
@@ -446,6 +458,9 @@ const NON_STARTER: u32 = 1 << 25;
 const INTERACTS: u32 = 1 << 27;
 /// Folding maps the character to a different one.
 const CHANGED: u32 = 1 << 26;
+/// A word character that maps to itself and interacts with nothing (runs of them are copied as
+/// bytes). Set for ASCII letters and digits too.
+const IDENTITY: u32 = 1 << 28;
 
 /// Per-character facts for the Basic Multilingual Plane, computed once from `classify` and the
 /// Unicode tables, so the hot loop does one array lookup per character instead of several
@@ -468,6 +483,9 @@ fn tables() -> &'static Tables {
     TABLES.get_or_init(|| {
         let mut map = vec![0u32; 0x10000].into_boxed_slice();
         let mut ccc = vec![0u8; 0x10000].into_boxed_slice();
+        for b in (b'a'..=b'z').chain(b'0'..=b'9') {
+            map[b as usize] = IDENTITY;
+        }
         for cp in 0x80u32..0x10000 {
             let Some(c) = char::from_u32(cp) else {
                 continue;
@@ -500,8 +518,13 @@ fn tables() -> &'static Tables {
             } else {
                 0
             };
+            let identity = if class == C_WORD && changed == 0 && interacts == 0 {
+                IDENTITY
+            } else {
+                0
+            };
             map[cp as usize] =
-                class << CLASS_SHIFT | mapped | qc | non_starter | interacts | changed;
+                class << CLASS_SHIFT | mapped | qc | non_starter | interacts | changed | identity;
             ccc[cp as usize] = ccc_c;
         }
         Tables { map, ccc }
