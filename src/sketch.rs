@@ -122,8 +122,9 @@ pub struct Sketcher {
     doc_lines: Vec<LineEntry>,
     /// Buffer for unescaped JSON texts.
     pub text_buf: String,
-    /// One document's shingles in text order, for [`Sketcher::doc_sets`].
-    sequence: Vec<u64>,
+    /// One document's shingles with their positions, sorted by hash, for
+    /// [`Sketcher::doc_sets`].
+    by_hash: Vec<(u64, u32)>,
     /// Numbers of the lines left out of one document.
     numbers: Vec<u64>,
 }
@@ -154,7 +155,7 @@ impl Sketcher {
             exact: Xxh3::with_seed(params.seed),
             doc_lines: Vec::new(),
             text_buf: String::new(),
-            sequence: Vec::new(),
+            by_hash: Vec::new(),
             numbers: Vec::new(),
         }
     }
@@ -340,19 +341,23 @@ impl Sketcher {
         self.shingler.finish(&mut |h| shingles.push(h));
         numbers.sort_unstable();
         numbers.dedup();
-        // The text order, as indices into the sorted set.
+        // The sorted set, and the text order as indices into it, from one sort of
+        // (hash, position) pairs (binary searching every shingle in the set cost more than the
+        // sort on long texts).
+        let by_hash = &mut self.by_hash;
+        by_hash.clear();
+        by_hash.extend(shingles.iter().enumerate().map(|(i, &h)| (h, i as u32)));
+        by_hash.sort_unstable_by_key(|&(h, _)| h);
         let in_order = &mut out.order;
         in_order.clear();
-        let sequence = &mut self.sequence;
-        sequence.clear();
-        sequence.extend_from_slice(shingles);
-        shingles.sort_unstable();
-        shingles.dedup();
-        in_order.extend(
-            sequence
-                .iter()
-                .map(|h| shingles.binary_search(h).unwrap_or_default() as u32),
-        );
+        in_order.resize(shingles.len(), 0);
+        shingles.clear();
+        for &(h, i) in by_hash.iter() {
+            if shingles.last() != Some(&h) {
+                shingles.push(h);
+            }
+            in_order[i as usize] = (shingles.len() - 1) as u32;
+        }
         out.span = self.params.ngram as u32;
     }
 }
