@@ -125,6 +125,8 @@ pub struct Sketcher {
     /// One document's shingles with their positions, sorted by hash, for
     /// [`Sketcher::doc_sets`].
     by_hash: Vec<(u64, u32)>,
+    /// Scratch for [`sort_by_hash`].
+    radix: Vec<(u64, u32)>,
     /// Numbers of the lines left out of one document.
     numbers: Vec<u64>,
 }
@@ -156,6 +158,7 @@ impl Sketcher {
             doc_lines: Vec::new(),
             text_buf: String::new(),
             by_hash: Vec::new(),
+            radix: Vec::new(),
             numbers: Vec::new(),
         }
     }
@@ -347,7 +350,7 @@ impl Sketcher {
         let by_hash = &mut self.by_hash;
         by_hash.clear();
         by_hash.extend(shingles.iter().enumerate().map(|(i, &h)| (h, i as u32)));
-        by_hash.sort_unstable_by_key(|&(h, _)| h);
+        sort_by_hash(by_hash, &mut self.radix);
         let in_order = &mut out.order;
         in_order.clear();
         in_order.resize(shingles.len(), 0);
@@ -359,6 +362,39 @@ impl Sketcher {
             in_order[i as usize] = (shingles.len() - 1) as u32;
         }
         out.span = self.params.ngram as u32;
+    }
+}
+
+/// Sort `(hash, position)` pairs by hash (the order of equal hashes is left as it falls): a
+/// least-significant-digit radix sort, 11 bits a pass, for long texts (a book's 100,000s of
+/// shingles), the standard sort for short ones.
+fn sort_by_hash(v: &mut Vec<(u64, u32)>, scratch: &mut Vec<(u64, u32)>) {
+    const RADIX_FROM: usize = 1 << 14;
+    if v.len() < RADIX_FROM {
+        v.sort_unstable_by_key(|&(h, _)| h);
+        return;
+    }
+    scratch.clear();
+    scratch.resize(v.len(), (0, 0));
+    let mut counts = vec![0usize; 1 << 11];
+    for pass in 0..6 {
+        let shift = pass * 11;
+        counts.fill(0);
+        for &(h, _) in v.iter() {
+            counts[(h >> shift) as usize & 0x7FF] += 1;
+        }
+        let mut sum = 0;
+        for c in counts.iter_mut() {
+            let n = *c;
+            *c = sum;
+            sum += n;
+        }
+        for &e in v.iter() {
+            let d = (e.0 >> shift) as usize & 0x7FF;
+            scratch[counts[d]] = e;
+            counts[d] += 1;
+        }
+        std::mem::swap(v, scratch);
     }
 }
 
@@ -633,6 +669,33 @@ mod tests {
             &mut sig,
         );
         assert_eq!((s.tokens, s.excluded_lines), (4, 1));
+    }
+
+    #[test]
+    fn radix_sort_by_hash_sorts_like_the_standard_sort() {
+        let mut state = 0x1234_5678_9abc_def0u64;
+        for n in [0, 5, 1 << 14, (1 << 14) + 7, 70_000] {
+            let mut v: Vec<(u64, u32)> = (0..n as u32)
+                .map(|i| {
+                    state = state
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
+                    // Some repeats, as a text repeats shingles.
+                    (if i % 7 == 0 { 42 } else { state }, i)
+                })
+                .collect();
+            let mut expected = v.clone();
+            expected.sort_unstable_by_key(|&(h, _)| h);
+            sort_by_hash(&mut v, &mut Vec::new());
+            let keys = |x: &[(u64, u32)]| x.iter().map(|e| e.0).collect::<Vec<_>>();
+            assert_eq!(keys(&v), keys(&expected), "n = {n}");
+            let mut pos: Vec<u32> = v.iter().map(|e| e.1).collect();
+            pos.sort_unstable();
+            assert!(
+                pos.iter().enumerate().all(|(i, &p)| p == i as u32),
+                "n = {n}"
+            );
+        }
     }
 
     #[test]
