@@ -401,13 +401,15 @@ impl Numbers {
 /// one set of sketch parameters and one boilerplate exclusion (one [`crate::pipeline::Context`]).
 #[derive(Default)]
 pub(crate) struct SetCache {
-    sets: std::collections::HashMap<u32, DocSets>,
+    /// Sorted by document.
+    sets: Vec<(u32, DocSets)>,
     bytes: usize,
 }
 
 impl SetCache {
     fn get(&self, d: u32) -> Option<&DocSets> {
-        self.sets.get(&d)
+        let i = self.sets.binary_search_by_key(&d, |e| e.0).ok()?;
+        Some(&self.sets[i].1)
     }
 
     /// Keep the sets of `docs` while the budget lasts.
@@ -415,14 +417,19 @@ impl SetCache {
         self.keep_within(docs, sets, CACHE_BYTES)
     }
 
+    /// (`docs` are not in the cache: only documents it lacked are built.)
     fn keep_within(&mut self, docs: &[u32], sets: Vec<DocSets>, budget: usize) {
+        let before = self.sets.len();
         for (&d, set) in docs.iter().zip(sets) {
             let size = set.heap_bytes();
             if self.bytes + size > budget {
                 break;
             }
             self.bytes += size;
-            self.sets.insert(d, set);
+            self.sets.push((d, set));
+        }
+        if self.sets.len() > before {
+            self.sets.sort_unstable_by_key(|e| e.0);
         }
     }
 }
