@@ -85,10 +85,18 @@ pub(crate) fn scan_knowing(
     let cx = Context::new(cfg, progress, cancel);
     let (corpus, sketches, bp) = pipeline::prepare(&cx, known)?;
     let groups = pipeline::exact(&cx, &sketches);
-    let pairs = pipeline::candidates(&cx, &sketches, &groups)?;
-    let estimate = |a, b| sketches.estimate(DocId(a), DocId(b));
-    let verified = pipeline::verify(&cx, &corpus, &bp, &pairs, &estimate)?;
-    drop(pairs);
+    // The inputs' fingerprints (a hash of every byte, one file at a time) alongside candidates
+    // and verification, whose parallel work fills the other threads, instead of a serial
+    // tail after clustering.
+    let (inputs, verified) = rayon::join(
+        || report::InputsOut::new(&corpus),
+        || -> Result<pipeline::Verified> {
+            let pairs = pipeline::candidates(&cx, &sketches, &groups)?;
+            let estimate = |a, b| sketches.estimate(DocId(a), DocId(b));
+            pipeline::verify(&cx, &corpus, &bp, &pairs, &estimate)
+        },
+    );
+    let verified = verified?;
     let mut clustered = pipeline::cluster(&cx, &corpus, &bp, &sketches, &groups, &verified)?;
     edit(&corpus, &mut clustered);
     let artefacts = Artefacts {
@@ -98,7 +106,7 @@ pub(crate) fn scan_knowing(
         groups,
         verify: verified.stats,
         clustered,
-        inputs: None,
+        inputs: Some(inputs),
     };
     Ok(pipeline::output(&cx, artefacts))
 }

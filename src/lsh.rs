@@ -20,6 +20,9 @@ use crate::config::Banding;
 use crate::error::{Error, Result};
 use crate::progress::{Progress, Stage};
 
+/// Band keys held at once by [`candidates`] when it works on several bands in parallel.
+const KEYS_IN_FLIGHT: usize = 1 << 21;
+
 /// Buckets up to this size emit every pair.
 pub const ALL_PAIRS_MAX_BUCKET: usize = 16;
 
@@ -55,16 +58,26 @@ pub(crate) fn band_keys(
     base: u32,
     out: &mut Vec<(u64, u32)>,
 ) {
-    let rows = set.banding.rows;
     docs.par_iter()
-        .map(|&d| {
-            let sig = &signatures[d as usize * num_perm..][..num_perm];
-            (
-                band_key(&sig[band * rows..][..rows], set.seed, band),
-                base + d,
-            )
-        })
+        .map(|&d| doc_band_key(signatures, num_perm, set, band, d, base))
         .collect_into_vec(out);
+}
+
+#[inline]
+fn doc_band_key(
+    signatures: &[u32],
+    num_perm: usize,
+    set: BandSet,
+    band: usize,
+    d: u32,
+    base: u32,
+) -> (u64, u32) {
+    let rows = set.banding.rows;
+    let sig = &signatures[d as usize * num_perm..][..num_perm];
+    (
+        band_key(&sig[band * rows..][..rows], set.seed, band),
+        base + d,
+    )
 }
 
 /// Append the candidate pairs of one band's `(key, document)` list, sorted: every pair of a
@@ -98,25 +111,68 @@ pub fn candidates(
     progress: &dyn Progress,
     cancel: &AtomicBool,
 ) -> Result<Vec<Pair>> {
-    let total: usize = sets.iter().map(|s| s.banding.bands).sum();
-    progress.begin(Stage::Candidates, total as u64);
+    let bands: Vec<(BandSet, usize)> = sets
+        .iter()
+        .flat_map(|&set| (0..set.banding.bands).map(move |band| (set, band)))
+        .collect();
+    progress.begin(Stage::Candidates, bands.len() as u64);
+    // Bands are keyed and sorted one per thread, several at once, while their key lists fit
+    // the budget together: sorting one band's keys in parallel leaves threads idle at every
+    // join on corpora up to millions of documents. Beyond that, one band at a time, each
+    // sorted in parallel (memory stays one band's keys).
+    let at_once = (KEYS_IN_FLIGHT / members.len().max(1))
+        .min(rayon::current_num_threads() * 2)
+        .max(1);
+    candidates_by(
+        signatures, num_perm, &bands, members, at_once, progress, cancel,
+    )
+}
+
+/// [`candidates`] over `bands`, `at_once` bands at a time.
+fn candidates_by(
+    signatures: &[u32],
+    num_perm: usize,
+    bands: &[(BandSet, usize)],
+    members: &[u32],
+    at_once: usize,
+    progress: &dyn Progress,
+    cancel: &AtomicBool,
+) -> Result<Vec<Pair>> {
     let mut pairs: Vec<Pair> = Vec::new();
-    let mut keys: Vec<(u64, u32)> = Vec::with_capacity(members.len());
-    for &set in sets {
-        for band in 0..set.banding.bands {
-            if cancel.load(Ordering::Relaxed) {
-                return Err(Error::Interrupted);
-            }
+    for group in bands.chunks(at_once) {
+        if cancel.load(Ordering::Relaxed) {
+            return Err(Error::Interrupted);
+        }
+        if group.len() == 1 {
+            let (set, band) = group[0];
+            let mut keys = Vec::with_capacity(members.len());
             band_keys(signatures, num_perm, set, band, members, 0, &mut keys);
             keys.par_sort_unstable();
             bucket_pairs(&keys, &mut pairs);
-            // Keep memory bounded: deduplicate as we go once the list grows.
-            if pairs.len() > (1 << 24) {
-                pairs.par_sort_unstable();
-                pairs.dedup();
+        } else {
+            let found: Vec<Vec<Pair>> = group
+                .par_iter()
+                .map(|&(set, band)| {
+                    let mut keys: Vec<(u64, u32)> = members
+                        .iter()
+                        .map(|&d| doc_band_key(signatures, num_perm, set, band, d, 0))
+                        .collect();
+                    keys.sort_unstable();
+                    let mut found = Vec::new();
+                    bucket_pairs(&keys, &mut found);
+                    found
+                })
+                .collect();
+            for f in found {
+                pairs.extend_from_slice(&f);
             }
-            progress.advance(1);
         }
+        // Keep memory bounded: deduplicate as we go once the list grows.
+        if pairs.len() > (1 << 24) {
+            pairs.par_sort_unstable();
+            pairs.dedup();
+        }
+        progress.advance(group.len() as u64);
     }
     pairs.par_sort_unstable();
     pairs.dedup();
@@ -169,6 +225,45 @@ mod tests {
         )
         .unwrap();
         assert_eq!(p, vec![(0, 2)]);
+    }
+
+    #[test]
+    fn bands_one_at_a_time_or_several_at_once_give_the_same_pairs() {
+        // 400 documents, 16 values each, from a small alphabet so that bands collide often.
+        let (k, n) = (16usize, 400u32);
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let sigs: Vec<u32> = (0..k * n as usize)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                (x % 5) as u32
+            })
+            .collect();
+        let sets = [
+            BandSet {
+                banding: Banding { bands: 8, rows: 2 },
+                seed: 3,
+            },
+            BandSet {
+                banding: Banding { bands: 5, rows: 3 },
+                seed: 9,
+            },
+        ];
+        let bands: Vec<(BandSet, usize)> = sets
+            .iter()
+            .flat_map(|&s| (0..s.banding.bands).map(move |b| (s, b)))
+            .collect();
+        let members: Vec<u32> = (0..n).collect();
+        let no = AtomicBool::new(false);
+        let by =
+            |at_once| candidates_by(&sigs, k, &bands, &members, at_once, &NoProgress, &no).unwrap();
+        let one = by(1);
+        assert!(one.len() > 1000, "{} pairs", one.len());
+        assert!(one.windows(2).all(|w| w[0] < w[1]));
+        for at_once in [2, 3, 13, 40] {
+            assert_eq!(by(at_once), one, "{at_once} bands at once");
+        }
     }
 
     #[test]
