@@ -8,17 +8,20 @@ saudinewsnet articles writes every document (so common phrases recur at their re
 what makes unrelated articles collide in LSH), with article lengths drawn from the real ones
 (capped at 400 words). Related documents come at a fixed rate, whatever the size: one document in
 ten is an edited copy of an earlier one (a tenth of its words replaced), one in twenty a teaser
-(its first third, plus a sentence of its own). A scalable candidate generator proposes about the
-same number of pairs per document at every size. Prints one JSON line per size and setting.
+(its first third, plus a sentence of its own). A scalable candidate generator stores about the
+same number of pairs per document at every size. Prints one JSON line per size and setting:
+stored candidate pairs per document, and the containment banding's bucket collisions per
+document (which the MinHash estimate filters as they leave the buckets).
 """
 import json
+import os
 import random
 import subprocess
 import sys
 from collections import defaultdict
 from pathlib import Path
 
-BIN = str(Path(__file__).resolve().parent.parent / "target/release/neardup")
+BIN = os.environ.get("NEARDUP_BIN") or str(Path(__file__).resolve().parent.parent / "target/release/neardup")
 
 
 def model(src):
@@ -92,8 +95,13 @@ def main():
             lsh = s["lsh"]["verify"] if "verify" in s["lsh"] else s["lsh"]
             print(json.dumps({
                 "documents": n, "setting": setting,
+                # Distinct pairs stored for verification (the containment banding's only when
+                # their MinHash estimate is plausible), and the containment banding's bucket
+                # collisions before that filter (once per band).
                 "candidate_pairs": lsh["candidate_pairs"],
                 "per_document": round(lsh["candidate_pairs"] / n, 3),
+                "containment_collisions_per_document": round(
+                    lsh.get("containment_collisions", 0) / n, 3),
                 "verified_exactly": lsh["verified_exactly"],
                 "accepted": lsh["accepted"],
                 "clusters": s["clusters"]["total"],

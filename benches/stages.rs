@@ -160,8 +160,8 @@ fn bench_stages(c: &mut Criterion) {
     g.bench_function("candidates_100k_docs_32x4", |b| {
         b.iter(|| {
             let p = pipeline::candidates(&cx, &sketches, &groups).unwrap();
-            assert!(p.len() >= 1000);
-            p.len()
+            assert!(p.pairs.len() >= 1000);
+            p.pairs.len()
         })
     });
     g.finish();

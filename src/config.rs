@@ -230,6 +230,10 @@ impl Banding {
 pub struct BandSet {
     pub banding: Banding,
     pub seed: u64,
+    /// The containment banding: bands tuned for pairs at low Jaccard, which also collide on
+    /// documents that merely share a phrase, more of them the larger the corpus. Its
+    /// collisions are filtered by their MinHash estimate as they leave the buckets.
+    pub containment: bool,
 }
 
 /// The options of a scan as given; [`ScanConfig::validate`] makes a [`Config`] of them.
@@ -407,10 +411,12 @@ impl Config {
         let mut v = vec![BandSet {
             banding: self.banding,
             seed: self.seed,
+            containment: false,
         }];
         v.extend(self.containment_banding.map(|banding| BandSet {
             banding,
             seed: self.seed ^ CONTAINMENT_SALT,
+            containment: true,
         }));
         v
     }

@@ -54,7 +54,7 @@ pub use cluster::{Cluster, ClusterKind, ExactGroups};
 pub use config::{Banding, Config, KeepPolicy, ScanConfig};
 pub use error::{Error, Problem, ProblemKind, Result};
 pub use input::{Corpus, DocId};
-pub use lsh::Pair;
+pub use lsh::{Candidates, Pair};
 pub use pipeline::{ScanOutput, write_outputs};
 pub use progress::{NoProgress, Progress, Stage};
 pub use report::Summary;
@@ -91,9 +91,9 @@ pub(crate) fn scan_knowing(
     let (inputs, verified) = rayon::join(
         || report::InputsOut::new(&corpus),
         || -> Result<pipeline::Verified> {
-            let pairs = pipeline::candidates(&cx, &sketches, &groups)?;
+            let candidates = pipeline::candidates(&cx, &sketches, &groups)?;
             let estimate = |a, b| sketches.estimate(DocId(a), DocId(b));
-            pipeline::verify(&cx, &corpus, &bp, &pairs, &estimate)
+            pipeline::verify(&cx, &corpus, &bp, &candidates, &estimate)
         },
     );
     let verified = verified?;

@@ -81,36 +81,74 @@ fn doc_band_key(
 }
 
 /// Append the candidate pairs of one band's `(key, document)` list, sorted: every pair of a
-/// small bucket, a star plus a chain through a big one (linear, not quadratic).
-pub(crate) fn bucket_pairs(keys: &[(u64, u32)], pairs: &mut Vec<Pair>) {
+/// small bucket, a star plus a chain through a big one (linear, not quadratic). Only the pairs
+/// `keep` accepts are appended; returns how many pairs the buckets gave (kept or not).
+pub(crate) fn bucket_pairs(
+    keys: &[(u64, u32)],
+    pairs: &mut Vec<Pair>,
+    keep: &(dyn Fn(u32, u32) -> bool + Sync),
+) -> u64 {
+    let mut given = 0u64;
+    let mut emit = |a: u32, b: u32| {
+        given += 1;
+        if keep(a, b) {
+            pairs.push((a, b));
+        }
+    };
     for bucket in keys.chunk_by(|x, y| x.0 == y.0) {
         if bucket.len() <= ALL_PAIRS_MAX_BUCKET {
             for x in 0..bucket.len() {
                 for y in x + 1..bucket.len() {
-                    pairs.push((bucket[x].1, bucket[y].1));
+                    emit(bucket[x].1, bucket[y].1);
                 }
             }
         } else {
             for y in 1..bucket.len() {
-                pairs.push((bucket[0].1, bucket[y].1));
+                emit(bucket[0].1, bucket[y].1);
                 if y > 1 {
-                    pairs.push((bucket[y - 1].1, bucket[y].1));
+                    emit(bucket[y - 1].1, bucket[y].1);
                 }
             }
+        }
+    }
+    given
+}
+
+/// What the bandings proposed.
+#[derive(Clone, Debug, Default)]
+pub struct Candidates {
+    /// The pairs to verify, sorted and unique.
+    pub pairs: Vec<Pair>,
+    /// Pairs that shared a key of the containment banding, counted once per band.
+    pub containment_collisions: u64,
+    /// Of those, the ones the filter turned away as they came out of the buckets (counted the
+    /// same way).
+    pub containment_implausible: u64,
+}
+
+impl Candidates {
+    /// Count what one band of `set` gave: `given` pairs out of its buckets, `kept` kept.
+    fn count(&mut self, set: BandSet, given: u64, kept: u64) {
+        if set.containment {
+            self.containment_collisions += given;
+            self.containment_implausible += given - kept;
         }
     }
 }
 
 /// Candidate pairs among `members` (document indices) over every band of `sets`, sorted and
-/// unique.
+/// unique: the pairs that share a band key, those of a containment banding only when `keep`
+/// accepts them (the MinHash estimate's plausibility, applied as pairs come out of the buckets
+/// so that the collisions of common phrases, which grow with the corpus, are never stored).
 pub fn candidates(
     signatures: &[u32],
     num_perm: usize,
     sets: &[BandSet],
     members: &[u32],
+    keep: &(dyn Fn(u32, u32) -> bool + Sync),
     progress: &dyn Progress,
     cancel: &AtomicBool,
-) -> Result<Vec<Pair>> {
+) -> Result<Candidates> {
     let bands: Vec<(BandSet, usize)> = sets
         .iter()
         .flat_map(|&set| (0..set.banding.bands).map(move |band| (set, band)))
@@ -123,22 +161,30 @@ pub fn candidates(
     let at_once = (KEYS_IN_FLIGHT / members.len().max(1))
         .min(rayon::current_num_threads() * 2)
         .max(1);
-    candidates_by(
-        signatures, num_perm, &bands, members, at_once, progress, cancel,
-    )
+    let out = candidates_by(
+        signatures, num_perm, &bands, members, keep, at_once, cancel, progress,
+    )?;
+    progress.end();
+    Ok(out)
 }
 
 /// [`candidates`] over `bands`, `at_once` bands at a time.
+#[allow(clippy::too_many_arguments)]
 fn candidates_by(
     signatures: &[u32],
     num_perm: usize,
     bands: &[(BandSet, usize)],
     members: &[u32],
+    keep: &(dyn Fn(u32, u32) -> bool + Sync),
     at_once: usize,
-    progress: &dyn Progress,
     cancel: &AtomicBool,
-) -> Result<Vec<Pair>> {
-    let mut pairs: Vec<Pair> = Vec::new();
+    progress: &dyn Progress,
+) -> Result<Candidates> {
+    let mut out = Candidates::default();
+    let all = |_: u32, _: u32| true;
+    let filter = |set: BandSet| -> &(dyn Fn(u32, u32) -> bool + Sync) {
+        if set.containment { keep } else { &all }
+    };
     for group in bands.chunks(at_once) {
         if cancel.load(Ordering::Relaxed) {
             return Err(Error::Interrupted);
@@ -148,9 +194,11 @@ fn candidates_by(
             let mut keys = Vec::with_capacity(members.len());
             band_keys(signatures, num_perm, set, band, members, 0, &mut keys);
             keys.par_sort_unstable();
-            bucket_pairs(&keys, &mut pairs);
+            let before = out.pairs.len() as u64;
+            let given = bucket_pairs(&keys, &mut out.pairs, filter(set));
+            out.count(set, given, out.pairs.len() as u64 - before);
         } else {
-            let found: Vec<Vec<Pair>> = group
+            let found: Vec<(BandSet, Vec<Pair>, u64)> = group
                 .par_iter()
                 .map(|&(set, band)| {
                     let mut keys: Vec<(u64, u32)> = members
@@ -159,25 +207,25 @@ fn candidates_by(
                         .collect();
                     keys.sort_unstable();
                     let mut found = Vec::new();
-                    bucket_pairs(&keys, &mut found);
-                    found
+                    let given = bucket_pairs(&keys, &mut found, filter(set));
+                    (set, found, given)
                 })
                 .collect();
-            for f in found {
-                pairs.extend_from_slice(&f);
+            for (set, f, given) in found {
+                out.count(set, given, f.len() as u64);
+                out.pairs.extend_from_slice(&f);
             }
         }
         // Keep memory bounded: deduplicate as we go once the list grows.
-        if pairs.len() > (1 << 24) {
-            pairs.par_sort_unstable();
-            pairs.dedup();
+        if out.pairs.len() > (1 << 24) {
+            out.pairs.par_sort_unstable();
+            out.pairs.dedup();
         }
         progress.advance(group.len() as u64);
     }
-    pairs.par_sort_unstable();
-    pairs.dedup();
-    progress.end();
-    Ok(pairs)
+    out.pairs.par_sort_unstable();
+    out.pairs.dedup();
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -214,17 +262,28 @@ mod tests {
         let b = BandSet {
             banding: Banding { bands: 4, rows: 2 },
             seed: 0,
+            containment: false,
         };
         let p = candidates(
             &sigs,
             k,
             &[b],
             &[0, 1, 2],
+            &|_, _| true,
             &NoProgress,
             &AtomicBool::new(false),
         )
-        .unwrap();
+        .unwrap()
+        .pairs;
         assert_eq!(p, vec![(0, 2)]);
+    }
+
+    /// Every pair of `bands`, unfiltered.
+    fn by_sets(sigs: &[u32], k: usize, bands: &[(BandSet, usize)], members: &[u32]) -> Vec<Pair> {
+        let no = AtomicBool::new(false);
+        candidates_by(sigs, k, bands, members, &|_, _| true, 1, &no, &NoProgress)
+            .map(|c| c.pairs)
+            .unwrap()
     }
 
     #[test]
@@ -244,10 +303,12 @@ mod tests {
             BandSet {
                 banding: Banding { bands: 8, rows: 2 },
                 seed: 3,
+                containment: false,
             },
             BandSet {
                 banding: Banding { bands: 5, rows: 3 },
                 seed: 9,
+                containment: true,
             },
         ];
         let bands: Vec<(BandSet, usize)> = sets
@@ -256,14 +317,32 @@ mod tests {
             .collect();
         let members: Vec<u32> = (0..n).collect();
         let no = AtomicBool::new(false);
-        let by =
-            |at_once| candidates_by(&sigs, k, &bands, &members, at_once, &NoProgress, &no).unwrap();
+        // Keep pairs whose sum is odd: about half.
+        let odd = |a: u32, b: u32| (a + b) % 2 == 1;
+        let by = |at_once| {
+            candidates_by(&sigs, k, &bands, &members, &odd, at_once, &no, &NoProgress).unwrap()
+        };
         let one = by(1);
-        assert!(one.len() > 1000, "{} pairs", one.len());
-        assert!(one.windows(2).all(|w| w[0] < w[1]));
+        let counts = |c: &Candidates| (c.containment_collisions, c.containment_implausible);
+        assert!(one.pairs.len() > 1000, "{} pairs", one.pairs.len());
+        assert!(one.pairs.windows(2).all(|w| w[0] < w[1]));
+        assert!(one.containment_implausible > 1000, "{:?}", counts(&one));
         for at_once in [2, 3, 13, 40] {
-            assert_eq!(by(at_once), one, "{at_once} bands at once");
+            let other = by(at_once);
+            assert_eq!(other.pairs, one.pairs, "{at_once} bands at once");
+            assert_eq!(counts(&other), counts(&one));
         }
+        // The filter applies to the containment bands only: the pairs with an even sum that
+        // are left came from the first set's bands, and are exactly that set's even pairs.
+        let even =
+            |p: &[Pair]| -> Vec<Pair> { p.iter().copied().filter(|&(a, b)| !odd(a, b)).collect() };
+        let first = by_sets(&sigs, k, &bands[..8], &members);
+        assert!(!even(&first).is_empty());
+        assert_eq!(even(&one.pairs), even(&first));
+        // Without a filter: every pair kept before, and more.
+        let all = by_sets(&sigs, k, &bands, &members);
+        assert!(one.pairs.iter().all(|p| all.binary_search(p).is_ok()));
+        assert!(all.len() > one.pairs.len());
     }
 
     #[test]
@@ -275,16 +354,19 @@ mod tests {
         let b = BandSet {
             banding: Banding { bands: 1, rows: 4 },
             seed: 0,
+            containment: false,
         };
         let p = candidates(
             &sigs,
             k,
             &[b],
             &members,
+            &|_, _| true,
             &NoProgress,
             &AtomicBool::new(false),
         )
-        .unwrap();
+        .unwrap()
+        .pairs;
         assert!(p.len() < 2 * n as usize, "{} pairs", p.len());
         assert!(p.contains(&(0, 999)) && p.contains(&(500, 501)));
     }

@@ -10,8 +10,8 @@
 //! | sketch | [`sketch()`] | [`Corpus`] → pass-1 [`Sketches`], [`DocLines`] |
 //! | boilerplate | [`boilerplate()`], [`resketch`] | [`DocLines`] → [`Boilerplate`]; final [`Sketches`] ([`prepare`]: read to here) |
 //! | exact | [`exact`] | [`Sketches`] → [`ExactGroups`] |
-//! | candidates | [`candidates`] | signatures, [`ExactGroups`] → candidate [`Pair`]s |
-//! | verify | [`verify()`] | [`Pair`]s → [`Verified`] edges |
+//! | candidates | [`candidates`] | signatures, [`ExactGroups`] → [`Candidates`] (pairs) |
+//! | verify | [`verify()`] | [`Candidates`] → [`Verified`] edges |
 //! | cluster | [`cluster()`] | [`ExactGroups`], [`Verified`] → [`Clustered`] |
 //! | write | [`output`], [`write_outputs`] | everything → [`ScanOutput`], files |
 
@@ -26,7 +26,7 @@ use crate::cluster::{self, ChainStats, Cluster, ClusterKind, ExactGroups};
 use crate::config::{Config, Verify};
 use crate::error::{Error, Result};
 use crate::input::{self, Corpus, DocId};
-use crate::lsh::{self, Pair};
+use crate::lsh::{self, Candidates};
 use crate::progress::{NoProgress, Progress, Stage};
 use crate::report::{
     self, ClusterCounts, DocumentCounts, FileCounts, InputsOut, LshOut, OptionsOut, Summary,
@@ -220,18 +220,48 @@ pub fn exact(cx: &Context, sketches: &Sketches) -> ExactGroups {
     })
 }
 
-/// LSH candidate pairs over every banding of the run (see [`Config::band_sets`]).
-pub fn candidates(cx: &Context, sketches: &Sketches, groups: &ExactGroups) -> Result<Vec<Pair>> {
+/// LSH candidate pairs over every banding of the run (see [`Config::band_sets`]); those of the
+/// containment banding only when their MinHash estimate makes them plausible duplicates (see
+/// [`plausible`]).
+pub fn candidates(cx: &Context, sketches: &Sketches, groups: &ExactGroups) -> Result<Candidates> {
+    let keep = plausible(cx, |a, b| sketches.estimate(DocId(a), DocId(b)));
+    candidates_with(cx, sketches, groups, &keep)
+}
+
+/// [`candidates`] with another filter for the containment banding's pairs (`|_, _| true`: all).
+pub fn candidates_with(
+    cx: &Context,
+    sketches: &Sketches,
+    groups: &ExactGroups,
+    keep: &(dyn Fn(u32, u32) -> bool + Sync),
+) -> Result<Candidates> {
     cx.timed(Stage::Candidates, || {
         lsh::candidates(
             &sketches.signatures,
             sketches.num_perm,
             &cx.cfg.band_sets(),
             &groups.lsh_members,
+            keep,
             cx.progress,
             cx.cancel,
         )
     })
+}
+
+/// Whether a pair that shares a band key is worth verifying: its MinHash estimate (`estimate`)
+/// could meet the run's criterion. The containment banding's single-value bands propose pairs
+/// of documents that merely share a phrase, more of them per document the larger the corpus;
+/// turning them away as they come out of the buckets keeps the stored candidates in
+/// proportion to the corpus. Verification applies the same test, so what is turned away here
+/// would never have been verified. (The Jaccard banding's several-value bands collide on
+/// similar pairs only; their pairs go on unfiltered, so a near-copy that collides in many bands
+/// is estimated once.)
+pub(crate) fn plausible<'e>(
+    cx: &Context,
+    estimate: impl Fn(u32, u32) -> Score + Sync + 'e,
+) -> impl Fn(u32, u32) -> bool + Sync + 'e {
+    let criterion = cx.cfg.criterion();
+    move |a, b| criterion.plausible(&estimate(a, b))
 }
 
 /// Verified candidate pairs: the edges the criterion accepts (sorted by pair) and the counts.
@@ -247,17 +277,19 @@ pub fn verify(
     cx: &Context,
     corpus: &Corpus,
     bp: &Boilerplate,
-    pairs: &[Pair],
+    candidates: &Candidates,
     estimate: &(dyn Fn(u32, u32) -> Score + Sync),
 ) -> Result<Verified> {
     cx.timed(Stage::Verify, || {
-        let (edges, stats) = cx.verifier(corpus, bp).verify_candidates(
-            pairs,
+        let (edges, mut stats) = cx.verifier(corpus, bp).verify_candidates(
+            &candidates.pairs,
             estimate,
             &cx.cfg.criterion(),
             cx.cfg.verify,
             cx.progress,
         )?;
+        stats.containment_collisions = candidates.containment_collisions;
+        stats.containment_implausible = candidates.containment_implausible;
         Ok(Verified { edges, stats })
     })
 }

@@ -241,44 +241,69 @@ pub(crate) fn write_clusters(
     corpus: &Corpus,
     indexed: Option<(&str, &[crate::index::IndexedMeta])>,
 ) -> io::Result<()> {
-    for c in clusters {
-        let members: Vec<MemberOut> = c
-            .members
-            .iter()
-            .map(|m| {
-                let d = &corpus.docs[m.doc.0 as usize];
-                let from_index = indexed
-                    .filter(|(path, _)| corpus.path_of(d) == *path)
-                    .and_then(|(_, metas)| metas.get((d.line as usize).checked_sub(1)?));
-                MemberOut {
-                    id: match from_index {
-                        Some(meta) => Cow::Borrowed(meta.id.as_str()),
-                        None => corpus.id(d),
-                    },
-                    source: from_index.map_or(corpus.path_of(d), |meta| meta.source.as_str()),
-                    line: (d.line > 0 && from_index.is_none()).then_some(d.line),
-                    indexed: from_index.is_some(),
-                    similarity: round4(m.score.jaccard),
-                    jaccard: round4(m.score.jaccard),
-                    containment: round4(m.score.containment()),
-                    in_keep: round4(m.score.b_in_a),
-                    keep_in: round4(m.score.a_in_b),
-                    matched: m.matched,
-                    drop: m.drop,
+    use rayon::prelude::*;
+    // Lines rendered in parallel, a run of clusters per buffer, and written in order.
+    const CLUSTERS_PER_BUFFER: usize = 512;
+    for run in clusters.chunks(CLUSTERS_PER_BUFFER * rayon::current_num_threads() * 4) {
+        let buffers: Vec<Vec<u8>> = run
+            .par_chunks(CLUSTERS_PER_BUFFER)
+            .map(|part| {
+                let mut buf = Vec::new();
+                for c in part {
+                    write_cluster(&mut buf, c, corpus, indexed)?;
                 }
+                Ok(buf)
             })
-            .collect();
-        let out = ClusterOut {
-            cluster: c.id.0,
-            kind: c.kind,
-            size: c.members.len(),
-            keep: members[0].id.clone(),
-            members,
-        };
-        serde_json::to_writer(&mut *w, &out)?;
-        w.write_all(b"\n")?;
+            .collect::<io::Result<_>>()?;
+        for b in buffers {
+            w.write_all(&b)?;
+        }
     }
     Ok(())
+}
+
+/// One cluster's JSON line (see [`write_clusters`]).
+fn write_cluster(
+    w: &mut Vec<u8>,
+    c: &Cluster,
+    corpus: &Corpus,
+    indexed: Option<(&str, &[crate::index::IndexedMeta])>,
+) -> io::Result<()> {
+    let members: Vec<MemberOut> = c
+        .members
+        .iter()
+        .map(|m| {
+            let d = &corpus.docs[m.doc.0 as usize];
+            let from_index = indexed
+                .filter(|(path, _)| corpus.path_of(d) == *path)
+                .and_then(|(_, metas)| metas.get((d.line as usize).checked_sub(1)?));
+            MemberOut {
+                id: match from_index {
+                    Some(meta) => Cow::Borrowed(meta.id.as_str()),
+                    None => corpus.id(d),
+                },
+                source: from_index.map_or(corpus.path_of(d), |meta| meta.source.as_str()),
+                line: (d.line > 0 && from_index.is_none()).then_some(d.line),
+                indexed: from_index.is_some(),
+                similarity: round4(m.score.jaccard),
+                jaccard: round4(m.score.jaccard),
+                containment: round4(m.score.containment()),
+                in_keep: round4(m.score.b_in_a),
+                keep_in: round4(m.score.a_in_b),
+                matched: m.matched,
+                drop: m.drop,
+            }
+        })
+        .collect();
+    let out = ClusterOut {
+        cluster: c.id.0,
+        kind: c.kind,
+        size: c.members.len(),
+        keep: members[0].id.clone(),
+        members,
+    };
+    serde_json::to_writer(&mut *w, &out)?;
+    w.write_all(b"\n")
 }
 
 /// Sources listed per boilerplate line at most.

@@ -191,6 +191,15 @@ pub struct Edge {
 /// Counts from verification, for the summary.
 #[derive(Clone, Copy, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct VerifyStats {
+    /// Pairs that shared a key of the containment banding, counted once per band they share
+    /// one in.
+    #[serde(default)]
+    pub containment_collisions: u64,
+    /// Of those, the ones whose MinHash estimate ruled them out as they came out of the
+    /// buckets (never stored; counted the same way).
+    #[serde(default)]
+    pub containment_implausible: u64,
+    /// Distinct pairs to verify.
     pub candidate_pairs: u64,
     pub rejected_by_estimate: u64,
     pub verified_exactly: u64,
@@ -199,6 +208,8 @@ pub struct VerifyStats {
 
 impl std::ops::AddAssign for VerifyStats {
     fn add_assign(&mut self, o: VerifyStats) {
+        self.containment_collisions += o.containment_collisions;
+        self.containment_implausible += o.containment_implausible;
         self.candidate_pairs += o.candidate_pairs;
         self.rejected_by_estimate += o.rejected_by_estimate;
         self.verified_exactly += o.verified_exactly;

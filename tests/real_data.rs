@@ -261,3 +261,51 @@ fn reuters_template_siblings_are_apart_and_real_copies_together() {
         assert!(together(a, b), "copies {a} and {b} not in one cluster");
     }
 }
+
+#[test]
+fn saudinewsnet_sample_containment_filter_turns_away_only_pairs_verification_rejects() {
+    use neardup::pipeline::{self, Context};
+    let Some(dir) = data_dir("saudinewsnet") else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let (path, _) = sample_file(&dir, "snn.jsonl", 6000, 5, tmp.path());
+    let cfg = ScanConfig::new(vec![path]).validate().unwrap();
+    let cancel = AtomicBool::new(false);
+    let cx = Context::new(&cfg, &NoProgress, &cancel);
+    let (corpus, sketches, bp) = pipeline::prepare(&cx, &[]).unwrap();
+    let groups = pipeline::exact(&cx, &sketches);
+    let estimate = |a, b| sketches.estimate(neardup::DocId(a), neardup::DocId(b));
+    let filtered = pipeline::candidates(&cx, &sketches, &groups).unwrap();
+    let all = pipeline::candidates_with(&cx, &sketches, &groups, &|_, _| true).unwrap();
+    // Real news: many of the containment banding's collisions are pairs that merely share a
+    // phrase, and the filter keeps them out of the stored candidates.
+    assert!(
+        filtered.containment_implausible * 3 > filtered.containment_collisions
+            && filtered.pairs.len() * 3 < all.pairs.len(),
+        "{} of {} collisions turned away; {} pairs stored of {}",
+        filtered.containment_implausible,
+        filtered.containment_collisions,
+        filtered.pairs.len(),
+        all.pairs.len()
+    );
+    assert_eq!(all.containment_implausible, 0);
+    assert_eq!(all.containment_collisions, filtered.containment_collisions);
+    // Verification accepts exactly the same edges from both lists.
+    let a = pipeline::verify(&cx, &corpus, &bp, &filtered, &estimate).unwrap();
+    let b = pipeline::verify(&cx, &corpus, &bp, &all, &estimate).unwrap();
+    assert!(a.edges.len() > 100, "{} edges", a.edges.len());
+    let key = |e: &neardup::Edge| {
+        (
+            e.a,
+            e.b,
+            e.score.jaccard.to_bits(),
+            e.score.b_in_a.to_bits(),
+        )
+    };
+    assert_eq!(
+        a.edges.iter().map(key).collect::<Vec<_>>(),
+        b.edges.iter().map(key).collect::<Vec<_>>()
+    );
+    assert_eq!(a.stats.verified_exactly, b.stats.verified_exactly);
+}

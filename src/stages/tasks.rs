@@ -16,6 +16,7 @@ use crate::boilerplate::DocLines;
 use crate::config::Verify;
 use crate::error::{Error, Result};
 use crate::input::{self, Compression};
+use crate::lsh::Candidates;
 use crate::pipeline::{self, Artefacts, Clustered, Context, ScanOutput, Verified};
 use crate::progress::{NoProgress, Progress};
 use crate::report::{self, InputFingerprint, InputsOut};
@@ -300,10 +301,23 @@ pub(super) fn buckets(work: &Work, task: usize, cancel: &AtomicBool) -> Result<(
     }
     keys.par_sort_unstable();
     let mut pairs = Vec::new();
-    crate::lsh::bucket_pairs(&keys, &mut pairs);
+    let given = crate::lsh::bucket_pairs(&keys, &mut pairs, &|_, _| true);
     drop(keys);
     pairs.par_sort_unstable();
     pairs.dedup();
+    let mut counts = BucketCounts::default();
+    let (set, _) = work.plan.band(band).expect("band of the plan");
+    if set.containment {
+        // Only the plausible pairs go on, as in a scan (see `pipeline::plausible`).
+        let cx = Context::new(work.config(), &NoProgress, cancel);
+        let sigs = PairSignatures::read(work, &pairs, cx.cfg.num_perm)?;
+        let keep = pipeline::plausible(&cx, |a, b| sigs.estimate(a, b));
+        pairs.retain(|&(a, b)| keep(a, b));
+        counts = BucketCounts {
+            collisions: given,
+            implausible: given - pairs.len() as u64,
+        };
+    }
     let parts = work.plan.parts;
     let mut out: Vec<Vec<PairRecord>> = vec![Vec::new(); parts];
     for p in pairs {
@@ -317,7 +331,53 @@ pub(super) fn buckets(work: &Work, task: usize, cancel: &AtomicBool) -> Result<(
     for (p, records) in out.iter().enumerate() {
         write_bytes(&bdir.join(format!("part-{p:03}.bin")), records.as_bytes())?;
     }
-    Ok(())
+    write_json(&bdir.join(BUCKET_COUNTS), &counts)
+}
+
+/// What one buckets task of the containment banding counted, for the summary.
+#[derive(Default, serde::Serialize, serde::Deserialize)]
+struct BucketCounts {
+    collisions: u64,
+    implausible: u64,
+}
+
+/// File of a buckets task's [`BucketCounts`].
+const BUCKET_COUNTS: &str = "counts.json";
+
+/// The signatures and shingle counts of the documents of some pairs, read from the mapped
+/// shard files (the rest are never read).
+struct PairSignatures {
+    docs: Vec<u32>,
+    sigs: Vec<u32>,
+    sizes: Vec<u32>,
+    k: usize,
+}
+
+impl PairSignatures {
+    fn read(work: &Work, pairs: &[(u32, u32)], k: usize) -> Result<Self> {
+        let mut docs: Vec<u32> = pairs.iter().flat_map(|&(a, b)| [a, b]).collect();
+        docs.par_sort_unstable();
+        docs.dedup();
+        let (sigs, sizes) = work.sparse_signatures(&docs, k)?;
+        Ok(PairSignatures {
+            docs,
+            sigs,
+            sizes,
+            k,
+        })
+    }
+
+    /// The MinHash estimate of a pair of the documents read.
+    fn estimate(&self, a: u32, b: u32) -> crate::verify::Score {
+        let at = |d: u32| self.docs.binary_search(&d).expect("document of a pair");
+        let (ia, ib, k) = (at(a), at(b), self.k);
+        crate::verify::estimate_score(
+            &self.sigs[ia * k..][..k],
+            &self.sigs[ib * k..][..k],
+            self.sizes[ia],
+            self.sizes[ib],
+        )
+    }
 }
 
 /// `verify --part p`: the candidate pairs of part `p` from every band, deduplicated and
@@ -344,24 +404,15 @@ pub(super) fn verify(
     pairs.par_sort_unstable();
     pairs.dedup();
     let bp = work.boilerplate()?;
-    // Signatures of the documents in these pairs only, read from the mapped shard files.
-    let mut need: Vec<u32> = pairs.iter().flat_map(|&(a, b)| [a, b]).collect();
-    need.par_sort_unstable();
-    need.dedup();
-    let k = cx.cfg.num_perm;
-    let (sigs, sizes) = work.sparse_signatures(&need, k)?;
-    let at = |d: u32| need.binary_search(&d).expect("document of a pair");
-    let estimate = |a: u32, b: u32| {
-        let (ia, ib) = (at(a), at(b));
-        crate::verify::estimate_score(
-            &sigs[ia * k..][..k],
-            &sigs[ib * k..][..k],
-            sizes[ia],
-            sizes[ib],
-        )
-    };
+    let sigs = PairSignatures::read(work, &pairs, cx.cfg.num_perm)?;
+    let estimate = |a: u32, b: u32| sigs.estimate(a, b);
     let (corpus, _) = work.corpus(0..work.plan.shards.len(), false)?;
-    let verified = pipeline::verify(&cx, &corpus, &bp, &pairs, &estimate)?;
+    // The containment collisions were counted by the buckets tasks (added up by `components`).
+    let candidates = Candidates {
+        pairs,
+        ..Default::default()
+    };
+    let verified = pipeline::verify(&cx, &corpus, &bp, &candidates, &estimate)?;
     let records: Vec<EdgeRecord> = verified.edges.iter().map(EdgeRecord::from).collect();
     let vdir = work.dir.join("verify");
     create_dir(&vdir)?;
@@ -392,6 +443,12 @@ pub(super) fn components(
         verified.edges.extend(records.iter().map(Edge::from));
         let stats: VerifyStats = read_json(&work.dir.join(format!("{}.json", task.marker())))?;
         verified.stats += stats;
+    }
+    for task in 0..work.plan.bucket_tasks() {
+        let dir = work.dir.join(Task::Buckets { task }.marker());
+        let counts: BucketCounts = read_json(&dir.join(BUCKET_COUNTS))?;
+        verified.stats.containment_collisions += counts.collisions;
+        verified.stats.containment_implausible += counts.implausible;
     }
     verified.edges.par_sort_unstable_by_key(|e| (e.a, e.b));
     let bp = work.boilerplate()?;
