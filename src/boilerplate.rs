@@ -40,6 +40,8 @@
 //!
 //! **Pass 2** re-sketches only the documents that contain a flagged line, without it.
 
+use std::sync::atomic::{AtomicU32, Ordering};
+
 use rayon::prelude::*;
 
 use crate::input::{Corpus, DocId};
@@ -384,6 +386,7 @@ impl Boilerplate {
     /// Documents with at least one flagged line, sorted.
     pub fn affected_docs(&self, lines: &DocLines) -> Vec<u32> {
         (0..lines.offsets.len().saturating_sub(1))
+            .into_par_iter()
             .filter(|&d| lines.of(d).iter().any(|e| self.contains(e.hash)))
             .map(|d| d as u32)
             .collect()
@@ -462,28 +465,36 @@ pub(crate) fn detect(
 ) -> Boilerplate {
     let n_docs = corpus.docs.len();
     // (hash, doc, entry index) for every entry, grouped by sorting.
-    let mut index: Vec<(u64, u32, u32)> = Vec::with_capacity(lines.entries.len());
-    for d in 0..n_docs {
-        for i in lines.offsets[d]..lines.offsets[d + 1] {
-            index.push((lines.entries[i].hash, d as u32, i as u32));
-        }
-    }
+    // (Every step over all entries runs in parallel: one serial pass over millions of entries
+    // is what leaves the other threads idle on a second core.)
+    let mut index: Vec<(u64, u32, u32)> = (0..n_docs)
+        .into_par_iter()
+        .flat_map_iter(|d| {
+            let range = lines.offsets[d]..lines.offsets[d + 1];
+            range.map(move |i| (lines.entries[i].hash, d as u32, i as u32))
+        })
+        .collect();
     index.par_sort_unstable();
     let runs: Vec<&[(u64, u32, u32)]> = index.chunk_by(|x, y| x.0 == y.0).collect();
-    // Document frequency of every entry's line within its document's outlet.
-    let mut df_source = vec![0u32; lines.entries.len()];
-    for run in &runs {
-        let mut by_source: Vec<(u32, u32)> = run
-            .iter()
-            .map(|&(_, d, i)| (corpus.doc_outlet[d as usize], i))
-            .collect();
+    // Document frequency of every entry's line within its document's outlet (each entry is in
+    // one run: every slot is written once).
+    let df_atomic: Vec<AtomicU32> = (0..lines.entries.len())
+        .map(|_| AtomicU32::new(0))
+        .collect();
+    runs.par_iter().for_each_init(Vec::new, |by_source, run| {
+        by_source.clear();
+        by_source.extend(
+            run.iter()
+                .map(|&(_, d, i)| (corpus.doc_outlet[d as usize], i)),
+        );
         by_source.sort_unstable();
-        for group in by_source.chunk_by(|x, y| x.0 == y.0) {
+        for group in by_source.chunk_by(|x: &(u32, u32), y| x.0 == y.0) {
             for &(_, i) in group {
-                df_source[i as usize] = group.len() as u32;
+                df_atomic[i as usize].store(group.len() as u32, Ordering::Relaxed);
             }
         }
-    }
+    });
+    let df_source: Vec<u32> = df_atomic.into_iter().map(AtomicU32::into_inner).collect();
     // Own content of every document within its source.
     let own = |df: &[u32], d: usize| -> f32 {
         let (mut own, mut all) = (0u64, 0u64);
@@ -507,6 +518,7 @@ pub(crate) fn detect(
         .collect();
     // Non-empty lines of every document, for the repetition rule.
     let doc_lines: Vec<u32> = (0..n_docs)
+        .into_par_iter()
         .map(|d| lines.of(d).iter().map(|e| e.count as u32).sum())
         .collect();
     let known = if cfg.lexicon {
@@ -643,18 +655,18 @@ pub(crate) fn detect(
     let lines_out = flagged;
     let mut hashes: Vec<u64> = lines_out.iter().map(|f| f.hash).collect();
     hashes.sort_unstable();
-    let mut docs_affected = 0;
-    let mut occurrences = 0;
-    for d in 0..n_docs {
-        let mut any = false;
-        for e in lines.of(d) {
-            if hashes.binary_search(&e.hash).is_ok() {
-                any = true;
-                occurrences += e.count as u64;
-            }
-        }
-        docs_affected += any as u64;
-    }
+    let (docs_affected, occurrences) = (0..n_docs)
+        .into_par_iter()
+        .map(|d| {
+            let occurrences: u64 = lines
+                .of(d)
+                .iter()
+                .filter(|e| hashes.binary_search(&e.hash).is_ok())
+                .map(|e| e.count as u64)
+                .sum();
+            (u64::from(occurrences > 0), occurrences)
+        })
+        .reduce(|| (0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
     Boilerplate {
         hashes,
         lines: lines_out,
