@@ -222,7 +222,7 @@ pub fn exact(cx: &Context, sketches: &Sketches) -> ExactGroups {
 
 /// LSH candidate pairs over every banding of the run (see [`Config::band_sets`]); those of the
 /// containment banding only when their MinHash estimate makes them plausible duplicates (see
-/// [`plausible`]).
+/// `plausible`).
 pub fn candidates(cx: &Context, sketches: &Sketches, groups: &ExactGroups) -> Result<Candidates> {
     let keep = plausible(cx, |a, b| sketches.estimate(DocId(a), DocId(b)));
     candidates_with(cx, sketches, groups, &keep)
