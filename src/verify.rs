@@ -440,7 +440,8 @@ impl SetCache {
             self.sets.push((d, set));
         }
         if self.sets.len() > before {
-            self.sets.sort_unstable_by_key(|e| e.0);
+            // Two sorted runs (documents are unique): the stable sort finds them and merges.
+            self.sets.sort_by_key(|e| e.0);
         }
     }
 }
