@@ -20,7 +20,8 @@ use crate::config::Banding;
 use crate::error::{Error, Result};
 use crate::progress::{Progress, Stage};
 
-/// Band keys held at once by [`candidates`] when it works on several bands in parallel.
+/// How many bands [`candidates`] runs as one parallel group: as many as fit this many band keys
+/// (threads hold one band's keys each at a time; the group's pairs are kept until it ends).
 const KEYS_IN_FLIGHT: usize = 1 << 21;
 
 /// Buckets up to this size emit every pair.
@@ -154,13 +155,11 @@ pub fn candidates(
         .flat_map(|&set| (0..set.banding.bands).map(move |band| (set, band)))
         .collect();
     progress.begin(Stage::Candidates, bands.len() as u64);
-    // Bands are keyed and sorted one per thread, several at once, while their key lists fit
-    // the budget together: sorting one band's keys in parallel leaves threads idle at every
-    // join on corpora up to millions of documents. Beyond that, one band at a time, each
-    // sorted in parallel (memory stays one band's keys).
-    let at_once = (KEYS_IN_FLIGHT / members.len().max(1))
-        .min(rayon::current_num_threads() * 2)
-        .max(1);
+    // Bands are keyed and sorted one per thread, as many in one parallel group as fit the
+    // budget together: sorting one band's keys in parallel leaves threads idle at every join
+    // on corpora up to millions of documents. Beyond that, one band at a time, each sorted in
+    // parallel (memory stays one band's keys).
+    let at_once = (KEYS_IN_FLIGHT / members.len().max(1)).max(1);
     let out = candidates_by(
         signatures, num_perm, &bands, members, keep, at_once, cancel, progress,
     )?;
