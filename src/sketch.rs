@@ -476,9 +476,6 @@ pub(crate) fn compute(
     progress.begin(Stage::Sketch, corpus.data_bytes());
     split_blocks(corpus, k, &mut out)
         .into_par_iter()
-        // One block per work item: a thread's last items are never a run of blocks the others
-        // cannot steal from, so the pass ends with every thread busy.
-        .with_max_len(1)
         .try_for_each_init(
             || Sketcher::new(params),
             |sk, mut block| {
@@ -515,7 +512,6 @@ pub(crate) fn compute_with_lines(
     progress.begin(Stage::Sketch, corpus.data_bytes());
     let parts: Vec<(Vec<LineEntry>, Vec<usize>)> = split_blocks(corpus, k, &mut out)
         .into_par_iter()
-        .with_max_len(1)
         .map_init(
             || Sketcher::new(params),
             |sk, mut block| {
@@ -575,7 +571,6 @@ pub(crate) fn resketch(
     progress.begin(Stage::Boilerplate, bytes);
     let done: Vec<(Vec<u32>, Vec<DocSketch>)> = docs
         .par_chunks(64)
-        .with_max_len(1)
         .map_init(
             || Sketcher::new(params),
             |sk, chunk| {
