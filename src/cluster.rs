@@ -237,22 +237,28 @@ pub(crate) fn center_clusters(
     let same = |a: u32, b: u32| exact[a as usize] == exact[b as usize];
     // Oriented scores of `pairs`: identical copies and known pairs without work, the rest in one
     // call to `score`.
+    // (The lookups run in parallel: tens of thousands of binary searches per call.)
     let mut scores_of = |pairs: &[(u32, u32)]| -> crate::Result<Vec<Score>> {
-        let need: Vec<(u32, u32)> = pairs
-            .iter()
-            .filter(|&&(a, b)| !same(a, b) && lookup(a, b).is_none())
-            .copied()
-            .collect();
-        let mut fresh = score(&need)?.into_iter();
-        Ok(pairs
-            .iter()
+        let found: Vec<Option<Score>> = pairs
+            .par_iter()
             .map(|&(a, b)| {
                 if same(a, b) {
-                    Score::IDENTICAL
+                    Some(Score::IDENTICAL)
                 } else {
-                    lookup(a, b).unwrap_or_else(|| fresh.next().unwrap_or(Score::NONE))
+                    lookup(a, b)
                 }
             })
+            .collect();
+        let need: Vec<(u32, u32)> = pairs
+            .iter()
+            .zip(&found)
+            .filter(|(_, f)| f.is_none())
+            .map(|(&p, _)| p)
+            .collect();
+        let mut fresh = score(&need)?.into_iter();
+        Ok(found
+            .into_iter()
+            .map(|f| f.unwrap_or_else(|| fresh.next().unwrap_or(Score::NONE)))
             .collect())
     };
     // Verified matches per document (edges), for choosing centres.
@@ -270,7 +276,7 @@ pub(crate) fn center_clusters(
         ..Default::default()
     };
     let mut active: Vec<Vec<u32>> = comps
-        .into_iter()
+        .into_par_iter()
         .map(|mut c| {
             // Exact copies count as matches too.
             let mut copies: std::collections::HashMap<u128, u32> = std::collections::HashMap::new();
@@ -439,7 +445,7 @@ pub(crate) fn center_clusters(
     // The representative: candidates are the centre, the `keep` choice and the biggest members,
     // each only if it covers the centre (a representative must cover every member).
     let candidates: Vec<Vec<u32>> = built
-        .iter()
+        .par_iter()
         .map(|m| {
             let centre = m[0].0;
             let covers_centre = |&(d, s): &(u32, Score)| {
