@@ -167,6 +167,17 @@ pub fn candidates(
     Ok(out)
 }
 
+/// Sort one band's `(key, document)` list as the standard sort of the pairs would: by key, then
+/// document. With the documents in ascending order (`ascending`), a long list takes the radix
+/// sort by key, which is stable and so keeps them in that order within a key.
+fn sort_keys(keys: &mut Vec<(u64, u32)>, scratch: &mut Vec<(u64, u32)>, ascending: bool) {
+    if ascending && keys.len() >= crate::sketch::RADIX_FROM {
+        crate::sketch::radix_sort_by_hash(keys, scratch);
+    } else {
+        keys.sort_unstable();
+    }
+}
+
 /// [`candidates`] over `bands`, `at_once` bands at a time.
 #[allow(clippy::too_many_arguments)]
 fn candidates_by(
@@ -180,6 +191,7 @@ fn candidates_by(
     progress: &dyn Progress,
 ) -> Result<Candidates> {
     let mut out = Candidates::default();
+    let ascending = members.is_sorted();
     let all = |_: u32, _: u32| true;
     let filter = |set: BandSet| -> &(dyn Fn(u32, u32) -> bool + Sync) {
         if set.containment { keep } else { &all }
@@ -199,16 +211,21 @@ fn candidates_by(
         } else {
             let found: Vec<(BandSet, Vec<Pair>, u64)> = group
                 .par_iter()
-                .map(|&(set, band)| {
-                    let mut keys: Vec<(u64, u32)> = members
-                        .iter()
-                        .map(|&d| doc_band_key(signatures, num_perm, set, band, d, 0))
-                        .collect();
-                    keys.sort_unstable();
-                    let mut found = Vec::new();
-                    let given = bucket_pairs(&keys, &mut found, filter(set));
-                    (set, found, given)
-                })
+                .map_init(
+                    || (Vec::new(), Vec::new()),
+                    |(keys, scratch), &(set, band)| {
+                        keys.clear();
+                        keys.extend(
+                            members
+                                .iter()
+                                .map(|&d| doc_band_key(signatures, num_perm, set, band, d, 0)),
+                        );
+                        sort_keys(keys, scratch, ascending);
+                        let mut found = Vec::new();
+                        let given = bucket_pairs(keys, &mut found, filter(set));
+                        (set, found, given)
+                    },
+                )
                 .collect();
             for (set, f, given) in found {
                 out.count(set, given, f.len() as u64);
@@ -342,6 +359,31 @@ mod tests {
         let all = by_sets(&sigs, k, &bands, &members);
         assert!(one.pairs.iter().all(|p| all.binary_search(p).is_ok()));
         assert!(all.len() > one.pairs.len());
+    }
+
+    #[test]
+    fn band_keys_sort_by_key_then_document_on_both_paths() {
+        // Long enough for the radix sort, with many equal keys (ties broken by document).
+        let n = crate::sketch::RADIX_FROM as u32 + 1000;
+        let keys: Vec<(u64, u32)> = (0..n)
+            .map(|d| {
+                (
+                    (((d as u64 * 2_654_435_761) % 97) << 40) | (d as u64 % 3),
+                    d,
+                )
+            })
+            .collect();
+        let mut expected = keys.clone();
+        expected.sort_unstable();
+        let mut scratch = Vec::new();
+        let mut radix = keys.clone();
+        sort_keys(&mut radix, &mut scratch, true);
+        assert_eq!(radix, expected);
+        // Documents not in ascending order: the standard sort.
+        let mut shuffled = keys.clone();
+        shuffled.reverse();
+        sort_keys(&mut shuffled, &mut scratch, false);
+        assert_eq!(shuffled, expected);
     }
 
     #[test]

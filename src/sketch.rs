@@ -369,11 +369,19 @@ impl Sketcher {
 /// least-significant-digit radix sort, 11 bits a pass, for long texts (a book's 100,000s of
 /// shingles), the standard sort for short ones.
 fn sort_by_hash(v: &mut Vec<(u64, u32)>, scratch: &mut Vec<(u64, u32)>) {
-    const RADIX_FROM: usize = 1 << 14;
     if v.len() < RADIX_FROM {
         v.sort_unstable_by_key(|&(h, _)| h);
         return;
     }
+    radix_sort_by_hash(v, scratch);
+}
+
+/// From this many elements on, the radix sort beats the standard one.
+pub(crate) const RADIX_FROM: usize = 1 << 14;
+
+/// Sort `(hash, value)` pairs by hash with a least-significant-digit radix sort, 11 bits a
+/// pass: stable, so equal hashes keep their input order.
+pub(crate) fn radix_sort_by_hash(v: &mut Vec<(u64, u32)>, scratch: &mut Vec<(u64, u32)>) {
     scratch.clear();
     scratch.resize(v.len(), (0, 0));
     let mut counts = vec![0usize; 1 << 11];
