@@ -478,6 +478,13 @@ impl std::fmt::Debug for Tables {
     }
 }
 
+/// Build the normaliser's per-character tables now (~3 ms, once per process) rather than at
+/// the first [`Normalizer::new`]: the read stage does it alongside reading, so that pass 1 does
+/// not start with every thread waiting on one.
+pub fn warm_up() {
+    tables();
+}
+
 fn tables() -> &'static Tables {
     static TABLES: OnceLock<Tables> = OnceLock::new();
     TABLES.get_or_init(|| {

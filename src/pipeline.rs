@@ -121,7 +121,7 @@ impl<'a> Context<'a> {
 pub fn read(cx: &Context) -> Result<Corpus> {
     cx.timed(Stage::Read, || {
         cx.progress.begin(Stage::Read, 0);
-        let corpus = input::load(&cx.cfg.input);
+        let (corpus, ()) = rayon::join(|| input::load(&cx.cfg.input), crate::normalize::warm_up);
         cx.progress.end();
         strict_check(cx, &corpus)?;
         Ok(corpus)
