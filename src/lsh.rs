@@ -89,12 +89,20 @@ pub(crate) fn bucket_pairs(
     pairs: &mut Vec<Pair>,
     keep: &(dyn Fn(u32, u32) -> bool + Sync),
 ) -> u64 {
-    let mut given = 0u64;
-    let mut emit = |a: u32, b: u32| {
-        given += 1;
+    for_each_bucket_pair(keys, |a, b| {
         if keep(a, b) {
             pairs.push((a, b));
         }
+    })
+}
+
+/// Every pair the buckets of a sorted `(key, document)` list give (see [`bucket_pairs`]), in
+/// order, to `f`; returns how many.
+fn for_each_bucket_pair(keys: &[(u64, u32)], mut f: impl FnMut(u32, u32)) -> u64 {
+    let mut given = 0u64;
+    let mut emit = |a: u32, b: u32| {
+        given += 1;
+        f(a, b);
     };
     for bucket in keys.chunk_by(|x, y| x.0 == y.0) {
         if bucket.len() <= ALL_PAIRS_MAX_BUCKET {
@@ -113,6 +121,58 @@ pub(crate) fn bucket_pairs(
         }
     }
     given
+}
+
+/// [`bucket_pairs`] for a band whose pairs `keep` filters by reading both documents'
+/// signatures: each pair waits in a short queue while its signatures are prefetched, so the
+/// filter rarely waits for memory (the pairs of a containment band are mostly unrelated
+/// documents, scattered over the signature array). Keeps the same pairs in the same order.
+fn bucket_pairs_prefetched(
+    keys: &[(u64, u32)],
+    pairs: &mut Vec<Pair>,
+    keep: &(dyn Fn(u32, u32) -> bool + Sync),
+    signatures: &[u32],
+    num_perm: usize,
+) -> u64 {
+    const AHEAD: usize = 16;
+    let mut queue = std::collections::VecDeque::with_capacity(AHEAD + 1);
+    let given = for_each_bucket_pair(keys, |a, b| {
+        prefetch_signature(signatures, num_perm, a);
+        prefetch_signature(signatures, num_perm, b);
+        queue.push_back((a, b));
+        if queue.len() > AHEAD {
+            let (x, y) = queue.pop_front().expect("queue is not empty");
+            if keep(x, y) {
+                pairs.push((x, y));
+            }
+        }
+    });
+    for (x, y) in queue {
+        if keep(x, y) {
+            pairs.push((x, y));
+        }
+    }
+    given
+}
+
+/// Ask the CPU to start loading document `d`'s signature (a hint; no effect on results).
+#[inline]
+fn prefetch_signature(signatures: &[u32], num_perm: usize, d: u32) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let sig = &signatures[d as usize * num_perm..][..num_perm];
+        // 16 values per 64-byte line.
+        for line in sig.chunks(16) {
+            // SAFETY: `_mm_prefetch` only hints the cache; the pointer is into a live slice.
+            unsafe {
+                std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
+                    line.as_ptr().cast::<i8>(),
+                )
+            };
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (signatures, num_perm, d);
 }
 
 /// What the bandings proposed.
@@ -193,8 +253,14 @@ fn candidates_by(
     let mut out = Candidates::default();
     let ascending = members.is_sorted();
     let all = |_: u32, _: u32| true;
-    let filter = |set: BandSet| -> &(dyn Fn(u32, u32) -> bool + Sync) {
-        if set.containment { keep } else { &all }
+    // A containment band's pairs are filtered (their signatures prefetched ahead), the others
+    // all kept.
+    let emit = |keys: &[(u64, u32)], pairs: &mut Vec<Pair>, set: BandSet| {
+        if set.containment {
+            bucket_pairs_prefetched(keys, pairs, keep, signatures, num_perm)
+        } else {
+            bucket_pairs(keys, pairs, &all)
+        }
     };
     for group in bands.chunks(at_once) {
         if cancel.load(Ordering::Relaxed) {
@@ -206,7 +272,7 @@ fn candidates_by(
             band_keys(signatures, num_perm, set, band, members, 0, &mut keys);
             keys.par_sort_unstable();
             let before = out.pairs.len() as u64;
-            let given = bucket_pairs(&keys, &mut out.pairs, filter(set));
+            let given = emit(&keys, &mut out.pairs, set);
             out.count(set, given, out.pairs.len() as u64 - before);
         } else {
             let found: Vec<(BandSet, Vec<Pair>, u64)> = group
@@ -222,7 +288,7 @@ fn candidates_by(
                         );
                         sort_keys(keys, scratch, ascending);
                         let mut found = Vec::new();
-                        let given = bucket_pairs(keys, &mut found, filter(set));
+                        let given = emit(keys, &mut found, set);
                         (set, found, given)
                     },
                 )
