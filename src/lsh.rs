@@ -82,18 +82,10 @@ fn doc_band_key(
 }
 
 /// Append the candidate pairs of one band's `(key, document)` list, sorted: every pair of a
-/// small bucket, a star plus a chain through a big one (linear, not quadratic). Only the pairs
-/// `keep` accepts are appended; returns how many pairs the buckets gave (kept or not).
-pub(crate) fn bucket_pairs(
-    keys: &[(u64, u32)],
-    pairs: &mut Vec<Pair>,
-    keep: &(dyn Fn(u32, u32) -> bool + Sync),
-) -> u64 {
-    for_each_bucket_pair(keys, |a, b| {
-        if keep(a, b) {
-            pairs.push((a, b));
-        }
-    })
+/// small bucket, a star plus a chain through a big one (linear, not quadratic); returns how
+/// many.
+pub(crate) fn bucket_pairs(keys: &[(u64, u32)], pairs: &mut Vec<Pair>) -> u64 {
+    for_each_bucket_pair(keys, |a, b| pairs.push((a, b)))
 }
 
 /// Every pair the buckets of a sorted `(key, document)` list give (see [`bucket_pairs`]), in
@@ -252,14 +244,13 @@ fn candidates_by(
 ) -> Result<Candidates> {
     let mut out = Candidates::default();
     let ascending = members.is_sorted();
-    let all = |_: u32, _: u32| true;
     // A containment band's pairs are filtered (their signatures prefetched ahead), the others
     // all kept.
     let emit = |keys: &[(u64, u32)], pairs: &mut Vec<Pair>, set: BandSet| {
         if set.containment {
             bucket_pairs_prefetched(keys, pairs, keep, signatures, num_perm)
         } else {
-            bucket_pairs(keys, pairs, &all)
+            bucket_pairs(keys, pairs)
         }
     };
     for group in bands.chunks(at_once) {

@@ -301,7 +301,7 @@ pub(super) fn buckets(work: &Work, task: usize, cancel: &AtomicBool) -> Result<(
     }
     keys.par_sort_unstable();
     let mut pairs = Vec::new();
-    let given = crate::lsh::bucket_pairs(&keys, &mut pairs, &|_, _| true);
+    let given = crate::lsh::bucket_pairs(&keys, &mut pairs);
     drop(keys);
     pairs.par_sort_unstable();
     pairs.dedup();
