@@ -191,7 +191,7 @@ pub(super) fn index_file(
                 let end = if target == last {
                     target
                 } else {
-                    match data[target..last].iter().position(|&b| b == b'\n') {
+                    match memchr::memchr(b'\n', &data[target..last]) {
                         Some(p) => target + p + 1,
                         None => last,
                     }
@@ -218,7 +218,7 @@ pub(super) fn index_jsonl_piece(
     let mut piece = Piece::default();
     let mut pos = start;
     while pos < end {
-        let nl = data[pos..end].iter().position(|&b| b == b'\n');
+        let nl = memchr::memchr(b'\n', &data[pos..end]);
         let line_end = nl.map_or(end, |p| pos + p);
         piece.lines += 1;
         let line_no = piece.lines;
