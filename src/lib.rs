@@ -43,6 +43,7 @@ pub mod report;
 mod shingle;
 pub mod sketch;
 pub mod stages;
+mod tokens;
 pub mod tune;
 pub mod verify;
 

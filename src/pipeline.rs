@@ -32,6 +32,7 @@ use crate::report::{
     self, ClusterCounts, DocumentCounts, FileCounts, InputsOut, LshOut, OptionsOut, Summary,
 };
 use crate::sketch::{self, Signatures, SketchParams, Sketches};
+use crate::tokens::TokenStore;
 use crate::verify::{self, Edge, Score, Verifier, VerifyStats};
 
 /// What every stage needs besides its artefacts: the validated options, where progress goes, the
@@ -44,6 +45,11 @@ pub struct Context<'a> {
     timings: Mutex<BTreeMap<&'static str, u64>>,
     /// Shingle sets verification built, for the cluster stage and later settings of `tune`.
     sets: std::sync::Arc<Mutex<verify::SetCache>>,
+    /// Pass 1's token hashes ([`crate::tokens`]) of the corpus last sketched in this context,
+    /// for pass 2 and verification.
+    tokens: std::sync::Arc<Mutex<Option<std::sync::Arc<TokenStore>>>>,
+    /// Whether pass 1 keeps its token hashes (not when nothing later in the process reads them).
+    keep_tokens: bool,
 }
 
 impl<'a> Context<'a> {
@@ -55,7 +61,26 @@ impl<'a> Context<'a> {
             started: Instant::now(),
             timings: Mutex::new(BTreeMap::new()),
             sets: Default::default(),
+            tokens: Default::default(),
+            keep_tokens: true,
         }
+    }
+
+    /// This context, with pass 1 not keeping token hashes: for a process that only sketches
+    /// (a staged `sketch` task), where nothing would read them.
+    pub(crate) fn without_token_store(self) -> Self {
+        Context {
+            keep_tokens: false,
+            ..self
+        }
+    }
+
+    /// The token store of the corpus last sketched in this context, if it has one.
+    fn token_store(&self) -> Option<std::sync::Arc<TokenStore>> {
+        self.tokens
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// A context for other thresholds over the same corpus, sketches and boilerplate as `self`
@@ -64,6 +89,7 @@ impl<'a> Context<'a> {
     pub(crate) fn for_thresholds(&self, cfg: &'a Config, progress: &'a dyn Progress) -> Self {
         Context {
             sets: self.sets.clone(),
+            tokens: self.tokens.clone(),
             ..Context::new(cfg, progress, self.cancel)
         }
     }
@@ -112,6 +138,7 @@ impl<'a> Context<'a> {
             exclude: self.exclude(bp),
             cancel: self.cancel,
             cache: &self.sets,
+            tokens: self.token_store(),
         }
     }
 }
@@ -140,10 +167,17 @@ pub(crate) fn strict_check(cx: &Context, corpus: &Corpus) -> Result<()> {
 /// detected (otherwise no lines).
 pub fn sketch(cx: &Context, corpus: &Corpus) -> Result<(Sketches, DocLines)> {
     cx.timed(Stage::Sketch, || {
-        if cx.cfg.boilerplate.enabled {
-            sketch::compute_with_lines(corpus, cx.params(), cx.progress, cx.cancel)
+        let store = if cx.keep_tokens {
+            TokenStore::create(corpus.docs.len()).map(std::sync::Arc::new)
         } else {
-            let s = sketch::compute(corpus, cx.params(), &[], cx.progress, cx.cancel)?;
+            None
+        };
+        *cx.tokens.lock().unwrap_or_else(|e| e.into_inner()) = store.clone();
+        let store = store.as_deref();
+        if cx.cfg.boilerplate.enabled {
+            sketch::compute_with_lines(corpus, cx.params(), store, cx.progress, cx.cancel)
+        } else {
+            let s = sketch::compute(corpus, cx.params(), &[], store, cx.progress, cx.cancel)?;
             Ok((s, DocLines::empty(corpus.docs.len())))
         }
     })
@@ -190,6 +224,7 @@ pub fn resketch(
             corpus,
             cx.params(),
             &bp.hashes,
+            cx.token_store().as_deref(),
             sketches,
             &affected,
             cx.progress,

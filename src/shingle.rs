@@ -170,25 +170,36 @@ impl LineTokens {
 
     /// Hash of the normalised line (its token sequence).
     pub fn line_hash(&self) -> u64 {
-        xxh3_64_with_seed(&self.bytes(), self.seed ^ LINE_SALT)
+        line_hash_of(&self.hashes, self.seed)
     }
 
     /// The token hashes as little-endian bytes (what the line and exact hashes are taken over),
     /// without a copy on little-endian targets.
     pub fn bytes(&self) -> std::borrow::Cow<'_, [u8]> {
-        #[cfg(target_endian = "little")]
-        {
-            // SAFETY: `u64` has no padding and every byte is a valid `u8`; the slice covers
-            // exactly the hashes' memory, which on a little-endian target is their
-            // little-endian encoding.
-            std::borrow::Cow::Borrowed(unsafe {
-                std::slice::from_raw_parts(self.hashes.as_ptr().cast::<u8>(), self.hashes.len() * 8)
-            })
-        }
-        #[cfg(not(target_endian = "little"))]
-        {
-            std::borrow::Cow::Owned(self.hashes.iter().flat_map(|h| h.to_le_bytes()).collect())
-        }
+        hash_bytes(&self.hashes)
+    }
+}
+
+/// [`LineTokens::line_hash`] of a line with token hashes `hashes`, for `seed`.
+#[inline]
+pub fn line_hash_of(hashes: &[u64], seed: u64) -> u64 {
+    xxh3_64_with_seed(&hash_bytes(hashes), seed ^ LINE_SALT)
+}
+
+/// Token hashes as little-endian bytes, without a copy on little-endian targets.
+#[inline]
+pub fn hash_bytes(hashes: &[u64]) -> std::borrow::Cow<'_, [u8]> {
+    #[cfg(target_endian = "little")]
+    {
+        // SAFETY: `u64` has no padding and every byte is a valid `u8`; the slice covers exactly
+        // the hashes' memory, which on a little-endian target is their little-endian encoding.
+        std::borrow::Cow::Borrowed(unsafe {
+            std::slice::from_raw_parts(hashes.as_ptr().cast::<u8>(), hashes.len() * 8)
+        })
+    }
+    #[cfg(not(target_endian = "little"))]
+    {
+        std::borrow::Cow::Owned(hashes.iter().flat_map(|h| h.to_le_bytes()).collect())
     }
 }
 

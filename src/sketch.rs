@@ -22,7 +22,8 @@ use crate::input::{Corpus, DocId};
 use crate::minhash::OphSketch;
 use crate::normalize::{Normalizer, Profile};
 use crate::progress::{Progress, Stage};
-use crate::shingle::{LineTokens, ShingleKind, Shingler};
+use crate::shingle::{LineTokens, ShingleKind, Shingler, line_hash_of};
+use crate::tokens::{self, TokenStore};
 
 /// The parameters that determine a document's sketch.
 #[derive(Clone, Copy, Debug)]
@@ -129,6 +130,22 @@ pub struct Sketcher {
     radix: Vec<(u64, u32)>,
     /// Numbers of the lines left out of one document.
     numbers: Vec<u64>,
+    /// Pass 1 writes token-store records ([`crate::tokens`]) of its documents here.
+    recording: bool,
+    /// The current block's records, and where each document's ends.
+    rec: Vec<u64>,
+    rec_ends: Vec<usize>,
+}
+
+/// One line as the passes after pass 1 see it, normalised now or read from a token-store record.
+struct Line<'a> {
+    /// The line's text (only needed, and only present from a record, when `digits`).
+    raw: &'a str,
+    hashes: &'a [u64],
+    /// Some token starts with a digit.
+    digits: bool,
+    /// The tokens joined by spaces (character shingles only).
+    joined: &'a str,
 }
 
 /// Marks where the numbers of left-out lines start in the exact hash.
@@ -160,7 +177,37 @@ impl Sketcher {
             by_hash: Vec::new(),
             radix: Vec::new(),
             numbers: Vec::new(),
+            recording: false,
+            rec: Vec::new(),
+            rec_ends: Vec::new(),
         }
+    }
+
+    /// Whether the token store can stand in for the text (it keeps token hashes only).
+    fn stores_tokens(params: &SketchParams) -> bool {
+        params.shingle == ShingleKind::Word
+    }
+
+    /// Start recording a block's documents for the token store.
+    fn begin_block(&mut self, store: Option<&TokenStore>) {
+        self.recording = store.is_some();
+        self.rec.clear();
+        self.rec_ends.clear();
+    }
+
+    /// The current document's record is complete.
+    fn end_doc(&mut self) {
+        if self.recording {
+            self.rec_ends.push(self.rec.len());
+        }
+    }
+
+    /// Hand the block's records (documents `first..`) to the store.
+    fn end_block(&mut self, store: Option<&TokenStore>, first: usize) {
+        if let Some(store) = store {
+            store.put(first, &self.rec_ends, &self.rec);
+        }
+        self.recording = false;
     }
 
     /// Sketch one whole text (pass 1) and append its distinct lines to `entries` (see
@@ -190,10 +237,13 @@ impl Sketcher {
             self.doc_lines.push(boilerplate::line_entry(
                 &self.line, raw, before, next, number, width,
             ));
+            if self.recording {
+                tokens::push_line(&mut self.rec, &self.line, raw, text);
+            }
             tokens = tokens.saturating_add(self.line.len() as u32);
             self.exact.update(&self.line.bytes());
             let oph = &mut self.oph;
-            Self::feed_shingles(&mut self.shingler, &self.line, &mut |h| {
+            Self::feed_line_tokens(&mut self.shingler, &self.line, &mut |h| {
                 shingles = shingles.saturating_add(1);
                 oph.update(h)
             });
@@ -214,52 +264,106 @@ impl Sketcher {
         (sketch, n)
     }
 
-    /// Normalise `text` line by line (lines end at `\n`); every non-empty line is passed to
-    /// `visit` with its raw text, its tokens, and whether it is kept (its hash is not in
-    /// `exclude`, sorted). Returns (tokens kept, lines excluded).
+    /// Every non-empty line of `text` (lines end at `\n`) in order, normalised now or, when
+    /// `stored` is its token-store record, read from that; each is passed to `visit` with whether
+    /// it is kept (its hash is not in `exclude`, sorted). A normalised line is appended to `rec`
+    /// when that is given. Returns (tokens kept, lines excluded).
+    #[allow(clippy::too_many_arguments)]
     fn for_each_line(
         normalizer: &mut Normalizer,
         line: &mut LineTokens,
+        seed: u64,
         text: &str,
+        stored: Option<&[u64]>,
         exclude: &[u64],
-        mut visit: impl FnMut(&str, &LineTokens, bool),
+        mut rec: Option<&mut Vec<u64>>,
+        mut visit: impl FnMut(&Line, bool),
     ) -> (u32, u32) {
         let (mut tokens, mut excluded) = (0u32, 0u32);
-        for raw in text.split('\n') {
-            line.clear();
-            normalizer.run_line(raw, line);
-            if line.is_empty() {
-                continue;
-            }
-            if !exclude.is_empty() && exclude.binary_search(&line.line_hash()).is_ok() {
+        let mut one = |l: &Line, line_hash: &dyn Fn() -> u64| {
+            if !exclude.is_empty() && exclude.binary_search(&line_hash()).is_ok() {
                 excluded += 1;
-                visit(raw, line, false);
-                continue;
+                visit(l, false);
+            } else {
+                tokens = tokens.saturating_add(l.hashes.len() as u32);
+                visit(l, true);
             }
-            tokens = tokens.saturating_add(line.len() as u32);
-            visit(raw, line, true);
+        };
+        match stored {
+            Some(record) => {
+                for s in tokens::lines(record, text) {
+                    let l = Line {
+                        raw: s.raw,
+                        hashes: s.hashes,
+                        digits: s.digits,
+                        joined: "",
+                    };
+                    one(&l, &|| line_hash_of(s.hashes, seed));
+                }
+            }
+            None => {
+                for raw in text.split('\n') {
+                    line.clear();
+                    normalizer.run_line(raw, line);
+                    if line.is_empty() {
+                        continue;
+                    }
+                    if let Some(rec) = rec.as_deref_mut() {
+                        tokens::push_line(rec, line, raw, text);
+                    }
+                    let l = Line {
+                        raw,
+                        hashes: &line.hashes,
+                        digits: line.digits,
+                        joined: &line.text,
+                    };
+                    one(&l, &|| line.line_hash());
+                }
+            }
         }
         (tokens, excluded)
     }
 
-    fn feed_shingles(shingler: &mut Shingler, line: &LineTokens, emit: &mut impl FnMut(u64)) {
+    fn feed_shingles(shingler: &mut Shingler, line: &Line, emit: &mut impl FnMut(u64)) {
         match shingler.kind() {
             ShingleKind::Word => {
-                for &h in &line.hashes {
+                for &h in line.hashes {
                     shingler.push_token_hash(h, emit);
                 }
             }
             ShingleKind::Char => {
-                for tok in line.text.split(' ') {
+                for tok in line.joined.split(' ') {
                     shingler.push_token(tok, emit);
                 }
             }
         }
     }
 
+    /// Pass 1's feed of one line (word or character shingles).
+    fn feed_line_tokens(shingler: &mut Shingler, line: &LineTokens, emit: &mut impl FnMut(u64)) {
+        let l = Line {
+            raw: "",
+            hashes: &line.hashes,
+            digits: line.digits,
+            joined: &line.text,
+        };
+        Self::feed_shingles(shingler, &l, emit);
+    }
+
     /// Sketch one text, leaving out lines whose hash is in `exclude` (sorted; may be empty).
     /// The signature goes to `signature` (`num_perm` long).
     pub fn sketch(&mut self, text: &str, exclude: &[u64], signature: &mut [u32]) -> DocSketch {
+        self.sketch_from(text, None, exclude, signature)
+    }
+
+    /// [`Sketcher::sketch`], from the text's token-store record when `stored` is one.
+    pub(crate) fn sketch_from(
+        &mut self,
+        text: &str,
+        stored: Option<&[u64]>,
+        exclude: &[u64],
+        signature: &mut [u32],
+    ) -> DocSketch {
         self.shingler.reset();
         self.oph.reset();
         self.exact.reset();
@@ -267,20 +371,24 @@ impl Sketcher {
         let mut shingles = 0u32;
         let numbers = &mut self.numbers;
         numbers.clear();
+        let rec = self.recording.then_some(&mut self.rec);
         let (tokens, excluded_lines) = Self::for_each_line(
             &mut self.normalizer,
             &mut self.line,
+            self.params.seed,
             text,
+            stored,
             exclude,
-            |raw, l, kept| {
+            rec,
+            |l, kept| {
                 if kept {
-                    exact.update(&l.bytes());
+                    exact.update(&crate::shingle::hash_bytes(l.hashes));
                     Self::feed_shingles(shingler, l, &mut |h| {
                         shingles = shingles.saturating_add(1);
                         oph.update(h)
                     });
                 } else if l.digits {
-                    crate::verify::push_numbers(raw, numbers)
+                    crate::verify::push_numbers(l.raw, numbers)
                 }
             },
         );
@@ -322,6 +430,17 @@ impl Sketcher {
     /// shingles leave out lines whose hash is in `exclude`, numbers come from every line (a
     /// line such as `Pay April 30` repeats across a template family, and it is their data).
     pub fn doc_sets(&mut self, text: &str, exclude: &[u64], out: &mut crate::verify::DocSets) {
+        self.doc_sets_from(text, None, exclude, out)
+    }
+
+    /// [`Sketcher::doc_sets`], from the text's token-store record when `stored` is one.
+    pub(crate) fn doc_sets_from(
+        &mut self,
+        text: &str,
+        stored: Option<&[u64]>,
+        exclude: &[u64],
+        out: &mut crate::verify::DocSets,
+    ) {
         out.shingles.clear();
         out.numbers.clear();
         self.shingler.reset();
@@ -330,14 +449,17 @@ impl Sketcher {
         Self::for_each_line(
             &mut self.normalizer,
             &mut self.line,
+            self.params.seed,
             text,
+            stored,
             exclude,
-            |raw, l, kept| {
+            None,
+            |l, kept| {
                 if kept {
                     Self::feed_shingles(shingler, l, &mut |h| shingles.push(h));
                 }
                 if l.digits {
-                    crate::verify::push_numbers(raw, numbers);
+                    crate::verify::push_numbers(l.raw, numbers);
                 }
             },
         );
@@ -471,14 +593,17 @@ impl Sketches {
     }
 }
 
-/// Sketch every document of the corpus, leaving out lines whose hash is in `exclude` (sorted).
+/// Sketch every document of the corpus, leaving out lines whose hash is in `exclude` (sorted);
+/// their token hashes go to `store` when there is one.
 pub(crate) fn compute(
     corpus: &Corpus,
     params: SketchParams,
     exclude: &[u64],
+    store: Option<&TokenStore>,
     progress: &dyn Progress,
     cancel: &AtomicBool,
 ) -> Result<Sketches> {
+    let store = store.filter(|_| Sketcher::stores_tokens(&params));
     let k = params.num_perm;
     let mut out = Sketches::zeroed(corpus.docs.len(), k);
     progress.begin(Stage::Sketch, corpus.data_bytes());
@@ -491,14 +616,17 @@ pub(crate) fn compute(
                     return Err(Error::Interrupted);
                 }
                 let mut bytes = 0;
+                sk.begin_block(store);
                 for (j, sig) in block.signatures.chunks_mut(k).enumerate() {
                     let doc = &corpus.docs[block.first + j];
                     bytes += corpus.text_len(doc);
                     let mut buf = std::mem::take(&mut sk.text_buf);
                     let s = sk.sketch(corpus.text(doc, &mut buf), exclude, sig);
                     sk.text_buf = buf;
+                    sk.end_doc();
                     block.meta.set(j, &s);
                 }
+                sk.end_block(store, block.first);
                 progress.advance(bytes);
                 Ok(())
             },
@@ -507,13 +635,16 @@ pub(crate) fn compute(
     Ok(out)
 }
 
-/// Pass 1 with boilerplate detection: sketch every whole document and collect its lines.
+/// Pass 1 with boilerplate detection: sketch every whole document and collect its lines; their
+/// token hashes go to `store` when there is one.
 pub(crate) fn compute_with_lines(
     corpus: &Corpus,
     params: SketchParams,
+    store: Option<&TokenStore>,
     progress: &dyn Progress,
     cancel: &AtomicBool,
 ) -> Result<(Sketches, DocLines)> {
+    let store = store.filter(|_| Sketcher::stores_tokens(&params));
     let n = corpus.docs.len();
     let k = params.num_perm;
     let mut out = Sketches::zeroed(n, k);
@@ -529,6 +660,7 @@ pub(crate) fn compute_with_lines(
                 let mut bytes = 0;
                 let mut entries = Vec::new();
                 let mut counts = Vec::with_capacity(block.meta.exact.len());
+                sk.begin_block(store);
                 for (j, sig) in block.signatures.chunks_mut(k).enumerate() {
                     let doc = &corpus.docs[block.first + j];
                     bytes += corpus.text_len(doc);
@@ -536,9 +668,11 @@ pub(crate) fn compute_with_lines(
                     let (s, c) =
                         sk.sketch_with_lines(corpus.text(doc, &mut buf), sig, &mut entries);
                     sk.text_buf = buf;
+                    sk.end_doc();
                     block.meta.set(j, &s);
                     counts.push(c);
                 }
+                sk.end_block(store, block.first);
                 progress.advance(bytes);
                 Ok((entries, counts))
             },
@@ -561,11 +695,14 @@ pub(crate) fn compute_with_lines(
     Ok((out, lines))
 }
 
-/// Pass 2: sketch `docs` (sorted) again without the lines in `exclude`, in place.
+/// Pass 2: sketch `docs` (sorted) again without the lines in `exclude`, in place (from their
+/// token-store records where `store` has them).
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn resketch(
     corpus: &Corpus,
     params: SketchParams,
     exclude: &[u64],
+    store: Option<&TokenStore>,
     sketches: &mut Sketches,
     docs: &[u32],
     progress: &dyn Progress,
@@ -580,8 +717,8 @@ pub(crate) fn resketch(
     let done: Vec<(Vec<u32>, Vec<DocSketch>)> = docs
         .par_chunks(64)
         .map_init(
-            || Sketcher::new(params),
-            |sk, chunk| {
+            || (Sketcher::new(params), Vec::new()),
+            |(sk, record), chunk| {
                 if cancel.load(Ordering::Relaxed) {
                     return Err(Error::Interrupted);
                 }
@@ -591,8 +728,9 @@ pub(crate) fn resketch(
                 for (&d, sig) in chunk.iter().zip(sigs.chunks_mut(k)) {
                     let doc = &corpus.docs[d as usize];
                     bytes += corpus.text_len(doc);
+                    let stored = store.and_then(|s| s.get(d as usize, record));
                     let mut buf = std::mem::take(&mut sk.text_buf);
-                    out.push(sk.sketch(corpus.text(doc, &mut buf), exclude, sig));
+                    out.push(sk.sketch_from(corpus.text(doc, &mut buf), stored, exclude, sig));
                     sk.text_buf = buf;
                 }
                 progress.advance(bytes);
@@ -617,6 +755,7 @@ pub(crate) fn resketch(
 mod tests {
     use super::*;
     use crate::minhash::estimate_jaccard;
+    use crate::verify::DocSets;
 
     fn params() -> SketchParams {
         SketchParams {
@@ -677,6 +816,72 @@ mod tests {
             &mut sig,
         );
         assert_eq!((s.tokens, s.excluded_lines), (4, 1));
+    }
+
+    /// Pass 1's records stand in for the texts: pass 2's sketches and verification's sets from
+    /// them equal those from normalising the texts again, with and without excluded lines.
+    #[test]
+    fn token_store_records_give_what_the_texts_give() {
+        let texts = [
+            "موقع الخبر | شارك\nأعلنت الوزارة يوم 12 مارس عن خطة جديدة\nموقع الخبر | شارك\n\nتابعونا",
+            "SITE NAME | share\nPay April 30: $1,250.00 per share\n\nThe board met on 3 May.\nSITE NAME | share",
+            "",
+            "\n\n  \n",
+            "one line only, 7 words and a number 42",
+        ];
+        let mut line = LineTokens::new(1, false);
+        let mut exclude = Vec::new();
+        for l in ["موقع الخبر | شارك", "SITE NAME | share"] {
+            line.clear();
+            Normalizer::new(Profile::Full).run(l, &mut line);
+            exclude.push(line.line_hash());
+        }
+        exclude.sort_unstable();
+        let dir = tempfile::tempdir().unwrap();
+        let store = TokenStore::create_in(dir.path(), texts.len(), 1 << 20).unwrap();
+        let mut sk = Sketcher::new(params());
+        let mut sig = vec![0; 64];
+        // Pass 1 records both ways it runs: with line statistics, and without.
+        for with_lines in [true, false] {
+            sk.begin_block(Some(&store));
+            for t in texts {
+                if with_lines {
+                    sk.sketch_with_lines(t, &mut sig, &mut Vec::new());
+                } else {
+                    sk.sketch(t, &[], &mut sig);
+                }
+                sk.end_doc();
+            }
+            sk.end_block(Some(&store), 0);
+            let mut record = Vec::new();
+            for (d, t) in texts.iter().enumerate() {
+                let stored = store.get(d, &mut record).map(<[u64]>::to_vec);
+                assert_eq!(stored.is_none(), t.trim().is_empty(), "{t:?}");
+                for ex in [&[][..], &exclude[..]] {
+                    let mut want_sig = vec![0; 64];
+                    let mut got_sig = vec![0; 64];
+                    let want = sk.sketch(t, ex, &mut want_sig);
+                    let got = sk.sketch_from(t, stored.as_deref(), ex, &mut got_sig);
+                    assert_eq!((got, &got_sig), (want, &want_sig), "{t:?}");
+                    let (mut want, mut got) = (DocSets::default(), DocSets::default());
+                    sk.doc_sets(t, ex, &mut want);
+                    sk.doc_sets_from(t, stored.as_deref(), ex, &mut got);
+                    assert_eq!(
+                        (got.shingles, got.order, got.numbers),
+                        (want.shingles, want.order, want.numbers)
+                    );
+                }
+            }
+        }
+        // The exclusions and numbers were really exercised.
+        let mut want_sig = vec![0; 64];
+        assert_eq!(
+            sk.sketch(texts[0], &exclude, &mut want_sig).excluded_lines,
+            2
+        );
+        let mut sets = DocSets::default();
+        sk.doc_sets(texts[1], &exclude, &mut sets);
+        assert!(sets.numbers.len() >= 3);
     }
 
     #[test]

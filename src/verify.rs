@@ -455,6 +455,9 @@ pub(crate) struct Verifier<'a> {
     pub exclude: &'a [u64],
     pub cancel: &'a AtomicBool,
     pub cache: &'a std::sync::Mutex<SetCache>,
+    /// Pass 1's token hashes of the corpus ([`crate::tokens`]), read instead of normalising a
+    /// text again where they are there.
+    pub tokens: Option<std::sync::Arc<crate::tokens::TokenStore>>,
 }
 
 impl Verifier<'_> {
@@ -462,6 +465,7 @@ impl Verifier<'_> {
     /// run's [`SetCache`] holds.
     pub fn exact_scores(&self, pairs: &[Pair], progress: &dyn Progress) -> Result<Vec<Score>> {
         let (corpus, params, cancel) = (self.corpus, self.params, self.cancel);
+        let tokens = self.tokens.as_deref();
         let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
         let mut out = Vec::with_capacity(pairs.len());
         // Which documents the current batch already holds (reset after each batch).
@@ -492,13 +496,14 @@ impl Verifier<'_> {
             let sets: Vec<DocSets> = docs
                 .par_iter()
                 .map_init(
-                    || (Sketcher::new(params), DocSets::default()),
-                    |(sk, scratch), &d| {
+                    || (Sketcher::new(params), DocSets::default(), Vec::new()),
+                    |(sk, scratch, record), &d| {
+                        let stored = tokens.and_then(|s| s.get(d as usize, record));
                         let mut buf = std::mem::take(&mut sk.text_buf);
                         let text = corpus.text(&corpus.docs[d as usize], &mut buf);
                         // Built in reused buffers, then exact-size allocations: no chain of
                         // reallocations per document (which contend in the allocator).
-                        sk.doc_sets(text, self.exclude, scratch);
+                        sk.doc_sets_from(text, stored, self.exclude, scratch);
                         sk.text_buf = buf;
                         DocSets {
                             shingles: scratch.shingles.to_vec(),

@@ -46,7 +46,8 @@ pub(super) fn sketch(
     progress: &dyn Progress,
     cancel: &AtomicBool,
 ) -> Result<()> {
-    let cx = Context::new(work.config(), progress, cancel);
+    // Pass 2 and verification run in other processes: no token store.
+    let cx = Context::new(work.config(), progress, cancel).without_token_store();
     let out = work.shard_dir(shard);
     create_dir(&out)?;
     let planned = &work.plan.shards[shard];
