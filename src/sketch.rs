@@ -504,11 +504,22 @@ pub(crate) const RADIX_FROM: usize = 1 << 14;
 /// Sort `(hash, value)` pairs by hash with a least-significant-digit radix sort, 11 bits a
 /// pass: stable, so equal hashes keep their input order.
 pub(crate) fn radix_sort_by_hash(v: &mut Vec<(u64, u32)>, scratch: &mut Vec<(u64, u32)>) {
+    // Hashes are uniform: ordered by their top 22 bits (two passes), a list is sorted but for
+    // the rare neighbours that share them, which insertion sort puts right in one sweep. Keys
+    // that are not uniform (too many moves) get the full six passes, from where they are.
+    radix_passes(v, scratch, &[42, 53]);
+    let budget = v.len().saturating_mul(4);
+    if !insertion_finish(v, budget) {
+        radix_passes(v, scratch, &[0, 11, 22, 33, 42, 53]);
+    }
+}
+
+/// Stable least-significant-digit radix passes, 11 bits at each shift of `shifts`.
+fn radix_passes(v: &mut Vec<(u64, u32)>, scratch: &mut Vec<(u64, u32)>, shifts: &[u32]) {
     scratch.clear();
     scratch.resize(v.len(), (0, 0));
     let mut counts = vec![0usize; 1 << 11];
-    for pass in 0..6 {
-        let shift = pass * 11;
+    for &shift in shifts {
         counts.fill(0);
         for &(h, _) in v.iter() {
             counts[(h >> shift) as usize & 0x7FF] += 1;
@@ -526,6 +537,29 @@ pub(crate) fn radix_sort_by_hash(v: &mut Vec<(u64, u32)>, scratch: &mut Vec<(u64
         }
         std::mem::swap(v, scratch);
     }
+}
+
+/// Stable insertion sort by hash of a nearly sorted list; false (the list still a permutation,
+/// equal hashes still in their order) when it would take more than `budget` moves.
+fn insertion_finish(v: &mut [(u64, u32)], budget: usize) -> bool {
+    let mut moves = 0usize;
+    for i in 1..v.len() {
+        let x = v[i];
+        if v[i - 1].0 <= x.0 {
+            continue;
+        }
+        let mut j = i;
+        while j > 0 && v[j - 1].0 > x.0 {
+            v[j] = v[j - 1];
+            j -= 1;
+        }
+        v[j] = x;
+        moves += i - j;
+        if moves > budget {
+            return false;
+        }
+    }
+    true
 }
 
 /// One block's slices of the output arrays.
@@ -887,28 +921,43 @@ mod tests {
     #[test]
     fn radix_sort_by_hash_sorts_like_the_standard_sort() {
         let mut state = 0x1234_5678_9abc_def0u64;
-        for n in [0, 5, 1 << 14, (1 << 14) + 7, 70_000] {
+        // Uniform hashes (top bits then one insertion sweep), and keys below 2^40 whose top
+        // bits are all zero (the full passes): both sort stably, as `lsh` relies on.
+        for (n, narrow) in [
+            (0, false),
+            (5, false),
+            (1 << 14, false),
+            ((1 << 14) + 7, false),
+            (70_000, false),
+            (70_000, true),
+        ] {
             let mut v: Vec<(u64, u32)> = (0..n as u32)
                 .map(|i| {
                     state = state
                         .wrapping_mul(6364136223846793005)
                         .wrapping_add(1442695040888963407);
+                    let h = if narrow { state >> 24 } else { state };
                     // Some repeats, as a text repeats shingles.
-                    (if i % 7 == 0 { 42 } else { state }, i)
+                    (if i % 7 == 0 { 42 } else { h }, i)
                 })
                 .collect();
             let mut expected = v.clone();
-            expected.sort_unstable_by_key(|&(h, _)| h);
-            sort_by_hash(&mut v, &mut Vec::new());
-            let keys = |x: &[(u64, u32)]| x.iter().map(|e| e.0).collect::<Vec<_>>();
-            assert_eq!(keys(&v), keys(&expected), "n = {n}");
-            let mut pos: Vec<u32> = v.iter().map(|e| e.1).collect();
-            pos.sort_unstable();
-            assert!(
-                pos.iter().enumerate().all(|(i, &p)| p == i as u32),
-                "n = {n}"
-            );
+            expected.sort_by_key(|&(h, _)| h);
+            if n >= RADIX_FROM {
+                radix_sort_by_hash(&mut v, &mut Vec::new());
+                assert_eq!(v, expected, "n = {n}, narrow = {narrow}");
+            } else {
+                sort_by_hash(&mut v, &mut Vec::new());
+                let keys = |x: &[(u64, u32)]| x.iter().map(|e| e.0).collect::<Vec<_>>();
+                assert_eq!(keys(&v), keys(&expected), "n = {n}");
+            }
         }
+        // The insertion sweep gives up past its budget and leaves a permutation.
+        let mut v: Vec<(u64, u32)> = (0..100).rev().map(|i| (i as u64, i)).collect();
+        assert!(!insertion_finish(&mut v, 10));
+        let mut sorted = v.clone();
+        sorted.sort_unstable();
+        assert_eq!(sorted, (0..100).map(|i| (i as u64, i)).collect::<Vec<_>>());
     }
 
     #[test]
