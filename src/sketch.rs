@@ -137,15 +137,39 @@ pub struct Sketcher {
     rec_ends: Vec<usize>,
 }
 
+/// Where the passes after pass 1 take a text's lines from.
+#[derive(Clone, Copy)]
+pub(crate) enum Source<'a> {
+    /// Normalising the text.
+    Text(&'a str),
+    /// The text's token-store record ([`crate::tokens`]), which stands in for it.
+    Stored(&'a [u64]),
+}
+
 /// One line as the passes after pass 1 see it, normalised now or read from a token-store record.
 struct Line<'a> {
-    /// The line's text (only needed, and only present from a record, when `digits`).
-    raw: &'a str,
     hashes: &'a [u64],
-    /// Some token starts with a digit.
-    digits: bool,
+    numbers: Numbers<'a>,
     /// The tokens joined by spaces (character shingles only).
     joined: &'a str,
+}
+
+/// A line's numbers: to read from its text, or read already.
+enum Numbers<'a> {
+    /// The line's text, when it may hold a number ([`LineTokens::digits`]).
+    InText(Option<&'a str>),
+    Hashes(&'a [u64]),
+}
+
+impl Line<'_> {
+    /// Append the hashes of the line's numbers to `out` (see [`crate::verify::push_numbers`]).
+    fn push_numbers(&self, out: &mut Vec<u64>) {
+        match self.numbers {
+            Numbers::InText(Some(raw)) => crate::verify::push_numbers(raw, out),
+            Numbers::InText(None) => {}
+            Numbers::Hashes(h) => out.extend_from_slice(h),
+        }
+    }
 }
 
 /// Marks where the numbers of left-out lines start in the exact hash.
@@ -238,7 +262,7 @@ impl Sketcher {
                 &self.line, raw, before, next, number, width,
             ));
             if self.recording {
-                tokens::push_line(&mut self.rec, &self.line, raw, text);
+                tokens::push_line(&mut self.rec, &self.line, raw);
             }
             tokens = tokens.saturating_add(self.line.len() as u32);
             self.exact.update(&self.line.bytes());
@@ -264,17 +288,16 @@ impl Sketcher {
         (sketch, n)
     }
 
-    /// Every non-empty line of `text` (lines end at `\n`) in order, normalised now or, when
-    /// `stored` is its token-store record, read from that; each is passed to `visit` with whether
-    /// it is kept (its hash is not in `exclude`, sorted). A normalised line is appended to `rec`
-    /// when that is given. Returns (tokens kept, lines excluded).
+    /// Every non-empty line of a text (lines end at `\n`) in order, normalised now or read from
+    /// its token-store record; each is passed to `visit` with whether it is kept (its hash is not
+    /// in `exclude`, sorted). A normalised line is appended to `rec` when that is given. Returns
+    /// (tokens kept, lines excluded).
     #[allow(clippy::too_many_arguments)]
     fn for_each_line(
         normalizer: &mut Normalizer,
         line: &mut LineTokens,
         seed: u64,
-        text: &str,
-        stored: Option<&[u64]>,
+        src: Source,
         exclude: &[u64],
         mut rec: Option<&mut Vec<u64>>,
         mut visit: impl FnMut(&Line, bool),
@@ -289,19 +312,18 @@ impl Sketcher {
                 visit(l, true);
             }
         };
-        match stored {
-            Some(record) => {
-                for s in tokens::lines(record, text) {
+        match src {
+            Source::Stored(record) => {
+                for s in tokens::lines(record) {
                     let l = Line {
-                        raw: s.raw,
                         hashes: s.hashes,
-                        digits: s.digits,
+                        numbers: Numbers::Hashes(s.numbers),
                         joined: "",
                     };
                     one(&l, &|| line_hash_of(s.hashes, seed));
                 }
             }
-            None => {
+            Source::Text(text) => {
                 for raw in text.split('\n') {
                     line.clear();
                     normalizer.run_line(raw, line);
@@ -309,12 +331,11 @@ impl Sketcher {
                         continue;
                     }
                     if let Some(rec) = rec.as_deref_mut() {
-                        tokens::push_line(rec, line, raw, text);
+                        tokens::push_line(rec, line, raw);
                     }
                     let l = Line {
-                        raw,
                         hashes: &line.hashes,
-                        digits: line.digits,
+                        numbers: Numbers::InText(line.digits.then_some(raw)),
                         joined: &line.text,
                     };
                     one(&l, &|| line.line_hash());
@@ -342,9 +363,8 @@ impl Sketcher {
     /// Pass 1's feed of one line (word or character shingles).
     fn feed_line_tokens(shingler: &mut Shingler, line: &LineTokens, emit: &mut impl FnMut(u64)) {
         let l = Line {
-            raw: "",
             hashes: &line.hashes,
-            digits: line.digits,
+            numbers: Numbers::InText(None),
             joined: &line.text,
         };
         Self::feed_shingles(shingler, &l, emit);
@@ -353,14 +373,13 @@ impl Sketcher {
     /// Sketch one text, leaving out lines whose hash is in `exclude` (sorted; may be empty).
     /// The signature goes to `signature` (`num_perm` long).
     pub fn sketch(&mut self, text: &str, exclude: &[u64], signature: &mut [u32]) -> DocSketch {
-        self.sketch_from(text, None, exclude, signature)
+        self.sketch_from(Source::Text(text), exclude, signature)
     }
 
-    /// [`Sketcher::sketch`], from the text's token-store record when `stored` is one.
+    /// [`Sketcher::sketch`] of the text `src` gives.
     pub(crate) fn sketch_from(
         &mut self,
-        text: &str,
-        stored: Option<&[u64]>,
+        src: Source,
         exclude: &[u64],
         signature: &mut [u32],
     ) -> DocSketch {
@@ -376,8 +395,7 @@ impl Sketcher {
             &mut self.normalizer,
             &mut self.line,
             self.params.seed,
-            text,
-            stored,
+            src,
             exclude,
             rec,
             |l, kept| {
@@ -387,8 +405,8 @@ impl Sketcher {
                         shingles = shingles.saturating_add(1);
                         oph.update(h)
                     });
-                } else if l.digits {
-                    crate::verify::push_numbers(l.raw, numbers)
+                } else {
+                    l.push_numbers(numbers)
                 }
             },
         );
@@ -430,14 +448,13 @@ impl Sketcher {
     /// shingles leave out lines whose hash is in `exclude`, numbers come from every line (a
     /// line such as `Pay April 30` repeats across a template family, and it is their data).
     pub fn doc_sets(&mut self, text: &str, exclude: &[u64], out: &mut crate::verify::DocSets) {
-        self.doc_sets_from(text, None, exclude, out)
+        self.doc_sets_from(Source::Text(text), exclude, out)
     }
 
-    /// [`Sketcher::doc_sets`], from the text's token-store record when `stored` is one.
+    /// [`Sketcher::doc_sets`] of the text `src` gives.
     pub(crate) fn doc_sets_from(
         &mut self,
-        text: &str,
-        stored: Option<&[u64]>,
+        src: Source,
         exclude: &[u64],
         out: &mut crate::verify::DocSets,
     ) {
@@ -450,17 +467,14 @@ impl Sketcher {
             &mut self.normalizer,
             &mut self.line,
             self.params.seed,
-            text,
-            stored,
+            src,
             exclude,
             None,
             |l, kept| {
                 if kept {
                     Self::feed_shingles(shingler, l, &mut |h| shingles.push(h));
                 }
-                if l.digits {
-                    crate::verify::push_numbers(l.raw, numbers);
-                }
+                l.push_numbers(numbers);
             },
         );
         self.shingler.finish(&mut |h| shingles.push(h));
@@ -762,9 +776,12 @@ pub(crate) fn resketch(
                 for (&d, sig) in chunk.iter().zip(sigs.chunks_mut(k)) {
                     let doc = &corpus.docs[d as usize];
                     bytes += corpus.text_len(doc);
-                    let stored = store.and_then(|s| s.get(d as usize, record));
                     let mut buf = std::mem::take(&mut sk.text_buf);
-                    out.push(sk.sketch_from(corpus.text(doc, &mut buf), stored, exclude, sig));
+                    let src = match store.and_then(|s| s.get(d as usize, record)) {
+                        Some(stored) => Source::Stored(stored),
+                        None => Source::Text(corpus.text(doc, &mut buf)),
+                    };
+                    out.push(sk.sketch_from(src, exclude, sig));
                     sk.text_buf = buf;
                 }
                 progress.advance(bytes);
@@ -891,15 +908,19 @@ mod tests {
             for (d, t) in texts.iter().enumerate() {
                 let stored = store.get(d, &mut record).map(<[u64]>::to_vec);
                 assert_eq!(stored.is_none(), t.trim().is_empty(), "{t:?}");
+                let src = match &stored {
+                    Some(r) => Source::Stored(r),
+                    None => Source::Text(t),
+                };
                 for ex in [&[][..], &exclude[..]] {
                     let mut want_sig = vec![0; 64];
                     let mut got_sig = vec![0; 64];
                     let want = sk.sketch(t, ex, &mut want_sig);
-                    let got = sk.sketch_from(t, stored.as_deref(), ex, &mut got_sig);
+                    let got = sk.sketch_from(src, ex, &mut got_sig);
                     assert_eq!((got, &got_sig), (want, &want_sig), "{t:?}");
                     let (mut want, mut got) = (DocSets::default(), DocSets::default());
                     sk.doc_sets(t, ex, &mut want);
-                    sk.doc_sets_from(t, stored.as_deref(), ex, &mut got);
+                    sk.doc_sets_from(src, ex, &mut got);
                     assert_eq!(
                         (got.shingles, got.order, got.numbers),
                         (want.shingles, want.order, want.numbers)

@@ -17,18 +17,15 @@
 //! normalised again as before (same result, only slower). Word shingles only: character
 //! shingles need the normalised characters, which are not kept.
 //!
-//! A document's record, in 64-bit words, one entry per non-empty line in text order:
-//! a header (`tokens`, plus [`DIGITS`] when a token starts with a digit), then for a line with
-//! digits the line's byte range in the text (`start << 32 | len`, to read its numbers from the
-//! text), then the line's token hashes.
+//! A document's record, in 64-bit words, one entry per non-empty line in text order: a header
+//! (`numbers << 32 | tokens`), the hashes of the line's numbers
+//! ([`crate::verify::push_numbers`]), then its token hashes. With its numbers there, a record
+//! stands in for the text entirely: the later passes neither validate nor unescape it again.
 
 use std::fs::File;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
 use crate::shingle::LineTokens;
-
-/// Header flag: some token of the line starts with a digit (see [`LineTokens::digits`]).
-const DIGITS: u64 = 1 << 63;
 
 /// Records of pass-1 token hashes, by document (see the module documentation).
 pub(crate) struct TokenStore {
@@ -119,51 +116,37 @@ impl TokenStore {
     }
 }
 
-/// Append one line's entry to a record: `raw` is the line's text, `text` the document's.
+/// Append one line's entry to a record: `line` normalised from `raw`.
 #[inline]
-pub(crate) fn push_line(rec: &mut Vec<u64>, line: &LineTokens, raw: &str, text: &str) {
-    let mut header = line.hashes.len() as u64;
+pub(crate) fn push_line(rec: &mut Vec<u64>, line: &LineTokens, raw: &str) {
+    let at = rec.len();
+    rec.push(line.hashes.len() as u64);
     if line.digits {
-        header |= DIGITS;
-        rec.push(header);
-        let start = raw.as_ptr() as usize - text.as_ptr() as usize;
-        rec.push((start as u64) << 32 | raw.len() as u64);
-    } else {
-        rec.push(header);
+        crate::verify::push_numbers(raw, rec);
+        rec[at] |= ((rec.len() - at - 1) as u64) << 32;
     }
     rec.extend_from_slice(&line.hashes);
 }
 
 /// One line of a record.
 pub(crate) struct StoredLine<'a> {
-    /// The line's text (empty unless it has digits).
-    pub raw: &'a str,
+    /// The hashes of the line's numbers.
+    pub numbers: &'a [u64],
     pub hashes: &'a [u64],
-    pub digits: bool,
 }
 
-/// The lines of `rec`, a record of `text`.
-pub(crate) fn lines<'a>(rec: &'a [u64], text: &'a str) -> impl Iterator<Item = StoredLine<'a>> {
+/// The lines of `rec`.
+pub(crate) fn lines(rec: &[u64]) -> impl Iterator<Item = StoredLine<'_>> {
     let mut i = 0;
     std::iter::from_fn(move || {
         let header = *rec.get(i)?;
-        i += 1;
-        let digits = header & DIGITS != 0;
-        let raw = if digits {
-            let span = rec[i];
-            i += 1;
-            let (start, len) = ((span >> 32) as usize, (span & 0xFFFF_FFFF) as usize);
-            text.get(start..start + len).unwrap_or("")
-        } else {
-            ""
-        };
-        let n = (header & 0xFFFF_FFFF) as usize;
-        let hashes = &rec[i..i + n];
-        i += n;
+        let (numbers, tokens) = ((header >> 32) as usize, (header & 0xFFFF_FFFF) as usize);
+        let numbers_at = i + 1;
+        let hashes_at = numbers_at + numbers;
+        i = hashes_at + tokens;
         Some(StoredLine {
-            raw,
-            hashes,
-            digits,
+            numbers: rec.get(numbers_at..hashes_at)?,
+            hashes: rec.get(hashes_at..i)?,
         })
     })
 }
@@ -228,30 +211,26 @@ mod tests {
     }
 
     #[test]
-    fn records_round_trip_with_line_spans() {
+    fn records_round_trip_with_numbers() {
         let dir = tempfile::tempdir().unwrap();
         let store = TokenStore::create_in(dir.path(), 3, 1 << 20).unwrap();
-        let text = "alpha beta\nPay 30 April\n";
         let mut buf = Vec::new();
-        push_line(&mut buf, &line(&[1, 2], false), &text[..10], text);
-        push_line(&mut buf, &line(&[3, 4, 5], true), &text[11..23], text);
+        push_line(&mut buf, &line(&[1, 2], false), "alpha beta");
+        push_line(&mut buf, &line(&[3, 4, 5], true), "Pay 30 April, 1,250.5");
         let first = buf.len();
         // Document 1 has no non-empty line (an empty record); document 2 one line.
-        push_line(&mut buf, &line(&[9], false), "", text);
+        push_line(&mut buf, &line(&[9], false), "x");
         store.put(0, &[first, first, buf.len()], &buf);
 
         let mut out = Vec::new();
         let rec = store.get(0, &mut out).unwrap().to_vec();
-        let got: Vec<_> = lines(&rec, text)
-            .map(|l| (l.raw.to_string(), l.hashes.to_vec(), l.digits))
+        let got: Vec<_> = lines(&rec)
+            .map(|l| (l.numbers.to_vec(), l.hashes.to_vec()))
             .collect();
-        assert_eq!(
-            got,
-            vec![
-                (String::new(), vec![1, 2], false),
-                ("Pay 30 April".to_string(), vec![3, 4, 5], true),
-            ]
-        );
+        let mut numbers = Vec::new();
+        crate::verify::push_numbers("Pay 30 April, 1,250.5", &mut numbers);
+        assert_eq!(numbers.len(), 2);
+        assert_eq!(got, vec![(vec![], vec![1, 2]), (numbers, vec![3, 4, 5])]);
         assert!(store.get(1, &mut out).is_none());
         assert_eq!(store.get(2, &mut out).unwrap(), &[1, 9]);
     }
@@ -261,7 +240,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = TokenStore::create_in(dir.path(), 2, 40).unwrap();
         let mut buf = Vec::new();
-        push_line(&mut buf, &line(&[1, 2, 3], false), "", "");
+        push_line(&mut buf, &line(&[1, 2, 3], false), "");
         store.put(0, &[buf.len()], &buf); // 32 bytes: fits
         store.put(1, &[buf.len()], &buf); // 64 in all: over 40
         let mut out = Vec::new();

@@ -18,7 +18,7 @@ use crate::input::Corpus;
 use crate::lsh::Pair;
 use crate::minhash::estimate_jaccard;
 use crate::progress::{Progress, Stage};
-use crate::sketch::{SketchParams, Sketcher};
+use crate::sketch::{SketchParams, Sketcher, Source};
 
 /// A candidate whose MinHash estimate is this far below the threshold is rejected without exact
 /// verification (over 4 standard deviations of the estimate at 128 bins).
@@ -498,12 +498,14 @@ impl Verifier<'_> {
                 .map_init(
                     || (Sketcher::new(params), DocSets::default(), Vec::new()),
                     |(sk, scratch, record), &d| {
-                        let stored = tokens.and_then(|s| s.get(d as usize, record));
                         let mut buf = std::mem::take(&mut sk.text_buf);
-                        let text = corpus.text(&corpus.docs[d as usize], &mut buf);
+                        let src = match tokens.and_then(|s| s.get(d as usize, record)) {
+                            Some(stored) => Source::Stored(stored),
+                            None => Source::Text(corpus.text(&corpus.docs[d as usize], &mut buf)),
+                        };
                         // Built in reused buffers, then exact-size allocations: no chain of
                         // reallocations per document (which contend in the allocator).
-                        sk.doc_sets_from(text, stored, self.exclude, scratch);
+                        sk.doc_sets_from(src, self.exclude, scratch);
                         sk.text_buf = buf;
                         DocSets {
                             shingles: scratch.shingles.to_vec(),
