@@ -184,8 +184,16 @@ fn ends_open(raw: &str) -> bool {
 /// Whether a raw line starts with a lower-case letter (only cased scripts can say so).
 fn starts_lower(raw: &str) -> bool {
     raw.chars()
-        .find(|c| c.is_alphabetic())
+        // Arabic letters and marks (alphabetic, uncased) answered without the Unicode tables'
+        // binary search, once per line of an Arabic text.
+        .find(|&c| is_arabic_letter_or_mark(c) || c.is_alphabetic())
         .is_some_and(|c| c.is_lowercase())
+}
+
+/// Arabic letters and harakat: alphabetic, never lower-case (U+0658 is not alphabetic).
+#[inline]
+fn is_arabic_letter_or_mark(c: char) -> bool {
+    matches!(c, '\u{0620}'..='\u{0657}' | '\u{0659}'..='\u{065F}')
 }
 
 /// Whether a line fills the document's wrap width (`width`: its longest line, in bytes), as the
@@ -240,7 +248,7 @@ pub(crate) fn is_hashtag_line(raw: &str) -> bool {
 
 /// Width (longest line, in bytes) of a text, as the fragment test needs it.
 pub(crate) fn text_width(text: &str) -> usize {
-    text.split('\n')
+    crate::normalize::lines(text)
         .map(|l| l.trim_end().len())
         .max()
         .unwrap_or(0)
@@ -678,6 +686,18 @@ pub(crate) fn detect(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn arabic_fast_path_agrees_with_the_unicode_tables() {
+        for cp in 0x0600..0x0700 {
+            let c = char::from_u32(cp).unwrap();
+            if is_arabic_letter_or_mark(c) {
+                assert!(c.is_alphabetic() && !c.is_lowercase(), "U+{cp:04X}");
+            }
+        }
+        assert!(!starts_lower("، وقال الوزير"));
+        assert!(starts_lower("، and then"));
+    }
 
     #[test]
     fn hashtag_lines_need_two_hashtags_and_nothing_else() {

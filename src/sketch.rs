@@ -247,7 +247,7 @@ impl Sketcher {
         self.exact.reset();
         self.doc_lines.clear();
         let width = boilerplate::text_width(text);
-        let mut lines = text.split('\n').peekable();
+        let mut lines = crate::normalize::lines(text).peekable();
         let (mut prev, mut number, mut tokens, mut shingles) = ("", 0usize, 0u32, 0u32);
         while let Some(raw) = lines.next() {
             number += 1;
@@ -324,7 +324,7 @@ impl Sketcher {
                 }
             }
             Source::Text(text) => {
-                for raw in text.split('\n') {
+                for raw in crate::normalize::lines(text) {
                     line.clear();
                     normalizer.run_line(raw, line);
                     if line.is_empty() {
