@@ -501,15 +501,43 @@ impl Sketcher {
     }
 }
 
-/// Sort `(hash, position)` pairs by hash (the order of equal hashes is left as it falls): a
-/// least-significant-digit radix sort, 11 bits a pass, for long texts (a book's 100,000s of
-/// shingles), the standard sort for short ones.
+/// Sort `(hash, position)` pairs by hash (the order of equal hashes is left as it falls): radix
+/// passes on the top bits and an insertion sweep ([`radix_sort_by_hash`] for long texts, a
+/// book's 100,000s of shingles; byte-wide passes for an article's hundreds), the standard sort
+/// for the shortest.
 fn sort_by_hash(v: &mut Vec<(u64, u32)>, scratch: &mut Vec<(u64, u32)>) {
-    if v.len() < RADIX_FROM {
+    if v.len() < 64 {
         v.sort_unstable_by_key(|&(h, _)| h);
-        return;
+    } else if v.len() < RADIX_FROM {
+        // An article's few hundred shingles: two byte-wide passes on the top 16 bits, then the
+        // insertion sweep, about twice as fast as a comparison sort.
+        scratch.clear();
+        scratch.resize(v.len(), (0, 0));
+        for shift in [48u32, 56] {
+            let mut counts = [0usize; 256];
+            for &(h, _) in v.iter() {
+                counts[(h >> shift) as usize & 0xFF] += 1;
+            }
+            let mut sum = 0;
+            for c in counts.iter_mut() {
+                let n = *c;
+                *c = sum;
+                sum += n;
+            }
+            for &e in v.iter() {
+                let d = (e.0 >> shift) as usize & 0xFF;
+                scratch[counts[d]] = e;
+                counts[d] += 1;
+            }
+            std::mem::swap(v, scratch);
+        }
+        let budget = v.len().saturating_mul(4);
+        if !insertion_finish(v, budget) {
+            v.sort_by_key(|&(h, _)| h);
+        }
+    } else {
+        radix_sort_by_hash(v, scratch);
     }
-    radix_sort_by_hash(v, scratch);
 }
 
 /// From this many elements on, the radix sort beats the standard one.
@@ -947,6 +975,8 @@ mod tests {
         for (n, narrow) in [
             (0, false),
             (5, false),
+            (500, false),
+            (3000, true),
             (1 << 14, false),
             ((1 << 14) + 7, false),
             (70_000, false),
