@@ -99,6 +99,7 @@ pub(crate) fn scan_knowing(
     );
     let verified = verified?;
     let mut clustered = pipeline::cluster(&cx, &corpus, &bp, &sketches, &groups, &verified)?;
+    cx.release_caches();
     edit(&corpus, &mut clustered);
     let artefacts = Artefacts {
         corpus,

@@ -75,6 +75,20 @@ impl<'a> Context<'a> {
         }
     }
 
+    /// Let go of what only verification and clustering read (the shingle sets kept for the run,
+    /// the token store): freeing them (tens of thousands of allocations, a temporary file's
+    /// pages) happens on a thread of its own, alongside the writing of the outputs, instead of
+    /// in a serial tail at the end of the run. Later verification in this context rebuilds what
+    /// it needs from the texts.
+    pub(crate) fn release_caches(&self) {
+        let sets = std::mem::take(&mut *self.sets.lock().unwrap_or_else(|e| e.into_inner()));
+        let tokens = self.tokens.lock().unwrap_or_else(|e| e.into_inner()).take();
+        // A thread that cannot start only means freeing here.
+        let _ = std::thread::Builder::new()
+            .name("neardup-free".into())
+            .spawn(move || drop((sets, tokens)));
+    }
+
     /// The token store of the corpus last sketched in this context, if it has one.
     fn token_store(&self) -> Option<std::sync::Arc<TokenStore>> {
         self.tokens
