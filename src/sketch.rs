@@ -685,6 +685,10 @@ pub(crate) fn compute(
     progress.begin(Stage::Sketch, corpus.data_bytes());
     split_blocks(corpus, k, &mut out)
         .into_par_iter()
+        // One job per block: a thread that runs out of work can always take a block (rayon
+        // otherwise runs long sequential stretches that leave the other threads idle at the
+        // end). A block is a millisecond of work: the jobs cost nothing in comparison.
+        .with_max_len(1)
         .try_for_each_init(
             || Sketcher::new(params),
             |sk, mut block| {
@@ -727,6 +731,8 @@ pub(crate) fn compute_with_lines(
     progress.begin(Stage::Sketch, corpus.data_bytes());
     let parts: Vec<(Vec<LineEntry>, Vec<usize>)> = split_blocks(corpus, k, &mut out)
         .into_par_iter()
+        // One job per block (see `compute`).
+        .with_max_len(1)
         .map_init(
             || Sketcher::new(params),
             |sk, mut block| {
@@ -754,19 +760,40 @@ pub(crate) fn compute_with_lines(
             },
         )
         .collect::<Result<_>>()?;
+    let total: usize = parts.iter().map(|p| p.0.len()).sum();
     let mut lines = DocLines {
         offsets: Vec::with_capacity(n + 1),
-        entries: Vec::with_capacity(parts.iter().map(|p| p.0.len()).sum()),
+        entries: Vec::with_capacity(total),
     };
     lines.offsets.push(0);
-    for (entries, counts) in parts {
-        for c in counts {
+    for (_, counts) in &parts {
+        for &c in counts {
             lines
                 .offsets
                 .push(lines.offsets.last().copied().unwrap_or(0) + c);
         }
-        lines.entries.extend(entries);
     }
+    // The blocks' entries copied into place in parallel (a serial copy of every line entry
+    // left all threads but one idle between pass 1 and boilerplate detection).
+    let mut rest = &mut lines.entries.spare_capacity_mut()[..total];
+    let mut slots = Vec::with_capacity(parts.len());
+    for (entries, _) in &parts {
+        let (slot, tail) = rest.split_at_mut(entries.len());
+        slots.push(slot);
+        rest = tail;
+    }
+    slots
+        .into_par_iter()
+        .zip(&parts)
+        .for_each(|(slot, (entries, _))| {
+            for (dst, src) in slot.iter_mut().zip(entries) {
+                dst.write(*src);
+            }
+        });
+    // SAFETY: the slots partition the first `total` elements of the spare capacity, and each
+    // was written in full (a slot is exactly as long as its block's entries).
+    unsafe { lines.entries.set_len(total) };
+    drop(parts);
     progress.end();
     Ok((out, lines))
 }
