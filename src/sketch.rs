@@ -656,12 +656,35 @@ fn split_blocks<'a>(corpus: &Corpus, k: usize, out: &'a mut Sketches) -> Vec<Blo
     work
 }
 
+/// A zeroed array for the signatures, backed by transparent huge pages where the system offers
+/// them on request (`madvise`): the LSH stage reads one band of every signature after another,
+/// a TLB miss per document per band in 4 KiB pages, and the array's pages are faulted in and
+/// torn down 512 times fewer. Same contents either way.
+fn huge_zeroed(len: usize) -> Vec<u32> {
+    let v = vec![0u32; len];
+    #[cfg(target_os = "linux")]
+    {
+        const HUGE: usize = 2 << 20;
+        let start = v.as_ptr() as usize;
+        let end = start + len * 4;
+        let (lo, hi) = (start.next_multiple_of(HUGE), end / HUGE * HUGE);
+        if hi > lo {
+            // SAFETY: advice on whole pages inside the vector's own allocation; it changes how
+            // the pages are backed, never their contents. Failure only means small pages.
+            unsafe {
+                libc::madvise(lo as *mut libc::c_void, hi - lo, libc::MADV_HUGEPAGE);
+            }
+        }
+    }
+    v
+}
+
 impl Sketches {
     /// Zeroed arrays for `n` documents.
     fn zeroed(n: usize, k: usize) -> Self {
         Sketches {
             num_perm: k,
-            signatures: vec![0; n * k],
+            signatures: huge_zeroed(n * k),
             exact: vec![0; n],
             tokens: vec![0; n],
             shingles: vec![0; n],
