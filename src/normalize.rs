@@ -161,7 +161,7 @@ impl Normalizer {
             };
             let at = i;
             i += len;
-            if cp < 0x10000 && tables.map[cp as usize] & IDENTITY != 0 {
+            if cp < 0x10000 && tables.map[cp as u16 as usize] & IDENTITY != 0 {
                 run_start.get_or_insert(at);
                 continue;
             }
@@ -176,7 +176,7 @@ impl Normalizer {
             }
             let c = char::from_u32(cp).unwrap_or(char::REPLACEMENT_CHARACTER);
             let ccc = if cp < 0x10000 {
-                let e = tables.map[cp as usize];
+                let e = tables.map[cp as u16 as usize];
                 if e & QC_YES == 0 {
                     return false;
                 }
@@ -189,7 +189,7 @@ impl Normalizer {
                     self.feed(c, sink);
                     continue;
                 }
-                tables.ccc[cp as usize]
+                tables.ccc[cp as u16 as usize]
             } else {
                 if is_nfkc_quick(std::iter::once(c)) != IsNormalized::Yes {
                     return false;
@@ -283,7 +283,7 @@ impl Normalizer {
         if cp >= 0x10000 {
             return self.feed_slow(c, sink);
         }
-        let e = self.tables.map[cp as usize];
+        let e = self.tables.map[cp as u16 as usize];
         match e >> CLASS_SHIFT & CLASS_MASK {
             C_WORD => {
                 if e & INTERACTS != 0 && (self.dropped || self.changed_starter) {
@@ -466,10 +466,11 @@ const IDENTITY: u32 = 1 << 28;
 /// Unicode tables, so the hot loop does one array lookup per character instead of several
 /// binary searches (case mapping, alphabetic, NFKC quick check).
 pub struct Tables {
-    /// `class << 21 | mapped char`, plus the `QC_YES` bit (NFKC_Quick_Check = Yes).
-    map: Box<[u32]>,
+    /// `class << 21 | mapped char`, plus the `QC_YES` bit (NFKC_Quick_Check = Yes). Fixed size,
+    /// so that indexing by a BMP code point needs no bounds check in the hot loop.
+    map: Box<[u32; 0x10000]>,
     /// Canonical combining class.
-    ccc: Box<[u8]>,
+    ccc: Box<[u8; 0x10000]>,
 }
 
 impl std::fmt::Debug for Tables {
@@ -488,8 +489,14 @@ pub fn warm_up() {
 fn tables() -> &'static Tables {
     static TABLES: OnceLock<Tables> = OnceLock::new();
     TABLES.get_or_init(|| {
-        let mut map = vec![0u32; 0x10000].into_boxed_slice();
-        let mut ccc = vec![0u8; 0x10000].into_boxed_slice();
+        let mut map: Box<[u32; 0x10000]> = vec![0u32; 0x10000]
+            .into_boxed_slice()
+            .try_into()
+            .expect("0x10000 entries");
+        let mut ccc: Box<[u8; 0x10000]> = vec![0u8; 0x10000]
+            .into_boxed_slice()
+            .try_into()
+            .expect("0x10000 entries");
         for b in (b'a'..=b'z').chain(b'0'..=b'9') {
             map[b as usize] = IDENTITY;
         }
@@ -552,10 +559,10 @@ impl Tables {
             if cp >= 0x10000 {
                 return is_nfkc_quick(text.chars()) == IsNormalized::Yes;
             }
-            if self.map[cp as usize] & QC_YES == 0 {
+            if self.map[cp as u16 as usize] & QC_YES == 0 {
                 return false;
             }
-            let ccc = self.ccc[cp as usize];
+            let ccc = self.ccc[cp as u16 as usize];
             if ccc != 0 && last_ccc > ccc {
                 return false;
             }
