@@ -309,3 +309,35 @@ fn saudinewsnet_sample_containment_filter_turns_away_only_pairs_verification_rej
     );
     assert_eq!(a.stats.verified_exactly, b.stats.verified_exactly);
 }
+
+/// The normaliser's vector path for runs of unchanged letters gives the scalar path's tokens on
+/// real Arabic news and English wire copy, line by line.
+#[test]
+fn vector_and_scalar_normalisers_agree_on_real_text() {
+    use neardup::normalize::{JoinSink, Normalizer, Profile};
+    if !Normalizer::new(Profile::Full).uses_vector_path() {
+        eprintln!("no AVX2 here: the vector path is not taken");
+    }
+    let mut lines = 0;
+    for name in ["saudinewsnet", "reuters21578"] {
+        let Some(dir) = data_dir(name) else {
+            return;
+        };
+        let records = sample_zst(&dir.join("docs.jsonl.zst"), 2000, 3);
+        let mut vector = Normalizer::with_vector_path(Profile::Full, true);
+        let mut scalar = Normalizer::with_vector_path(Profile::Full, false);
+        assert!(!scalar.uses_vector_path());
+        for r in &records {
+            let v: Value = serde_json::from_str(r).unwrap();
+            let text = v["text"].as_str().unwrap();
+            for line in text.split('\n') {
+                let (mut a, mut b) = (JoinSink::default(), JoinSink::default());
+                vector.run_line(line, &mut a);
+                scalar.run_line(line, &mut b);
+                assert_eq!(a.out, b.out, "{name}: {line:?}");
+                lines += 1;
+            }
+        }
+    }
+    assert!(lines > 10_000, "{lines} lines");
+}
