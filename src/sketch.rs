@@ -511,26 +511,7 @@ fn sort_by_hash(v: &mut Vec<(u64, u32)>, scratch: &mut Vec<(u64, u32)>) {
     } else if v.len() < RADIX_FROM {
         // An article's few hundred shingles: two byte-wide passes on the top 16 bits, then the
         // insertion sweep, about twice as fast as a comparison sort.
-        scratch.clear();
-        scratch.resize(v.len(), (0, 0));
-        for shift in [48u32, 56] {
-            let mut counts = [0usize; 256];
-            for &(h, _) in v.iter() {
-                counts[(h >> shift) as usize & 0xFF] += 1;
-            }
-            let mut sum = 0;
-            for c in counts.iter_mut() {
-                let n = *c;
-                *c = sum;
-                sum += n;
-            }
-            for &e in v.iter() {
-                let d = (e.0 >> shift) as usize & 0xFF;
-                scratch[counts[d]] = e;
-                counts[d] += 1;
-            }
-            std::mem::swap(v, scratch);
-        }
+        radix_passes(v, scratch, 8, &[48, 56]);
         let budget = v.len().saturating_mul(4);
         if !insertion_finish(v, budget) {
             v.sort_by_key(|&(h, _)| h);
@@ -549,22 +530,24 @@ pub(crate) fn radix_sort_by_hash(v: &mut Vec<(u64, u32)>, scratch: &mut Vec<(u64
     // Hashes are uniform: ordered by their top 22 bits (two passes), a list is sorted but for
     // the rare neighbours that share them, which insertion sort puts right in one sweep. Keys
     // that are not uniform (too many moves) get the full six passes, from where they are.
-    radix_passes(v, scratch, &[42, 53]);
+    radix_passes(v, scratch, 11, &[42, 53]);
     let budget = v.len().saturating_mul(4);
     if !insertion_finish(v, budget) {
-        radix_passes(v, scratch, &[0, 11, 22, 33, 42, 53]);
+        radix_passes(v, scratch, 11, &[0, 11, 22, 33, 42, 53]);
     }
 }
 
-/// Stable least-significant-digit radix passes, 11 bits at each shift of `shifts`.
-fn radix_passes(v: &mut Vec<(u64, u32)>, scratch: &mut Vec<(u64, u32)>, shifts: &[u32]) {
+/// Stable least-significant-digit radix passes, `bits` (at most 11) at each shift of `shifts`.
+fn radix_passes(v: &mut Vec<(u64, u32)>, scratch: &mut Vec<(u64, u32)>, bits: u32, shifts: &[u32]) {
     scratch.clear();
     scratch.resize(v.len(), (0, 0));
-    let mut counts = vec![0usize; 1 << 11];
+    let mut all = [0usize; 1 << 11];
+    let counts = &mut all[..1 << bits];
+    let mask = (1usize << bits) - 1;
     for &shift in shifts {
         counts.fill(0);
         for &(h, _) in v.iter() {
-            counts[(h >> shift) as usize & 0x7FF] += 1;
+            counts[(h >> shift) as usize & mask] += 1;
         }
         let mut sum = 0;
         for c in counts.iter_mut() {
@@ -573,7 +556,7 @@ fn radix_passes(v: &mut Vec<(u64, u32)>, scratch: &mut Vec<(u64, u32)>, shifts: 
             sum += n;
         }
         for &e in v.iter() {
-            let d = (e.0 >> shift) as usize & 0x7FF;
+            let d = (e.0 >> shift) as usize & mask;
             scratch[counts[d]] = e;
             counts[d] += 1;
         }
