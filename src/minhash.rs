@@ -89,6 +89,9 @@ impl OphSketch {
         } else {
             &[]
         };
+        if k <= MAX_FAST && !table.is_empty() {
+            return self.densify_by_rounds(seed, table, out);
+        }
         for (i, slot) in out.iter_mut().enumerate() {
             if self.bins[i] != EMPTY {
                 continue;
@@ -105,6 +108,54 @@ impl OphSketch {
                 let j = probe(i, attempt, seed, k);
                 if self.bins[j] != EMPTY {
                     *slot = self.bins[j];
+                    break;
+                }
+                attempt += 1;
+            }
+        }
+    }
+}
+
+/// Largest signature [`OphSketch::densify_by_rounds`] takes (its pending list is on the stack).
+const MAX_FAST: usize = 1024;
+
+impl OphSketch {
+    /// [`OphSketch::finish_into`]'s densification by rounds: round `a` looks at probe `a` of
+    /// every empty bin still pending and keeps those that missed, without a branch per probe.
+    /// Each bin still takes the value of the first filled bin on its own probe sequence, so the
+    /// signature is the one the bin-by-bin loop gives; only the order of the work differs (the
+    /// bin-by-bin loop mispredicts the end of every bin's search, a cost per empty bin).
+    fn densify_by_rounds(&self, seed: u64, table: &[u16], out: &mut [u32]) {
+        let k = self.bins.len();
+        let mut pending = [0u16; MAX_FAST];
+        let mut n = 0;
+        for (i, &v) in self.bins.iter().enumerate() {
+            pending[n] = i as u16;
+            n += usize::from(v == EMPTY);
+        }
+        for a in 0..PROBE_TABLE {
+            let mut still = 0;
+            for x in 0..n {
+                let i = pending[x] as usize;
+                let v = self.bins[table[i * PROBE_TABLE + a] as usize];
+                let hit = v != EMPTY;
+                out[i] = if hit { v } else { EMPTY };
+                pending[still] = i as u16;
+                still += usize::from(!hit);
+            }
+            n = still;
+            if n == 0 {
+                return;
+            }
+        }
+        // Past the table (rare: a text with a handful of shingles): hash the further probes.
+        for &i in &pending[..n] {
+            let i = i as usize;
+            let mut attempt = PROBE_TABLE as u64;
+            loop {
+                let j = probe(i, attempt, seed, k);
+                if self.bins[j] != EMPTY {
+                    out[i] = self.bins[j];
                     break;
                 }
                 attempt += 1;
@@ -139,10 +190,11 @@ mod tests {
         out
     }
 
+    /// (The table path densifies by rounds, the hashing path bin by bin: the same signatures.)
     #[test]
     fn precomputed_probes_give_the_same_signatures_as_hashing() {
-        for n in [0u64, 1, 3, 20, 90, 400] {
-            for k in [16, 128, 256] {
+        for n in [0u64, 1, 2, 3, 7, 20, 90, 400, 3000] {
+            for k in [16, 128, 256, 1024, 2048] {
                 let mut a = OphSketch::new(k);
                 let mut b = OphSketch::with_seed(k, 11);
                 for x in 0..n {
