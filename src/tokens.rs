@@ -236,6 +236,14 @@ mod tests {
     }
 
     #[test]
+    fn no_store_where_the_directory_cannot_take_one() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(TokenStore::create_in(&dir.path().join("missing"), 3, 1 << 20).is_none());
+        assert!(TokenStore::create_in(dir.path(), 3, 0).is_none());
+        assert!(free_bytes(&dir.path().join("missing")).is_none());
+    }
+
+    #[test]
     fn a_block_over_the_limit_leaves_its_documents_without_records() {
         let dir = tempfile::tempdir().unwrap();
         let store = TokenStore::create_in(dir.path(), 2, 40).unwrap();

@@ -263,3 +263,31 @@ fn a_million_records_with_one_percent_malformed_are_all_accounted_for() {
         "every good document processed"
     );
 }
+
+/// The token store (pass 1's token hashes in a temporary file) only saves work: with no
+/// usable temporary directory every text is normalised again, and the outputs are the same
+/// bytes, on one thread and two.
+#[test]
+fn outputs_do_not_depend_on_the_token_store() {
+    let input = fixture("news");
+    let run = |tmpdir: &Path, threads: &str| {
+        let out = tempfile::tempdir().unwrap();
+        neardup()
+            .env("TMPDIR", tmpdir)
+            .args(["scan", "-q", "--threads", threads, "-o"])
+            .arg(out.path())
+            .arg(&input)
+            .assert()
+            .code(0);
+        let read = |f: &str| fs::read(out.path().join(f)).unwrap();
+        (read("clusters.jsonl"), read("boilerplate.jsonl"))
+    };
+    let usable = tempfile::tempdir().unwrap();
+    let missing = usable.path().join("no/such/dir");
+    let with_store = run(usable.path(), "2");
+    // The fixture has a cluster and flagged lines (pass 2 and verification both run).
+    assert!(!with_store.0.is_empty() && !with_store.1.is_empty());
+    assert_eq!(run(&missing, "2"), with_store);
+    assert_eq!(run(&missing, "1"), with_store);
+    assert_eq!(run(usable.path(), "1"), with_store);
+}
