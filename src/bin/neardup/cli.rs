@@ -22,6 +22,12 @@ Exit codes:
        record skipped, a compressed stream cut short: see OUT/.neardup/summary.json)
   130  interrupted (Ctrl-C, SIGTERM, SIGHUP); OUT is left as it was";
 
+const ENVIRONMENT: &str = "\
+Environment:
+  TMPDIR  where a scan keeps pass 1's token hashes for pass 2 and verification (an unnamed
+          file, about the size of the input, at most half the free space; /tmp if unset);
+          if it cannot, the texts are normalised again: same outputs, slower";
+
 const EXAMPLES: &str = "\
 Examples:
   neardup scan fixtures/news -o out/
@@ -45,13 +51,13 @@ pub struct Cli {
 pub enum Command {
     /// Scan inputs and write duplicate clusters (clusters.jsonl), boilerplate lines
     /// (boilerplate.jsonl) and a summary (summary.json).
-    #[command(after_long_help = format!("{EXAMPLES}\n\n{EXIT_CODES}"))]
+    #[command(after_long_help = format!("{EXAMPLES}\n\n{ENVIRONMENT}\n\n{EXIT_CODES}"))]
     Scan(ScanArgs),
     /// Write a cleaned copy of the inputs: duplicates dropped (each cluster keeps its
     /// representative) and boilerplate lines removed, in the same shape (JSONL → JSONL with every
     /// other field untouched, a tree of text files → the same tree, .gz/.zst → .gz/.zst). Inputs
     /// are never modified; the audit trail goes to OUT/.neardup/removed.jsonl.
-    #[command(after_long_help = format!("{CLEAN_EXAMPLES}\n\n{CLEAN_EXIT_CODES}"))]
+    #[command(after_long_help = format!("{CLEAN_EXAMPLES}\n\n{ENVIRONMENT}\n\n{CLEAN_EXIT_CODES}"))]
     Clean(CleanArgs),
     /// Score a clusters.jsonl against ground-truth labels ({"id":…, "cluster":…} per line):
     /// pairwise precision, recall, F1, adjusted Rand index, and recall per category.
