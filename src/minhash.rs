@@ -116,8 +116,9 @@ impl OphSketch {
     }
 }
 
-/// Largest signature [`OphSketch::densify_by_rounds`] takes (its pending list is on the stack).
-const MAX_FAST: usize = 1024;
+/// Largest signature [`OphSketch::densify_by_rounds`] takes (its pending list is on the stack,
+/// zeroed per document: kept small).
+const MAX_FAST: usize = 256;
 
 impl OphSketch {
     /// [`OphSketch::finish_into`]'s densification by rounds: round `a` looks at probe `a` of

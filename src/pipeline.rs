@@ -89,6 +89,15 @@ impl<'a> Context<'a> {
             .spawn(move || drop((sets, tokens)));
     }
 
+    /// Whether anything after pass 1 in this process reads a token store: pass 2 (flagged lines
+    /// left out of shingling) or exact verification, with word shingles (the store keeps token
+    /// hashes, not the characters). Otherwise writing one would be disk traffic for nothing.
+    fn reads_token_store(&self) -> bool {
+        self.keep_tokens
+            && self.cfg.shingle == crate::config::ShingleKind::Word
+            && (self.cfg.verify == Verify::Exact || self.cfg.boilerplate.excludes_lines())
+    }
+
     /// The token store of the corpus last sketched in this context, if it has one.
     fn token_store(&self) -> Option<std::sync::Arc<TokenStore>> {
         self.tokens
@@ -181,7 +190,7 @@ pub(crate) fn strict_check(cx: &Context, corpus: &Corpus) -> Result<()> {
 /// detected (otherwise no lines).
 pub fn sketch(cx: &Context, corpus: &Corpus) -> Result<(Sketches, DocLines)> {
     cx.timed(Stage::Sketch, || {
-        let store = if cx.keep_tokens {
+        let store = if cx.reads_token_store() {
             TokenStore::create(corpus.docs.len()).map(std::sync::Arc::new)
         } else {
             None
@@ -579,4 +588,40 @@ pub fn write_outputs(out: &mut ScanOutput, dir: &Path, progress: &dyn Progress) 
     })?;
     progress.end();
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{ScanConfig, ShingleKind};
+
+    /// Pass 1 writes a token store only where pass 2 or exact verification will read it.
+    #[test]
+    fn a_token_store_only_where_something_reads_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let input = dir.path().join("a.txt");
+        std::fs::write(
+            &input,
+            "one two three four five six\nseven eight nine ten\n",
+        )
+        .unwrap();
+        let has_store = |edit: &dyn Fn(&mut ScanConfig)| {
+            let mut o = ScanConfig::new(vec![input.clone()]);
+            edit(&mut o);
+            let cfg = o.validate().unwrap();
+            let cancel = AtomicBool::new(false);
+            let cx = Context::new(&cfg, &NoProgress, &cancel);
+            let corpus = read(&cx).unwrap();
+            sketch(&cx, &corpus).unwrap();
+            cx.token_store().is_some()
+        };
+        assert!(has_store(&|_| {}));
+        assert!(has_store(&|o| o.verify = Verify::Estimate));
+        assert!(has_store(&|o| o.boilerplate.enabled = false));
+        assert!(!has_store(&|o| {
+            o.verify = Verify::Estimate;
+            o.boilerplate.enabled = false;
+        }));
+        assert!(!has_store(&|o| o.shingle = ShingleKind::Char));
+    }
 }
