@@ -55,7 +55,7 @@ pub use cluster::{Cluster, ClusterKind, ExactGroups};
 pub use config::{Banding, Config, KeepPolicy, ScanConfig};
 pub use error::{Error, Problem, ProblemKind, Result};
 pub use input::{Corpus, DocId};
-pub use lsh::{Candidates, Pair};
+pub use lsh::{Candidates, Pair, Plausibility};
 pub use pipeline::{ScanOutput, write_outputs};
 pub use progress::{NoProgress, Progress, Stage};
 pub use report::Summary;

@@ -115,56 +115,190 @@ fn for_each_bucket_pair(keys: &[(u64, u32)], mut f: impl FnMut(u32, u32)) -> u64
     given
 }
 
-/// [`bucket_pairs`] for a band whose pairs `keep` filters by reading both documents'
-/// signatures: each pair waits in a short queue while its signatures are prefetched, so the
-/// filter rarely waits for memory (the pairs of a containment band are mostly unrelated
-/// documents, scattered over the signature array). Keeps the same pairs in the same order.
-fn bucket_pairs_prefetched(
+/// Which of a containment band's collisions are kept: `test(equal, size_a, size_b)` says whether
+/// two documents with `sizes` (shingle counts) `size_a` and `size_b` whose signatures agree in
+/// `equal` values could be duplicates. It must be monotone in `equal` (what a count passes,
+/// every larger count passes), as a MinHash estimate's plausibility is.
+#[derive(Clone, Copy)]
+pub struct Plausibility<'a> {
+    /// Every document's shingle count, by document index (empty: the test ignores sizes).
+    pub sizes: &'a [u32],
+    pub test: &'a (dyn Fn(u32, u32, u32) -> bool + Sync),
+}
+
+impl Plausibility<'_> {
+    /// Keep every collision.
+    pub const ALL: Plausibility<'static> = Plausibility {
+        sizes: &[],
+        test: &|_, _, _| true,
+    };
+
+    fn size(&self, d: u32) -> u32 {
+        self.sizes.get(d as usize).copied().unwrap_or(0)
+    }
+
+    fn passes(&self, equal: u32, a: u32, b: u32) -> bool {
+        (self.test)(equal, self.size(a), self.size(b))
+    }
+}
+
+/// How a containment band's collisions are turned away as they leave the buckets (see
+/// [`Plausibility`]). Each pair is first
+/// counted on one byte per value (the value's low byte): a count that can only be too high, so
+/// a pair it turns away would be turned away on the full values too, and it reads 2 cache lines
+/// a document instead of 8 (most collisions of a containment band are unrelated documents, their
+/// signatures scattered over the whole array). Only the pairs it lets through are counted again
+/// on the signatures. The pairs kept are exactly those the full count passes.
+struct CollisionFilter<'a> {
+    signatures: &'a [u32],
+    /// The low byte of every signature value, in the same layout.
+    bytes: Vec<u8>,
+    num_perm: usize,
+    plausible: Plausibility<'a>,
+}
+
+impl<'a> CollisionFilter<'a> {
+    fn new(signatures: &'a [u32], num_perm: usize, plausible: Plausibility<'a>) -> Self {
+        // On huge pages, like the signatures: the rows are read at random.
+        let mut bytes: Vec<u8> = crate::sketch::huge_zeroed(signatures.len());
+        bytes
+            .par_chunks_mut(1 << 16)
+            .zip(signatures.par_chunks(1 << 16))
+            .for_each(|(out, values)| {
+                for (b, &v) in out.iter_mut().zip(values) {
+                    *b = v as u8;
+                }
+            });
+        CollisionFilter {
+            signatures,
+            bytes,
+            num_perm,
+            plausible,
+        }
+    }
+
+    fn row(&self, d: u32) -> &[u8] {
+        &self.bytes[d as usize * self.num_perm..][..self.num_perm]
+    }
+
+    fn signature(&self, d: u32) -> &[u32] {
+        &self.signatures[d as usize * self.num_perm..][..self.num_perm]
+    }
+
+    /// Start loading what [`Self::bytes_pass`] reads of document `d`.
+    fn prefetch_row(&self, d: u32) {
+        prefetch(self.row(d));
+        if let Some(size) = self.plausible.sizes.get(d as usize) {
+            prefetch(std::slice::from_ref(size));
+        }
+    }
+
+    /// Whether the byte count lets the pair through to the full count.
+    fn bytes_pass(&self, a: u32, b: u32) -> bool {
+        self.plausible
+            .passes(equal_bytes(self.row(a), self.row(b)), a, b)
+    }
+
+    fn full_pass(&self, a: u32, b: u32) -> bool {
+        self.plausible
+            .passes(equal_count(self.signature(a), self.signature(b)), a, b)
+    }
+}
+
+/// [`equal_count`] of two byte rows, 16 bytes at a time where SSE2 is (every x86-64).
+#[inline]
+fn equal_bytes(a: &[u8], b: &[u8]) -> u32 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8};
+        let (ca, cb) = (a.chunks_exact(16), b.chunks_exact(16));
+        let tail = equal_count(ca.remainder(), cb.remainder());
+        ca.zip(cb).fold(tail, |n, (x, y)| {
+            // SAFETY: SSE2 is part of x86-64; each load reads the 16 bytes of a 16-byte chunk.
+            let mask = unsafe {
+                _mm_movemask_epi8(_mm_cmpeq_epi8(
+                    _mm_loadu_si128(x.as_ptr().cast()),
+                    _mm_loadu_si128(y.as_ptr().cast()),
+                ))
+            };
+            n + mask.count_ones()
+        })
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    equal_count(a, b)
+}
+
+/// How many positions of `a` and `b` hold equal values.
+#[inline]
+fn equal_count<T: PartialEq>(a: &[T], b: &[T]) -> u32 {
+    a.iter().zip(b).filter(|(x, y)| x == y).count() as u32
+}
+
+/// [`bucket_pairs`] for a containment band, its pairs filtered by `filter` in two queues: a pair
+/// waits in the first while both documents' bytes are prefetched, and, if their count lets it
+/// through, in the second while their signatures are, so the filter rarely waits for memory.
+/// Keeps the pairs the full count passes (the order within a band may differ from the buckets';
+/// the candidates are sorted in the end).
+fn bucket_pairs_filtered(
     keys: &[(u64, u32)],
     pairs: &mut Vec<Pair>,
-    keep: &(dyn Fn(u32, u32) -> bool + Sync),
-    signatures: &[u32],
-    num_perm: usize,
+    filter: &CollisionFilter,
 ) -> u64 {
     const AHEAD: usize = 16;
-    let mut queue = std::collections::VecDeque::with_capacity(AHEAD + 1);
-    let given = for_each_bucket_pair(keys, |a, b| {
-        prefetch_signature(signatures, num_perm, a);
-        prefetch_signature(signatures, num_perm, b);
-        queue.push_back((a, b));
-        if queue.len() > AHEAD {
-            let (x, y) = queue.pop_front().expect("queue is not empty");
-            if keep(x, y) {
+    let mut bytes_queue = std::collections::VecDeque::with_capacity(AHEAD + 1);
+    let mut full_queue = std::collections::VecDeque::with_capacity(AHEAD + 1);
+    let mut to_full = |pairs: &mut Vec<Pair>, (a, b): Pair| {
+        if !filter.bytes_pass(a, b) {
+            return;
+        }
+        prefetch(filter.signature(a));
+        prefetch(filter.signature(b));
+        full_queue.push_back((a, b));
+        if full_queue.len() > AHEAD {
+            let (x, y) = full_queue.pop_front().expect("queue is not empty");
+            if filter.full_pass(x, y) {
                 pairs.push((x, y));
             }
         }
+    };
+    let given = for_each_bucket_pair(keys, |a, b| {
+        filter.prefetch_row(a);
+        filter.prefetch_row(b);
+        bytes_queue.push_back((a, b));
+        if bytes_queue.len() > AHEAD {
+            let pair = bytes_queue.pop_front().expect("queue is not empty");
+            to_full(pairs, pair);
+        }
     });
-    for (x, y) in queue {
-        if keep(x, y) {
+    for pair in bytes_queue {
+        to_full(pairs, pair);
+    }
+    for (x, y) in full_queue {
+        if filter.full_pass(x, y) {
             pairs.push((x, y));
         }
     }
     given
 }
 
-/// Ask the CPU to start loading document `d`'s signature (a hint; no effect on results).
+/// Ask the CPU to start loading the cache lines of `data` (a hint; no effect on results).
 #[inline]
-fn prefetch_signature(signatures: &[u32], num_perm: usize, d: u32) {
+fn prefetch<T>(data: &[T]) {
     #[cfg(target_arch = "x86_64")]
     {
-        let sig = &signatures[d as usize * num_perm..][..num_perm];
-        // 16 values per 64-byte line.
-        for line in sig.chunks(16) {
+        let bytes = std::mem::size_of_val(data);
+        let start = data.as_ptr().cast::<i8>();
+        for offset in (0..bytes).step_by(64) {
             // SAFETY: `_mm_prefetch` only hints the cache; the pointer is into a live slice.
             unsafe {
                 std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
-                    line.as_ptr().cast::<i8>(),
+                    start.add(offset),
                 )
             };
         }
     }
     #[cfg(not(target_arch = "x86_64"))]
-    let _ = (signatures, num_perm, d);
+    let _ = data;
 }
 
 /// What the bandings proposed.
@@ -190,15 +324,16 @@ impl Candidates {
 }
 
 /// Candidate pairs among `members` (document indices) over every band of `sets`, sorted and
-/// unique: the pairs that share a band key, those of a containment banding only when `keep`
-/// accepts them (the MinHash estimate's plausibility, applied as pairs come out of the buckets
-/// so that the collisions of common phrases, which grow with the corpus, are never stored).
+/// unique: the pairs that share a band key, those of a containment banding only when
+/// `plausible` accepts the number of values their signatures share (the MinHash
+/// estimate's plausibility, applied as pairs come out of the buckets so that the collisions of
+/// common phrases, which grow with the corpus, are never stored).
 pub fn candidates(
     signatures: &[u32],
     num_perm: usize,
     sets: &[BandSet],
     members: &[u32],
-    keep: &(dyn Fn(u32, u32) -> bool + Sync),
+    plausible: Plausibility,
     progress: &dyn Progress,
     cancel: &AtomicBool,
 ) -> Result<Candidates> {
@@ -213,7 +348,7 @@ pub fn candidates(
     // parallel (memory stays one band's keys).
     let at_once = (KEYS_IN_FLIGHT / members.len().max(1)).max(1);
     let out = candidates_by(
-        signatures, num_perm, &bands, members, keep, at_once, cancel, progress,
+        signatures, num_perm, &bands, members, plausible, at_once, cancel, progress,
     )?;
     progress.end();
     Ok(out)
@@ -237,21 +372,21 @@ fn candidates_by(
     num_perm: usize,
     bands: &[(BandSet, usize)],
     members: &[u32],
-    keep: &(dyn Fn(u32, u32) -> bool + Sync),
+    plausible: Plausibility,
     at_once: usize,
     cancel: &AtomicBool,
     progress: &dyn Progress,
 ) -> Result<Candidates> {
     let mut out = Candidates::default();
     let ascending = members.is_sorted();
-    // A containment band's pairs are filtered (their signatures prefetched ahead), the others
-    // all kept.
-    let emit = |keys: &[(u64, u32)], pairs: &mut Vec<Pair>, set: BandSet| {
-        if set.containment {
-            bucket_pairs_prefetched(keys, pairs, keep, signatures, num_perm)
-        } else {
-            bucket_pairs(keys, pairs)
-        }
+    // A containment band's pairs are filtered, the others all kept.
+    let filter = bands
+        .iter()
+        .any(|(set, _)| set.containment)
+        .then(|| CollisionFilter::new(signatures, num_perm, plausible));
+    let emit = |keys: &[(u64, u32)], pairs: &mut Vec<Pair>, set: BandSet| match &filter {
+        Some(filter) if set.containment => bucket_pairs_filtered(keys, pairs, filter),
+        _ => bucket_pairs(keys, pairs),
     };
     for group in bands.chunks(at_once) {
         if cancel.load(Ordering::Relaxed) {
@@ -342,7 +477,7 @@ mod tests {
             k,
             &[b],
             &[0, 1, 2],
-            &|_, _| true,
+            Plausibility::ALL,
             &NoProgress,
             &AtomicBool::new(false),
         )
@@ -354,9 +489,18 @@ mod tests {
     /// Every pair of `bands`, unfiltered.
     fn by_sets(sigs: &[u32], k: usize, bands: &[(BandSet, usize)], members: &[u32]) -> Vec<Pair> {
         let no = AtomicBool::new(false);
-        candidates_by(sigs, k, bands, members, &|_, _| true, 1, &no, &NoProgress)
-            .map(|c| c.pairs)
-            .unwrap()
+        candidates_by(
+            sigs,
+            k,
+            bands,
+            members,
+            Plausibility::ALL,
+            1,
+            &no,
+            &NoProgress,
+        )
+        .map(|c| c.pairs)
+        .unwrap()
     }
 
     #[test]
@@ -392,8 +536,13 @@ mod tests {
         let no = AtomicBool::new(false);
         // Keep pairs whose sum is odd: about half.
         let odd = |a: u32, b: u32| (a + b) % 2 == 1;
+        // (The sizes are the documents' indices, so the test sees which documents they are.)
+        let keep = Plausibility {
+            sizes: &members,
+            test: &|_, a, b| odd(a, b),
+        };
         let by = |at_once| {
-            candidates_by(&sigs, k, &bands, &members, &odd, at_once, &no, &NoProgress).unwrap()
+            candidates_by(&sigs, k, &bands, &members, keep, at_once, &no, &NoProgress).unwrap()
         };
         let one = by(1);
         let counts = |c: &Candidates| (c.containment_collisions, c.containment_implausible);
@@ -416,6 +565,99 @@ mod tests {
         let all = by_sets(&sigs, k, &bands, &members);
         assert!(one.pairs.iter().all(|p| all.binary_search(p).is_ok()));
         assert!(all.len() > one.pairs.len());
+    }
+
+    #[test]
+    fn equal_bytes_counts_like_the_plain_loop() {
+        let mut x = 0x1234_5678u64;
+        for len in 0..80 {
+            let mut row = || -> Vec<u8> {
+                (0..len)
+                    .map(|_| {
+                        x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+                        (x >> 62) as u8
+                    })
+                    .collect()
+            };
+            let (a, b) = (row(), row());
+            assert_eq!(equal_bytes(&a, &b), equal_count(&a, &b), "{len} bytes");
+            assert_eq!(equal_bytes(&a, &a), len as u32);
+        }
+    }
+
+    #[test]
+    fn collisions_are_kept_by_their_full_count_not_their_bytes() {
+        // Values from {0, 1, 2} and {256, 257, 258}: low bytes agree where values may not, so
+        // the byte count is often higher than the full count. 300 documents of 32 values.
+        let (k, n) = (32usize, 300u32);
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let sigs: Vec<u32> = (0..k * n as usize)
+            .map(|_| {
+                let r = next();
+                (r % 3) as u32 + 256 * ((r >> 8) % 2) as u32
+            })
+            .collect();
+        let containment = BandSet {
+            banding: Banding { bands: 12, rows: 1 },
+            seed: 5,
+            containment: true,
+        };
+        let bands: Vec<(BandSet, usize)> = (0..12).map(|b| (containment, b)).collect();
+        let members: Vec<u32> = (0..n).collect();
+        let no = AtomicBool::new(false);
+        let full = |a: u32, b: u32| {
+            let (sa, sb) = (&sigs[a as usize * k..][..k], &sigs[b as usize * k..][..k]);
+            equal_count(sa, sb)
+        };
+        let bytes_higher = (0..n - 1).filter(|&d| {
+            let (ra, rb) = (
+                &sigs[d as usize * k..][..k],
+                &sigs[(d + 1) as usize * k..][..k],
+            );
+            let low = |r: &[u32]| r.iter().map(|&v| v as u8).collect::<Vec<u8>>();
+            equal_count(&low(ra), &low(rb)) > equal_count(ra, rb)
+        });
+        assert!(bytes_higher.count() > 100);
+        // Each band's pairs, filtered on the full values (the reference).
+        let reference = |t: u32| {
+            let (mut pairs, mut given) = (Vec::new(), 0);
+            for &(set, band) in &bands {
+                let mut keys: Vec<(u64, u32)> = members
+                    .iter()
+                    .map(|&d| doc_band_key(&sigs, k, set, band, d, 0))
+                    .collect();
+                keys.sort_unstable();
+                given += for_each_bucket_pair(&keys, |a, b| {
+                    if full(a, b) >= t {
+                        pairs.push((a, b));
+                    }
+                });
+            }
+            pairs.sort_unstable();
+            pairs.dedup();
+            (pairs, given)
+        };
+        for t in [0, 6, 8, 10, 12, 33] {
+            let plausible = Plausibility {
+                sizes: &[],
+                test: &|equal, _, _| equal >= t,
+            };
+            let got =
+                candidates_by(&sigs, k, &bands, &members, plausible, 3, &no, &NoProgress).unwrap();
+            let (pairs, given) = reference(t);
+            assert_eq!(got.pairs, pairs, "threshold {t}");
+            assert_eq!(got.containment_collisions, given);
+            if (6..=10).contains(&t) {
+                // Some kept, some turned away: the thresholds where the byte count matters.
+                assert!(!pairs.is_empty() && got.containment_implausible > 0, "{t}");
+            }
+        }
     }
 
     #[test]
@@ -459,7 +701,7 @@ mod tests {
             k,
             &[b],
             &members,
-            &|_, _| true,
+            Plausibility::ALL,
             &NoProgress,
             &AtomicBool::new(false),
         )

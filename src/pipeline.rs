@@ -282,16 +282,31 @@ pub fn exact(cx: &Context, sketches: &Sketches) -> ExactGroups {
 /// containment banding only when their MinHash estimate makes them plausible duplicates (see
 /// `plausible`).
 pub fn candidates(cx: &Context, sketches: &Sketches, groups: &ExactGroups) -> Result<Candidates> {
-    let keep = plausible(cx, |a, b| sketches.estimate(DocId(a), DocId(b)));
-    candidates_with(cx, sketches, groups, &keep)
+    let criterion = cx.cfg.criterion();
+    let k = sketches.num_perm;
+    // The estimate from the number of equal values (`Sketches::estimate`'s arithmetic).
+    let test = |equal: u32, size_a: u32, size_b: u32| {
+        criterion.plausible(&crate::verify::score_of_count(
+            equal as usize,
+            k,
+            size_a,
+            size_b,
+        ))
+    };
+    let plausible = crate::lsh::Plausibility {
+        sizes: &sketches.shingles,
+        test: &test,
+    };
+    candidates_with(cx, sketches, groups, plausible)
 }
 
-/// [`candidates`] with another filter for the containment banding's pairs (`|_, _| true`: all).
+/// [`candidates`] with another filter for the containment banding's pairs
+/// ([`crate::Plausibility::ALL`]: all).
 pub fn candidates_with(
     cx: &Context,
     sketches: &Sketches,
     groups: &ExactGroups,
-    keep: &(dyn Fn(u32, u32) -> bool + Sync),
+    plausible: crate::lsh::Plausibility,
 ) -> Result<Candidates> {
     cx.timed(Stage::Candidates, || {
         lsh::candidates(
@@ -299,7 +314,7 @@ pub fn candidates_with(
             sketches.num_perm,
             &cx.cfg.band_sets(),
             &groups.lsh_members,
-            keep,
+            plausible,
             cx.progress,
             cx.cancel,
         )

@@ -643,13 +643,13 @@ fn split_blocks<'a>(corpus: &Corpus, k: usize, out: &'a mut Sketches) -> Vec<Blo
 /// them on request (`madvise`): the LSH stage reads one band of every signature after another,
 /// a TLB miss per document per band in 4 KiB pages, and the array's pages are faulted in and
 /// torn down 512 times fewer. Same contents either way.
-fn huge_zeroed(len: usize) -> Vec<u32> {
-    let v = vec![0u32; len];
+pub(crate) fn huge_zeroed<T: Copy + Default>(len: usize) -> Vec<T> {
+    let v = vec![T::default(); len];
     #[cfg(target_os = "linux")]
     {
         const HUGE: usize = 2 << 20;
         let start = v.as_ptr() as usize;
-        let end = start + len * 4;
+        let end = start + std::mem::size_of_val(v.as_slice());
         let (lo, hi) = (start.next_multiple_of(HUGE), end / HUGE * HUGE);
         if hi > lo {
             // SAFETY: advice on whole pages inside the vector's own allocation; it changes how

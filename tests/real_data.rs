@@ -277,7 +277,8 @@ fn saudinewsnet_sample_containment_filter_turns_away_only_pairs_verification_rej
     let groups = pipeline::exact(&cx, &sketches);
     let estimate = |a, b| sketches.estimate(neardup::DocId(a), neardup::DocId(b));
     let filtered = pipeline::candidates(&cx, &sketches, &groups).unwrap();
-    let all = pipeline::candidates_with(&cx, &sketches, &groups, &|_, _| true).unwrap();
+    let all =
+        pipeline::candidates_with(&cx, &sketches, &groups, neardup::Plausibility::ALL).unwrap();
     // Real news: many of the containment banding's collisions are pairs that merely share a
     // phrase, and the filter keeps them out of the stored candidates.
     assert!(
