@@ -482,7 +482,13 @@ pub(crate) fn detect(
             range.map(move |i| (lines.entries[i].hash, d as u32, i as u32))
         })
         .collect();
-    index.par_sort_unstable();
+    // The entries come in (document, entry) order, so the radix sort, stable by hash, leaves
+    // them as the full sort of the triples would.
+    if index.len() >= crate::sketch::RADIX_FROM {
+        crate::sketch::radix_sort_by_hash(&mut index, &mut Vec::new());
+    } else {
+        index.sort_unstable();
+    }
     let runs: Vec<&[(u64, u32, u32)]> = index.chunk_by(|x, y| x.0 == y.0).collect();
     // Document frequency of every entry's line within its document's outlet (each entry is in
     // one run: every slot is written once).
@@ -639,20 +645,22 @@ pub(crate) fn detect(
         .collect();
     // First-seen texts: decode each document once for all the lines wanted from it.
     flagged.sort_unstable_by_key(|f| f.first);
-    let mut buf = String::new();
-    for group in flagged.chunk_by_mut(|x, y| x.first.0 == y.first.0) {
-        let text = corpus.text(&corpus.docs[group[0].first.0.0 as usize], &mut buf);
-        let mut lines_iter = text.split('\n').enumerate();
-        for f in group.iter_mut() {
-            // Sorted by line number within the document: one forward walk.
-            for (n, raw) in lines_iter.by_ref() {
-                if n + 1 == f.first.1 as usize {
-                    f.text = raw.trim().to_string();
-                    break;
+    // (In parallel: a book's whole text is decoded for the lines wanted from it.)
+    flagged
+        .par_chunk_by_mut(|x, y| x.first.0 == y.first.0)
+        .for_each_init(String::new, |buf, group| {
+            let text = corpus.text(&corpus.docs[group[0].first.0.0 as usize], buf);
+            let mut lines_iter = text.split('\n').enumerate();
+            for f in group.iter_mut() {
+                // Sorted by line number within the document: one forward walk.
+                for (n, raw) in lines_iter.by_ref() {
+                    if n + 1 == f.first.1 as usize {
+                        f.text = raw.trim().to_string();
+                        break;
+                    }
                 }
             }
-        }
-    }
+        });
     // Report order: most documents first, ties by first-seen text, then hash.
     flagged.sort_by(|a, b| {
         b.docs

@@ -524,9 +524,28 @@ fn sort_by_hash(v: &mut Vec<(u64, u32)>, scratch: &mut Vec<(u64, u32)>) {
 /// From this many elements on, the radix sort beats the standard one.
 pub(crate) const RADIX_FROM: usize = 1 << 14;
 
-/// Sort `(hash, value)` pairs by hash with a least-significant-digit radix sort, 11 bits a
-/// pass: stable, so equal hashes keep their input order.
-pub(crate) fn radix_sort_by_hash(v: &mut Vec<(u64, u32)>, scratch: &mut Vec<(u64, u32)>) {
+/// An element sorted by a uniform 64-bit hash (the first field).
+pub(crate) trait Hashed: Copy + Default {
+    fn hash(&self) -> u64;
+}
+
+impl Hashed for (u64, u32) {
+    #[inline]
+    fn hash(&self) -> u64 {
+        self.0
+    }
+}
+
+impl Hashed for (u64, u32, u32) {
+    #[inline]
+    fn hash(&self) -> u64 {
+        self.0
+    }
+}
+
+/// Sort elements by their hash with a least-significant-digit radix sort, 11 bits a pass:
+/// stable, so equal hashes keep their input order.
+pub(crate) fn radix_sort_by_hash<T: Hashed>(v: &mut Vec<T>, scratch: &mut Vec<T>) {
     // Hashes are uniform: ordered by their top 22 bits (two passes), a list is sorted but for
     // the rare neighbours that share them, which insertion sort puts right in one sweep. Keys
     // that are not uniform (too many moves) get the full six passes, from where they are.
@@ -538,16 +557,16 @@ pub(crate) fn radix_sort_by_hash(v: &mut Vec<(u64, u32)>, scratch: &mut Vec<(u64
 }
 
 /// Stable least-significant-digit radix passes, `bits` (at most 11) at each shift of `shifts`.
-fn radix_passes(v: &mut Vec<(u64, u32)>, scratch: &mut Vec<(u64, u32)>, bits: u32, shifts: &[u32]) {
+fn radix_passes<T: Hashed>(v: &mut Vec<T>, scratch: &mut Vec<T>, bits: u32, shifts: &[u32]) {
     scratch.clear();
-    scratch.resize(v.len(), (0, 0));
+    scratch.resize(v.len(), T::default());
     let mut all = [0usize; 1 << 11];
     let counts = &mut all[..1 << bits];
     let mask = (1usize << bits) - 1;
     for &shift in shifts {
         counts.fill(0);
-        for &(h, _) in v.iter() {
-            counts[(h >> shift) as usize & mask] += 1;
+        for e in v.iter() {
+            counts[(e.hash() >> shift) as usize & mask] += 1;
         }
         let mut sum = 0;
         for c in counts.iter_mut() {
@@ -556,7 +575,7 @@ fn radix_passes(v: &mut Vec<(u64, u32)>, scratch: &mut Vec<(u64, u32)>, bits: u3
             sum += n;
         }
         for &e in v.iter() {
-            let d = (e.0 >> shift) as usize & mask;
+            let d = (e.hash() >> shift) as usize & mask;
             scratch[counts[d]] = e;
             counts[d] += 1;
         }
@@ -566,15 +585,15 @@ fn radix_passes(v: &mut Vec<(u64, u32)>, scratch: &mut Vec<(u64, u32)>, bits: u3
 
 /// Stable insertion sort by hash of a nearly sorted list; false (the list still a permutation,
 /// equal hashes still in their order) when it would take more than `budget` moves.
-fn insertion_finish(v: &mut [(u64, u32)], budget: usize) -> bool {
+fn insertion_finish<T: Hashed>(v: &mut [T], budget: usize) -> bool {
     let mut moves = 0usize;
     for i in 1..v.len() {
         let x = v[i];
-        if v[i - 1].0 <= x.0 {
+        if v[i - 1].hash() <= x.hash() {
             continue;
         }
         let mut j = i;
-        while j > 0 && v[j - 1].0 > x.0 {
+        while j > 0 && v[j - 1].hash() > x.hash() {
             v[j] = v[j - 1];
             j -= 1;
         }
