@@ -131,7 +131,7 @@ pub const KNOWN_LINES: &[&str] = &[
 ];
 
 /// One distinct line of one document.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct LineEntry {
     /// Hash of the normalised line.
     pub hash: u64,
@@ -143,6 +143,13 @@ pub(crate) struct LineEntry {
     pub count: u8,
     /// `F_*` flags.
     pub flags: u8,
+}
+
+impl crate::sketch::Hashed for LineEntry {
+    #[inline]
+    fn hash(&self) -> u64 {
+        self.hash
+    }
 }
 
 const F_HASHTAGS: u8 = 1;
@@ -283,9 +290,16 @@ pub(crate) fn line_entry(
     }
 }
 
-/// Sort one document's line entries and merge repeats into `out`; returns how many were added.
-pub(crate) fn merge_doc_lines(doc: &mut [LineEntry], out: &mut Vec<LineEntry>) -> usize {
-    doc.sort_unstable_by_key(|e| (e.hash, e.first_line));
+/// Sort one document's line entries (in line order, as read) by hash and merge repeats into
+/// `out`; returns how many were added.
+pub(crate) fn merge_doc_lines(
+    doc: &mut Vec<LineEntry>,
+    scratch: &mut Vec<LineEntry>,
+    out: &mut Vec<LineEntry>,
+) -> usize {
+    // Stable: entries of one line hash stay in line order, as sorting by (hash, line) would.
+    debug_assert!(doc.is_sorted_by_key(|e| e.first_line));
+    crate::sketch::sort_stable_by_hash(doc, scratch);
     let start = out.len();
     for e in doc.iter() {
         let len = out.len();
@@ -731,7 +745,48 @@ mod tests {
                 doc.push(line_entry(&line, raw, prev, next, i + 1, width));
             }
         }
-        merge_doc_lines(&mut doc, out)
+        merge_doc_lines(&mut doc, &mut Vec::new(), out)
+    }
+
+    #[test]
+    fn merged_lines_match_the_sort_by_hash_then_line_at_every_length() {
+        // Uniform hashes drawn from a pool, so that lines repeat; lengths across the three
+        // sorting paths (a few, hundreds, a book's tens of thousands).
+        let mut x = 0x0bad_5eed_u64;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let pool: Vec<u64> = (0..5000).map(|_| next()).collect();
+        for len in [0usize, 1, 5, 63, 64, 500, 16_383, 16_384, 40_000] {
+            let doc: Vec<LineEntry> = (0..len)
+                .map(|i| LineEntry {
+                    hash: pool[(next() % pool.len() as u64) as usize],
+                    first_line: i as u32 + 1,
+                    tokens: (i % 7) as u16,
+                    count: 1,
+                    flags: (i % 3) as u8,
+                })
+                .collect();
+            let mut expected = doc.clone();
+            expected.sort_unstable_by_key(|e| (e.hash, e.first_line));
+            let mut want: Vec<LineEntry> = Vec::new();
+            for e in expected {
+                match want.last_mut() {
+                    Some(last) if last.hash == e.hash => {
+                        last.count = last.count.saturating_add(1);
+                        last.flags |= e.flags;
+                    }
+                    _ => want.push(e),
+                }
+            }
+            let mut got = Vec::new();
+            let n = merge_doc_lines(&mut doc.clone(), &mut Vec::new(), &mut got);
+            assert_eq!(n, want.len(), "{len} lines");
+            assert_eq!(got, want, "{len} lines");
+        }
     }
 
     #[test]

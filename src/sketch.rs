@@ -121,6 +121,8 @@ pub struct Sketcher {
     exact: Xxh3,
     /// One document's line entries before they are merged.
     doc_lines: Vec<LineEntry>,
+    /// Scratch space for sorting `doc_lines`.
+    lines_scratch: Vec<LineEntry>,
     /// Buffer for unescaped JSON texts.
     pub text_buf: String,
     /// One document's shingles with their positions, sorted by hash, for
@@ -197,6 +199,7 @@ impl Sketcher {
             oph: OphSketch::with_seed(params.num_perm, params.seed),
             exact: Xxh3::with_seed(params.seed),
             doc_lines: Vec::new(),
+            lines_scratch: Vec::new(),
             text_buf: String::new(),
             by_hash: Vec::new(),
             radix: Vec::new(),
@@ -278,7 +281,7 @@ impl Sketcher {
             oph.update(h)
         });
         self.oph.finish_into(self.params.seed, signature);
-        let n = boilerplate::merge_doc_lines(&mut self.doc_lines, entries);
+        let n = boilerplate::merge_doc_lines(&mut self.doc_lines, &mut self.lines_scratch, entries);
         let sketch = DocSketch {
             exact: self.exact.digest128(),
             tokens,
@@ -515,6 +518,23 @@ fn sort_by_hash(v: &mut Vec<(u64, u32)>, scratch: &mut Vec<(u64, u32)>) {
         let budget = v.len().saturating_mul(4);
         if !insertion_finish(v, budget) {
             v.sort_by_key(|&(h, _)| h);
+        }
+    } else {
+        radix_sort_by_hash(v, scratch);
+    }
+}
+
+/// Sort by hash, stably (equal hashes keep their input order): the standard stable sort for a
+/// few elements, byte-wide radix passes on the top 16 bits and the insertion sweep for hundreds,
+/// [`radix_sort_by_hash`] from [`RADIX_FROM`] on.
+pub(crate) fn sort_stable_by_hash<T: Hashed>(v: &mut Vec<T>, scratch: &mut Vec<T>) {
+    if v.len() < 64 {
+        v.sort_by_key(|e| e.hash());
+    } else if v.len() < RADIX_FROM {
+        radix_passes(v, scratch, 8, &[48, 56]);
+        let budget = v.len().saturating_mul(4);
+        if !insertion_finish(v, budget) {
+            v.sort_by_key(|e| e.hash());
         }
     } else {
         radix_sort_by_hash(v, scratch);
