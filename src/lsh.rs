@@ -168,12 +168,12 @@ impl Plausibility<'_> {
 }
 
 /// How a containment band's collisions are turned away as they leave the buckets (see
-/// [`Plausibility`]). Each pair is first
-/// counted on one byte per value (the value's low byte): a count that can only be too high, so
-/// a pair it turns away would be turned away on the full values too, and it reads 2 cache lines
-/// a document instead of 8 (most collisions of a containment band are unrelated documents, their
-/// signatures scattered over the whole array). Only the pairs it lets through are counted again
-/// on the signatures. The pairs kept are exactly those the full count passes.
+/// [`Plausibility`]). Each pair is first counted on one byte per value (the value's low byte):
+/// a count that can only be too high, so a pair it turns away would be turned away on the full
+/// values too, and it reads 2 cache lines a document instead of 8 (most collisions of a
+/// containment band are unrelated documents, their signatures scattered over the whole array).
+/// Only the pairs it lets through are counted again on the signatures. The pairs kept are
+/// exactly those the full count passes.
 struct CollisionFilter<'a> {
     signatures: &'a [u32],
     /// The low byte of every signature value, in the same layout.
