@@ -367,11 +367,15 @@ pub fn candidates(
         .flat_map(|&set| (0..set.banding.bands).map(move |band| (set, band)))
         .collect();
     progress.begin(Stage::Candidates, bands.len() as u64);
-    // Bands are keyed and sorted one per thread, as many in one parallel group as fit the
-    // budget together: sorting one band's keys in parallel leaves threads idle at every join
-    // on corpora up to millions of documents. Beyond that, one band at a time, each sorted in
-    // parallel (memory stays one band's keys).
-    let at_once = (KEYS_IN_FLIGHT / members.len().max(1)).max(1);
+    // Bands are keyed, sorted and emitted one per thread, as many in one parallel group as fit
+    // the budget together: sorting one band's keys in parallel leaves threads idle at every
+    // join, and a band's emission (the containment bands' filter, most of the stage) runs on
+    // one thread. Beyond the budget, still two bands at a time where there are two threads
+    // (32 B per document more than one band's keys and sort space: the filter would otherwise
+    // run on one thread of the machine from 2·10^6 documents on).
+    let at_once = (KEYS_IN_FLIGHT / members.len().max(1))
+        .max(rayon::current_num_threads().min(2))
+        .max(1);
     let out = candidates_by(
         signatures, num_perm, &bands, members, plausible, at_once, cancel, progress,
     )?;
@@ -421,7 +425,12 @@ fn candidates_by(
             let (set, band) = group[0];
             let mut keys = Vec::with_capacity(members.len());
             band_keys(signatures, num_perm, set, band, members, 0, &mut keys);
-            keys.par_sort_unstable();
+            if ascending && keys.len() >= crate::sketch::RADIX_FROM {
+                // One thread: the radix sort beats the standard sort on two.
+                sort_keys(&mut keys, &mut Vec::new(), ascending);
+            } else {
+                keys.par_sort_unstable();
+            }
             let before = out.pairs.len() as u64;
             let given = emit(&keys, &mut out.pairs, set);
             out.count(set, given, out.pairs.len() as u64 - before);
