@@ -537,7 +537,7 @@ impl InputFingerprint {
             path: f.path.clone(),
             canonical,
             bytes: f.data.len() as u64,
-            xxh3: format!("{:016x}", xxhash_rust::xxh3::xxh3_64(&f.data)),
+            xxh3: format!("{:016x}", f.content_xxh3()),
         }
     }
 }

@@ -183,6 +183,40 @@ fn gzip_zstd_and_stdin_inputs_give_the_same_clusters_as_plain_jsonl() {
     assert_eq!(ids(&["-"], Some(compress_gz(&plain))), want);
 }
 
+#[test]
+fn the_summary_fingerprints_each_input_by_the_hash_of_its_bytes() {
+    // A plain file, a compressed one (its decompressed bytes) and a directory of text files:
+    // each listed with the xxh3-64 of exactly its bytes, however the read stage got them.
+    let tmp = tempfile::tempdir().unwrap();
+    let plain = fs::read(fixture("jsonl/wire.jsonl")).unwrap();
+    let gz = tmp.path().join("w.jsonl.gz");
+    fs::write(&gz, compress_gz(&plain)).unwrap();
+    let out = tempfile::tempdir().unwrap();
+    neardup()
+        .args(["scan", "-q", "-o"])
+        .arg(out.path())
+        .arg(fixture("jsonl/wire.jsonl"))
+        .arg(&gz)
+        .arg(fixture("news"))
+        .assert()
+        .code(2);
+    let list = summary(out.path())["inputs"]["list"].clone();
+    let list = list.as_array().unwrap();
+    let news = fs::read_dir(fixture("news")).unwrap().count();
+    assert_eq!(list.len(), 2 + news);
+    for f in list {
+        let path = f["path"].as_str().unwrap();
+        let bytes = if path.ends_with(".gz") {
+            plain.clone()
+        } else {
+            fs::read(path).unwrap()
+        };
+        let want = format!("{:016x}", xxhash_rust::xxh3::xxh3_64(&bytes));
+        assert_eq!(f["xxh3"], want.as_str(), "{path}");
+        assert_eq!(f["bytes"], bytes.len() as u64, "{path}");
+    }
+}
+
 /// A generated corpus: `n` base articles from a word list, each with 0–3 edited copies.
 fn synthetic_jsonl(n: usize, seed: u64) -> String {
     let vocab: Vec<String> = (0..5000).map(|i| format!("w{i:04}")).collect();

@@ -91,6 +91,19 @@ pub struct InputFile {
     /// as the file system has it (`path` and `id_base` are lossy for a name that is not UTF-8):
     /// where `clean` writes its cleaned copy. `None` for standard input and in staged runs.
     pub(crate) rel: Option<std::path::PathBuf>,
+    /// xxh3-64 of `data`, the input's fingerprint: hashed alongside the read stage's indexing,
+    /// while the file's pages are read anyway (later, on an input bigger than memory, it would
+    /// read the whole file from disk once more), or on first use.
+    pub(crate) content_xxh3: std::sync::OnceLock<u64>,
+}
+
+impl InputFile {
+    /// xxh3-64 of the file's bytes (decompressed), computed once.
+    pub fn content_xxh3(&self) -> u64 {
+        *self
+            .content_xxh3
+            .get_or_init(|| xxhash_rust::xxh3::xxh3_64(&self.data))
+    }
 }
 
 /// Where a document's text is.

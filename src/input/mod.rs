@@ -114,6 +114,7 @@ pub fn load_bytes(name: &str, data: Vec<u8>, format: Format, cfg: &InputConfig) 
         disk_bytes: data.len() as u64,
         data: Data::Owned(data),
         rel: None,
+        content_xxh3: std::sync::OnceLock::new(),
     };
     build(vec![file], Vec::new(), 0, 0, cfg, true, &[])
 }

@@ -391,6 +391,7 @@ fn loaded(
         disk_bytes,
         data,
         rel: found.rel.clone(),
+        content_xxh3: std::sync::OnceLock::new(),
     }
 }
 

@@ -59,11 +59,25 @@ pub(crate) fn build(
     disambiguate: bool,
     ranges: &[Option<std::ops::Range<usize>>],
 ) -> Corpus {
-    let pieces: Vec<Vec<Piece>> = files
-        .par_iter()
-        .enumerate()
-        .map(|(i, f)| index_file(i as u32, f, cfg, ranges.get(i).cloned().flatten()))
-        .collect();
+    // Whole files (a scan, not a staged task's ranges) are fingerprinted alongside their
+    // indexing, while their pages are read anyway.
+    let fingerprint = disambiguate && ranges.iter().all(Option::is_none);
+    let (pieces, ()): (Vec<Vec<Piece>>, ()) = rayon::join(
+        || {
+            files
+                .par_iter()
+                .enumerate()
+                .map(|(i, f)| index_file(i as u32, f, cfg, ranges.get(i).cloned().flatten()))
+                .collect()
+        },
+        || {
+            if fingerprint {
+                files.par_iter().for_each(|f| {
+                    f.content_xxh3();
+                });
+            }
+        },
+    );
     let mut asm = Assembler::new(std::mem::take(&mut problems), skipped_files);
     for (file_pieces, file) in pieces.into_iter().zip(&files) {
         let mut line_base = 0u64;

@@ -164,6 +164,7 @@ impl Work {
                     disk_bytes: f.disk_bytes,
                     data,
                     rel: None,
+                    content_xxh3: std::sync::OnceLock::new(),
                 });
             }
             let docs_path = self.shard_dir(s).join("docs.bin");
