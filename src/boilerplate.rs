@@ -498,6 +498,11 @@ pub(crate) fn detect(
         .collect();
     // The entries come in (document, entry) order, so the radix sort, stable by hash, leaves
     // them as the full sort of the triples would.
+    debug_assert!(
+        index
+            .windows(2)
+            .all(|w| (w[0].1, w[0].2) < (w[1].1, w[1].2))
+    );
     if index.len() >= crate::sketch::RADIX_FROM {
         crate::sketch::radix_sort_by_hash(&mut index, &mut Vec::new());
     } else {

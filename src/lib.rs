@@ -86,9 +86,9 @@ pub(crate) fn scan_knowing(
     let cx = Context::new(cfg, progress, cancel);
     let (corpus, sketches, bp) = pipeline::prepare(&cx, known)?;
     let groups = pipeline::exact(&cx, &sketches);
-    // The inputs' fingerprints (a hash of every byte, one file at a time) alongside candidates
-    // and verification, whose parallel work fills the other threads, instead of a serial
-    // tail after clustering.
+    // The inputs' fingerprints (each file's hash was taken while it was read; here each path
+    // is made canonical, a file-system call per file) alongside candidates and verification,
+    // instead of a serial tail after clustering.
     let (inputs, verified) = rayon::join(
         || report::InputsOut::new(&corpus),
         || -> Result<pipeline::Verified> {

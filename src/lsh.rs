@@ -184,6 +184,11 @@ struct CollisionFilter<'a> {
 
 impl<'a> CollisionFilter<'a> {
     fn new(signatures: &'a [u32], num_perm: usize, plausible: Plausibility<'a>) -> Self {
+        // A size for every document, or none at all (a test that ignores sizes): a short list
+        // would read as size 0 and turn pairs away.
+        debug_assert!(
+            plausible.sizes.is_empty() || plausible.sizes.len() * num_perm == signatures.len()
+        );
         // On huge pages, like the signatures: the rows are read at random.
         let mut bytes: Vec<u8> = crate::sketch::huge_zeroed(signatures.len());
         bytes
@@ -256,7 +261,7 @@ fn equal_bytes(a: &[u8], b: &[u8]) -> u32 {
 /// How many positions of `a` and `b` hold equal values.
 #[inline]
 fn equal_count<T: PartialEq>(a: &[T], b: &[T]) -> u32 {
-    a.iter().zip(b).filter(|(x, y)| x == y).count() as u32
+    crate::minhash::equal_count(a, b) as u32
 }
 
 /// [`bucket_pairs`] for a containment band, its pairs filtered by `filter` in two queues: a pair

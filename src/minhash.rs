@@ -171,8 +171,14 @@ pub fn estimate_jaccard(a: &[u32], b: &[u32]) -> f64 {
     if a.is_empty() {
         return 0.0;
     }
-    let eq = a.iter().zip(b).filter(|(x, y)| x == y).count();
-    eq as f64 / a.len() as f64
+    equal_count(a, b) as f64 / a.len() as f64
+}
+
+/// How many positions of `a` and `b` hold equal values (the count every MinHash estimate is
+/// taken from).
+#[inline]
+pub(crate) fn equal_count<T: PartialEq>(a: &[T], b: &[T]) -> usize {
+    a.iter().zip(b).filter(|(x, y)| x == y).count()
 }
 
 #[cfg(test)]

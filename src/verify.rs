@@ -164,8 +164,7 @@ impl Criterion {
 /// MinHash estimates of Jaccard and containment, given the two documents' shingle counts.
 pub(crate) fn estimate_score(a: &[u32], b: &[u32], size_a: u32, size_b: u32) -> Score {
     debug_assert_eq!(a.len(), b.len());
-    let equal = a.iter().zip(b).filter(|(x, y)| x == y).count();
-    score_of_count(equal, a.len(), size_a, size_b)
+    score_of_count(crate::minhash::equal_count(a, b), a.len(), size_a, size_b)
 }
 
 /// The MinHash estimates of two documents whose signatures of `len` values agree in `equal`
