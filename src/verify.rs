@@ -418,19 +418,56 @@ impl Numbers {
 
 /// The documents' sets built by earlier [`Verifier::exact_scores`] calls of a run, kept up to
 /// [`CACHE_BYTES`]: the cluster stage scores members against centres that verification has
-/// just read, and `tune` verifies the same candidates once per setting. Valid for one corpus,
-/// one set of sketch parameters and one boilerplate exclusion (one [`crate::pipeline::Context`]).
+/// just read, round after round, and `tune` verifies the same candidates once per setting.
+/// Valid for one corpus, one set of sketch parameters and one boilerplate exclusion (one
+/// [`crate::pipeline::Context`]).
+///
+/// Within a call the cache only fills (a pass over more sets than the budget keeps the first
+/// ones, not a churn of the last); a later call makes room by evicting the sets that went
+/// unused longest, so the cluster stage's rounds, each scoring what is left of a component
+/// against a new centre, find the sets the round before built.
 #[derive(Default)]
 pub(crate) struct SetCache {
     /// Sorted by document.
-    sets: Vec<(u32, DocSets)>,
+    sets: Vec<Cached>,
     bytes: usize,
+    /// The current call's number.
+    call: u64,
+    /// One flag per document of the corpus: in the batch being built. Kept between calls and
+    /// cleared entry by entry, not allocated per call: the cluster stage makes thousands of
+    /// calls, most for a handful of pairs.
+    in_batch: Vec<bool>,
+}
+
+/// One document's sets in the [`SetCache`].
+struct Cached {
+    doc: u32,
+    sets: DocSets,
+    /// The call that last used them.
+    used: u64,
 }
 
 impl SetCache {
+    fn position(&self, d: u32) -> Option<usize> {
+        self.sets.binary_search_by_key(&d, |e| e.doc).ok()
+    }
+
     fn get(&self, d: u32) -> Option<&DocSets> {
-        let i = self.sets.binary_search_by_key(&d, |e| e.0).ok()?;
-        Some(&self.sets[i].1)
+        Some(&self.sets[self.position(d)?].sets)
+    }
+
+    /// Start a call on a corpus of `docs` documents.
+    fn begin_call(&mut self, docs: usize) {
+        self.call += 1;
+        if self.in_batch.len() != docs {
+            self.in_batch = vec![false; docs];
+        }
+    }
+
+    /// Whether the cache holds `d`'s sets, marking them used by this call.
+    fn touch(&mut self, d: u32) -> bool {
+        let call = self.call;
+        self.position(d).map(|i| self.sets[i].used = call).is_some()
     }
 
     /// Keep the sets of `docs` while the budget lasts.
@@ -440,19 +477,56 @@ impl SetCache {
 
     /// (`docs` are not in the cache: only documents it lacked are built.)
     fn keep_within(&mut self, docs: &[u32], sets: Vec<DocSets>, budget: usize) {
+        let incoming: usize = sets.iter().map(DocSets::heap_bytes).sum();
+        if self.bytes + incoming > budget {
+            self.evict_to((budget / 4 * 3).saturating_sub(incoming));
+        }
         let before = self.sets.len();
-        for (&d, set) in docs.iter().zip(sets) {
-            let size = set.heap_bytes();
+        for (&doc, sets) in docs.iter().zip(sets) {
+            let size = sets.heap_bytes();
             if self.bytes + size > budget {
-                break;
+                continue;
             }
             self.bytes += size;
-            self.sets.push((d, set));
+            let used = self.call;
+            self.sets.push(Cached { doc, sets, used });
         }
         if self.sets.len() > before {
             // Two sorted runs (documents are unique): the stable sort finds them and merges.
-            self.sets.sort_by_key(|e| e.0);
+            self.sets.sort_by_key(|e| e.doc);
         }
+    }
+
+    /// Evict sets that earlier calls used, longest unused first (then by document), until at
+    /// most `target` bytes are held or only this call's sets are left. Making room for three
+    /// quarters of the budget, not just for the new sets, makes an eviction now and then rather
+    /// than one per batch.
+    fn evict_to(&mut self, target: usize) {
+        let mut old: Vec<(u64, u32)> = (self.sets.iter())
+            .filter(|e| e.used < self.call)
+            .map(|e| (e.used, e.doc))
+            .collect();
+        old.sort_unstable();
+        let mut bytes = self.bytes;
+        let cut = old
+            .iter()
+            .take_while(|&&(_, d)| {
+                let evict = bytes > target;
+                if evict {
+                    bytes -= self.get(d).map_or(0, DocSets::heap_bytes);
+                }
+                evict
+            })
+            .count();
+        if cut == 0 {
+            return;
+        }
+        // The last call evicted: everything used before it goes, and from it the documents
+        // up to the last one taken.
+        let (last_call, last_doc) = old[cut - 1];
+        self.sets
+            .retain(|e| e.used > last_call || (e.used == last_call && e.doc > last_doc));
+        self.bytes = bytes;
     }
 }
 
@@ -477,9 +551,10 @@ impl Verifier<'_> {
         let (corpus, params, cancel) = (self.corpus, self.params, self.cancel);
         let tokens = self.tokens.as_deref();
         let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        cache.begin_call(corpus.docs.len());
         let mut out = Vec::with_capacity(pairs.len());
         // Which documents the current batch already holds (reset after each batch).
-        let mut in_batch = vec![false; corpus.docs.len()];
+        let mut in_batch = std::mem::take(&mut cache.in_batch);
         let mut start = 0;
         while start < pairs.len() {
             if cancel.load(Ordering::Relaxed) {
@@ -491,8 +566,7 @@ impl Verifier<'_> {
             let mut end = start;
             while end < pairs.len() && end - start < BATCH_PAIRS && bytes < BATCH_TEXT_BYTES {
                 for d in [pairs[end].0, pairs[end].1] {
-                    if cache.get(d).is_none() && !std::mem::replace(&mut in_batch[d as usize], true)
-                    {
+                    if !cache.touch(d) && !std::mem::replace(&mut in_batch[d as usize], true) {
                         docs.push(d);
                         bytes += corpus.text_len(&corpus.docs[d as usize]);
                     }
@@ -543,6 +617,7 @@ impl Verifier<'_> {
             progress.advance((end - start) as u64);
             start = end;
         }
+        cache.in_batch = in_batch;
         Ok(out)
     }
 
@@ -915,6 +990,41 @@ mod tests {
         let budget = sets[0].heap_bytes() + 1;
         small.keep_within(&[0, 1], sets[..2].to_vec(), budget);
         assert_eq!((small.sets.len(), small.bytes), (1, sets[0].heap_bytes()));
+    }
+
+    /// A later call makes room by evicting what went unused longest; a call never evicts its
+    /// own sets (a pass over more than the budget keeps its first sets, not its last).
+    #[test]
+    fn the_cache_evicts_the_sets_unused_longest_and_never_the_current_calls() {
+        let set = |n: u64| DocSets {
+            shingles: (0..n).collect(),
+            order: (0..n as u32).collect(),
+            span: 5,
+            numbers: Vec::new(),
+        };
+        let size = set(10).heap_bytes();
+        let budget = 3 * size;
+        let mut cache = SetCache::default();
+        cache.begin_call(8);
+        cache.keep_within(&[0, 1, 2], vec![set(10), set(10), set(10)], budget);
+        // Full within the call: a fourth set is not kept, and none of the three goes.
+        cache.keep_within(&[3], vec![set(10)], budget);
+        let docs = |c: &SetCache| c.sets.iter().map(|e| e.doc).collect::<Vec<_>>();
+        assert_eq!(docs(&cache), [0, 1, 2]);
+        // The next call uses 2, then 0, and brings two new sets: 1 went unused longest, then 2
+        // and 0 were used in this call, so only 1 can go, and one new set fits.
+        cache.begin_call(8);
+        assert!(cache.touch(2) && cache.touch(0) && !cache.touch(5));
+        cache.keep_within(&[5, 6], vec![set(10), set(10)], budget);
+        assert_eq!(docs(&cache), [0, 2, 5]);
+        assert_eq!(cache.bytes, budget);
+        // A third call that touches nothing: the oldest go first (by call, then document)
+        // until the new sets fit within three quarters of the budget.
+        cache.begin_call(8);
+        cache.keep_within(&[7], vec![set(10)], budget);
+        assert_eq!(docs(&cache), [5, 7]);
+        assert_eq!(cache.get(7).map(|s| s.shingles.len()), Some(10));
+        assert!(cache.get(0).is_none());
     }
 
     #[test]
