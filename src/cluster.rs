@@ -183,11 +183,21 @@ pub const PART_OVERLAP: f64 = 0.1;
 /// Candidates for the representative of one cluster, besides its centre (the fuller versions).
 const MAX_REPRESENTATIVE_CANDIDATES: usize = 4;
 
+/// What is left of a component after a round is scored against a new centre as it stands while
+/// it has at most this many documents (finding copies that LSH did not propose); a bigger rest
+/// is first split into the parts that verified matches still connect. Every round scores the
+/// whole rest against its centre, so a rest that lost its only connection — thousands of
+/// otherwise unrelated articles that each quote one statement in full, joined through the
+/// statement — would otherwise cost a score for nearly every pair of them, one round per
+/// document.
+pub const RESCORE_REST_UP_TO: usize = 64;
+
 /// Clusters from components, guarded against chaining and against pages that carry two stories.
 ///
 /// In each component the document with the most verified matches (ties: `keep` priority) is a
 /// centre and takes every remaining document that `criterion` matches *directly* with it; the
-/// rest form the next round (star clustering). So every member is similar to its cluster's
+/// rest form the next round (star clustering), split first into the parts verified matches
+/// connect when it has more than [`RESCORE_REST_UP_TO`] documents. So every member is similar to its cluster's
 /// centre, never only through a chain of others. Members that are only a *part* of the centre
 /// (inside it by containment, but not covering it) make the centre suspect of carrying several
 /// stories: then every member must also overlap the centre's biggest part, the anchor, by
@@ -307,6 +317,9 @@ pub(crate) fn center_clusters(
             .containment
             .is_some_and(|c| s.a_in_b >= c && s.b_in_a < c && s.jaccard < criterion.jaccard)
     };
+    // A document's verified matches: those after it in `known`, those before it in `before`
+    // (built the first time a rest is split).
+    let mut before: Vec<(u32, u32)> = Vec::new();
     let mut first_round = true;
     // Built clusters: the centre first, each member with its score from the centre.
     let mut built: Vec<Vec<(u32, Score)>> = Vec::new();
@@ -432,6 +445,32 @@ pub(crate) fn center_clusters(
                 built.push(members);
             } else {
                 stats.documents_left_alone += 1;
+            }
+            if r.len() > RESCORE_REST_UP_TO {
+                if before.is_empty() {
+                    before = known.iter().map(|&(a, b, _)| (b, a)).collect();
+                    before.sort_unstable();
+                }
+                let matches_of = |d: u32| {
+                    let after = known.partition_point(|e| e.0 < d);
+                    let after = known[after..]
+                        .iter()
+                        .take_while(move |e| e.0 == d)
+                        .map(|e| e.1);
+                    let first = before.partition_point(|e| e.0 < d);
+                    let earlier = before[first..]
+                        .iter()
+                        .take_while(move |e| e.0 == d)
+                        .map(|e| e.1);
+                    after.chain(earlier)
+                };
+                for part in connected_parts(&r, exact, matches_of) {
+                    match part.len() {
+                        1 => stats.documents_left_alone += 1,
+                        _ => next.push(part),
+                    }
+                }
+                continue;
             }
             match r.len() {
                 0 => {}
@@ -561,6 +600,45 @@ pub(crate) fn center_clusters(
         })
         .collect();
     Ok((clusters, stats))
+}
+
+/// The parts of `docs` that identical copies and `matches_of` (a document's verified matches,
+/// which may lie outside `docs`) connect, each in the order of `docs`, ordered by their first
+/// document's place there.
+fn connected_parts<I: Iterator<Item = u32>>(
+    docs: &[u32],
+    exact: &[u128],
+    matches_of: impl Fn(u32) -> I,
+) -> Vec<Vec<u32>> {
+    let place: std::collections::HashMap<u32, u32> = docs
+        .iter()
+        .enumerate()
+        .map(|(i, &d)| (d, i as u32))
+        .collect();
+    let mut uf = UnionFind::new(docs.len());
+    let mut copies: std::collections::HashMap<u128, u32> = std::collections::HashMap::new();
+    for (i, &d) in docs.iter().enumerate() {
+        let i = i as u32;
+        let first = *copies.entry(exact[d as usize]).or_insert(i);
+        uf.union(first, i);
+        for m in matches_of(d) {
+            if let Some(&j) = place.get(&m) {
+                uf.union(i, j);
+            }
+        }
+    }
+    // Roots are the smallest places: a part is numbered when its first document is met.
+    let mut part_of_root = vec![u32::MAX; docs.len()];
+    let mut parts: Vec<Vec<u32>> = Vec::new();
+    for (i, &d) in docs.iter().enumerate() {
+        let root = uf.find(i as u32) as usize;
+        if part_of_root[root] == u32::MAX {
+            part_of_root[root] = parts.len() as u32;
+            parts.push(Vec::new());
+        }
+        parts[part_of_root[root] as usize].push(d);
+    }
+    parts
 }
 
 #[cfg(test)]
@@ -843,5 +921,93 @@ mod tests {
         );
         assert_eq!(ids(&c), vec![vec![1, 0, 2]]);
         assert_eq!(stats.containers_split_off, 0);
+    }
+
+    /// A statement quoted in full by many otherwise unrelated articles joins them all in one
+    /// component. Once the statement's cluster is built, what is left is split by verified
+    /// matches instead of scored round after round against a new centre: the same clusters,
+    /// with scores linear in the number of articles, not quadratic.
+    #[test]
+    fn a_statement_quoted_by_many_articles_costs_scores_linear_in_them() {
+        let articles = 4 * RESCORE_REST_UP_TO as u64;
+        let piece: Vec<u64> = (0..40).collect();
+        let mut sets = vec![piece.clone()];
+        for i in 0..articles {
+            // Article i: the statement and 100 + i shingles of its own (the last is biggest).
+            let own = 1000 + i * 1000..1000 + i * 1000 + 100 + i;
+            let mut v: Vec<u64> = piece.iter().copied().chain(own).collect();
+            v.sort_unstable();
+            sets.push(v);
+        }
+        // Two articles that match each other besides the statement: 1 and a light edit of it.
+        let mut edit = sets[1].clone();
+        edit.truncate(edit.len() - 5);
+        sets.push(edit);
+        let scored = std::cell::Cell::new(0usize);
+        let crit = Criterion {
+            jaccard: 0.5,
+            containment: Some(0.6),
+        };
+        let score =
+            |a: u32, b: u32| crate::verify::score_sets(&sets[a as usize], &sets[b as usize]);
+        let n = sets.len() as u32;
+        let mut edges = Vec::new();
+        for a in 0..n {
+            for b in a + 1..n {
+                if crit.matches(&score(a, b)).is_some() {
+                    edges.push(Edge {
+                        a,
+                        b,
+                        score: score(a, b),
+                    });
+                }
+            }
+        }
+        let exact: Vec<u128> = (0..n as u128).collect();
+        let tokens: Vec<u32> = sets.iter().map(|s| s.len() as u32).collect();
+        let comps = components(sets.len(), &exact_groups(&exact, &tokens), &edges);
+        assert_eq!(comps.len(), 1);
+        let (c, stats) = center_clusters(
+            comps,
+            KeepPolicy::Longest,
+            &exact,
+            &tokens,
+            &crit,
+            &edges,
+            |p| {
+                scored.set(scored.get() + p.len());
+                Ok(p.iter().map(|&(a, b)| score(a, b)).collect())
+            },
+        )
+        .unwrap();
+        // The statement goes with the biggest article; article 1 and its edit are a cluster of
+        // their own; every other article is alone.
+        let biggest = articles as u32;
+        assert_eq!(ids(&c), vec![vec![biggest, 0], vec![1, n - 1]]);
+        assert_eq!(stats.documents_left_alone, articles - 2);
+        // The statement's round scores each article twice (against the statement and against
+        // the biggest article); the rest costs a few more, not one round per article.
+        assert!(
+            scored.get() < 3 * n as usize,
+            "{} scores for {n} documents",
+            scored.get()
+        );
+    }
+
+    #[test]
+    fn connected_parts_follow_copies_and_matches_in_the_given_order() {
+        // Documents 9, 4, 7, 2, 5: 4 and 2 are copies; 7 matches 5 and 3 (3 is not among them).
+        let exact: Vec<u128> = vec![0, 1, 40, 3, 40, 5, 6, 7, 8, 9];
+        let matches = |d: u32| -> std::vec::IntoIter<u32> {
+            match d {
+                7 => vec![5, 3],
+                5 => vec![7],
+                3 => vec![7],
+                _ => vec![],
+            }
+            .into_iter()
+        };
+        let parts = connected_parts(&[9, 4, 7, 2, 5], &exact, matches);
+        assert_eq!(parts, vec![vec![9], vec![4, 2], vec![7, 5]]);
     }
 }
