@@ -190,7 +190,7 @@ const MAX_REPRESENTATIVE_CANDIDATES: usize = 4;
 /// otherwise unrelated articles that each quote one statement in full, joined through the
 /// statement — would otherwise cost a score for nearly every pair of them, one round per
 /// document.
-pub const RESCORE_REST_UP_TO: usize = 64;
+pub const RESCORE_REST_UP_TO: usize = 32;
 
 /// Clusters from components, guarded against chaining and against pages that carry two stories.
 ///
