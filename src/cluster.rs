@@ -197,13 +197,13 @@ pub const RESCORE_REST_UP_TO: usize = 32;
 /// In each component the document with the most verified matches (ties: `keep` priority) is a
 /// centre and takes every remaining document that `criterion` matches *directly* with it; the
 /// rest form the next round (star clustering), split first into the parts verified matches
-/// connect when it has more than [`RESCORE_REST_UP_TO`] documents. So every member is similar to its cluster's
-/// centre, never only through a chain of others. Members that are only a *part* of the centre
-/// (inside it by containment, but not covering it) make the centre suspect of carrying several
-/// stories: then every member must also overlap the centre's biggest part, the anchor, by
-/// [`PART_OVERLAP`] (measured, or certain because together they hold more than the whole
-/// centre), so a page carrying two unrelated stories takes the copies of one of them, never
-/// both.
+/// connect when it has more than [`RESCORE_REST_UP_TO`] documents. So every member is similar
+/// to its cluster's centre, never only through a chain of others. Members that are only a
+/// *part* of the centre (inside it by containment, but not covering it) make the centre suspect
+/// of carrying several stories: then every member must also overlap the centre's biggest part,
+/// the anchor, by [`PART_OVERLAP`] (measured, or certain because together they hold more than
+/// the whole centre), so a page carrying two unrelated stories takes the copies of one of them,
+/// never both.
 ///
 /// The kept representative is a member that *covers* every other member
 /// ([`Score::a_covers_b`]): the centre, or a fuller version of it (an article over its teaser);
