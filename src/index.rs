@@ -444,6 +444,7 @@ fn write_manifest(dir: &Path, m: &Manifest) -> Result<()> {
         serde_json::to_writer_pretty(&mut *w, m).map_err(std::io::Error::other)?;
         w.write_all(b"\n")
     })
+    .map(drop)
 }
 
 /// Create an index in `dir` from the inputs of `cfg` (refused if `dir` already holds one).

@@ -560,13 +560,9 @@ pub fn write_outputs(out: &mut ScanOutput, dir: &Path, progress: &dyn Progress) 
         path: dir.to_path_buf(),
         source,
     })?;
-    let described = |name: &'static str| -> Result<(&'static str, report::OutputFile)> {
-        let path = dir.join(name);
-        let f = report::OutputFile::of(&path).map_err(|source| Error::Write { path, source })?;
-        Ok((name, f))
-    };
     let profile = out.summary.options.normalization;
-    // The two files side by side: each ends in an fsync, a wait on the disk.
+    // The two files side by side: each ends in an fsync, a wait on the disk. Each is described
+    // (size, xxh3) as it is written.
     let (clusters, boilerplate) = rayon::join(
         || {
             report::atomic_write(&dir.join(report::CLUSTERS_FILE), |w| {
@@ -578,19 +574,18 @@ pub fn write_outputs(out: &mut ScanOutput, dir: &Path, progress: &dyn Progress) 
                         .as_ref()
                         .map(|(path, m)| (path.as_str(), m.as_slice())),
                 )
-            })?;
-            described(report::CLUSTERS_FILE)
+            })
         },
         || {
             report::atomic_write(&dir.join(report::BOILERPLATE_FILE), |w| {
                 report::write_boilerplate(w, &out.boilerplate, &out.corpus, profile)
-            })?;
-            described(report::BOILERPLATE_FILE)
+            })
         },
     );
-    for (name, f) in [clusters?, boilerplate?] {
-        out.summary.outputs.insert(name, f);
-    }
+    out.summary.outputs.insert(report::CLUSTERS_FILE, clusters?);
+    out.summary
+        .outputs
+        .insert(report::BOILERPLATE_FILE, boilerplate?);
     out.summary
         .timings_ms
         .insert(Stage::Write.key(), t.elapsed().as_millis() as u64);

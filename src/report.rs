@@ -29,10 +29,11 @@ pub const BOILERPLATE_FILE: &str = "boilerplate.jsonl";
 
 /// Write `path` atomically: `fill` writes into a temporary file beside it, which is synced and
 /// renamed over `path` only if everything succeeded. On failure the temporary file is removed.
+/// Returns the size and hash of what was written (hashed on the way out, not read back).
 pub(crate) fn atomic_write(
     path: &Path,
-    fill: impl FnOnce(&mut BufWriter<File>) -> io::Result<()>,
-) -> Result<()> {
+    fill: impl FnOnce(&mut BufWriter<Hashing<File>>) -> io::Result<()>,
+) -> Result<OutputFile> {
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -47,18 +48,57 @@ pub(crate) fn atomic_write(
         source,
     };
     let result = (|| {
-        let file = File::create(&tmp)?;
+        let file = Hashing::new(File::create(&tmp)?);
         let mut w = BufWriter::with_capacity(1 << 20, file);
         fill(&mut w)?;
-        let file = w.into_inner().map_err(|e| e.into_error())?;
-        file.sync_all()?;
-        fs::rename(&tmp, path)
+        let hashed = w.into_inner().map_err(|e| e.into_error())?;
+        let described = hashed.described();
+        hashed.inner.sync_all()?;
+        fs::rename(&tmp, path)?;
+        Ok(described)
     })();
-    if let Err(e) = result {
+    result.map_err(|e| {
         let _ = fs::remove_file(&tmp);
-        return Err(wrap(e));
+        wrap(e)
+    })
+}
+
+/// A writer that hashes (xxh3-64) and counts what passes through it.
+pub(crate) struct Hashing<W> {
+    inner: W,
+    hash: xxhash_rust::xxh3::Xxh3,
+    bytes: u64,
+}
+
+impl<W> Hashing<W> {
+    fn new(inner: W) -> Self {
+        Hashing {
+            inner,
+            hash: xxhash_rust::xxh3::Xxh3::new(),
+            bytes: 0,
+        }
     }
-    Ok(())
+
+    /// Size and hash of what was written so far.
+    fn described(&self) -> OutputFile {
+        OutputFile {
+            bytes: self.bytes,
+            xxh3: format!("{:016x}", self.hash.digest()),
+        }
+    }
+}
+
+impl<W: Write> Write for Hashing<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hash.update(&buf[..n]);
+        self.bytes += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
 }
 
 /// Write `path` inside a staging directory that is synced and moved into place as a whole
@@ -624,4 +664,40 @@ pub struct Summary {
 pub(crate) fn write_summary(w: &mut impl Write, summary: &Summary) -> io::Result<()> {
     serde_json::to_writer_pretty(&mut *w, summary)?;
     w.write_all(b"\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What `atomic_write` reports is the size and hash of the file as it lands, whether the
+    /// bytes pass through the buffer in small writes or go past it in one big one.
+    #[test]
+    fn an_atomic_write_describes_exactly_the_file_it_leaves() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.jsonl");
+        let big: Vec<u8> = (0..3_000_000u32).map(|i| (i * 7 % 251) as u8).collect();
+        let described = atomic_write(&path, |w| {
+            for i in 0..1000 {
+                writeln!(w, "line {i}")?;
+            }
+            w.write_all(&big)?;
+            w.write_all(b"tail\n")
+        })
+        .unwrap();
+        let on_disk = OutputFile::of(&path).unwrap();
+        assert_eq!(described, on_disk);
+        assert_eq!(on_disk.bytes, fs::metadata(&path).unwrap().len());
+        assert!(on_disk.bytes > big.len() as u64);
+        // Nothing left beside it.
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+        // A failed fill leaves the old file as it was and no temporary file.
+        let err = atomic_write(&path, |w| {
+            w.write_all(b"partial")?;
+            Err(io::Error::other("boom"))
+        });
+        assert!(err.is_err());
+        assert_eq!(OutputFile::of(&path).unwrap(), on_disk);
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
 }

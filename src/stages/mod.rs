@@ -224,6 +224,7 @@ impl Work {
             use std::io::Write;
             writeln!(w, "{fp}")
         })
+        .map(drop)
     }
 
     /// Refuse a task index beyond the plan.

@@ -27,6 +27,7 @@ fn write_bytes(path: &Path, bytes: &[u8]) -> Result<()> {
         use std::io::Write;
         w.write_all(bytes)
     })
+    .map(drop)
 }
 
 fn write_json(path: &Path, value: &impl serde::Serialize) -> Result<()> {
