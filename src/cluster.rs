@@ -752,6 +752,15 @@ mod tests {
     /// Star clustering over documents given as shingle sets, with exact scores, every pair that
     /// matches `criterion` an edge, and containment on at 0.6.
     fn cluster_sets(sets: &[Vec<u64>], keep: KeepPolicy) -> (Vec<Cluster>, ChainStats) {
+        let (clusters, stats, _) = cluster_sets_scored(sets, keep);
+        (clusters, stats)
+    }
+
+    /// [`cluster_sets`], and how many pairs clustering scored.
+    fn cluster_sets_scored(
+        sets: &[Vec<u64>],
+        keep: KeepPolicy,
+    ) -> (Vec<Cluster>, ChainStats, usize) {
         let crit = Criterion {
             jaccard: 0.5,
             containment: Some(0.6),
@@ -772,10 +781,13 @@ mod tests {
         let tokens: Vec<u32> = sets.iter().map(|s| s.len() as u32).collect();
         let groups = exact_groups(&exact, &tokens);
         let comps = components(sets.len(), &groups, &edges);
-        center_clusters(comps, keep, &exact, &tokens, &crit, &edges, |p| {
+        let mut scored = 0;
+        let (clusters, stats) = center_clusters(comps, keep, &exact, &tokens, &crit, &edges, |p| {
+            scored += p.len();
             Ok(p.iter().map(|&(a, b)| score(a, b)).collect())
         })
-        .unwrap()
+        .unwrap();
+        (clusters, stats, scored)
     }
 
     /// A story of 100 shingles starting at `base`, with `edit` of them replaced.
@@ -943,43 +955,9 @@ mod tests {
         let mut edit = sets[1].clone();
         edit.truncate(edit.len() - 5);
         sets.push(edit);
-        let scored = std::cell::Cell::new(0usize);
-        let crit = Criterion {
-            jaccard: 0.5,
-            containment: Some(0.6),
-        };
-        let score =
-            |a: u32, b: u32| crate::verify::score_sets(&sets[a as usize], &sets[b as usize]);
         let n = sets.len() as u32;
-        let mut edges = Vec::new();
-        for a in 0..n {
-            for b in a + 1..n {
-                if crit.matches(&score(a, b)).is_some() {
-                    edges.push(Edge {
-                        a,
-                        b,
-                        score: score(a, b),
-                    });
-                }
-            }
-        }
-        let exact: Vec<u128> = (0..n as u128).collect();
-        let tokens: Vec<u32> = sets.iter().map(|s| s.len() as u32).collect();
-        let comps = components(sets.len(), &exact_groups(&exact, &tokens), &edges);
-        assert_eq!(comps.len(), 1);
-        let (c, stats) = center_clusters(
-            comps,
-            KeepPolicy::Longest,
-            &exact,
-            &tokens,
-            &crit,
-            &edges,
-            |p| {
-                scored.set(scored.get() + p.len());
-                Ok(p.iter().map(|&(a, b)| score(a, b)).collect())
-            },
-        )
-        .unwrap();
+        let (c, stats, scored) = cluster_sets_scored(&sets, KeepPolicy::Longest);
+        assert_eq!(stats.components, 1);
         // The statement goes with the biggest article; article 1 and its edit are a cluster of
         // their own; every other article is alone.
         let biggest = articles as u32;
@@ -987,11 +965,7 @@ mod tests {
         assert_eq!(stats.documents_left_alone, articles - 2);
         // The statement's round scores each article twice (against the statement and against
         // the biggest article); the rest costs a few more, not one round per article.
-        assert!(
-            scored.get() < 3 * n as usize,
-            "{} scores for {n} documents",
-            scored.get()
-        );
+        assert!(scored < 3 * n as usize, "{scored} scores for {n} documents");
     }
 
     #[test]
