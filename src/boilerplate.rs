@@ -664,22 +664,21 @@ pub(crate) fn detect(
         .collect();
     // First-seen texts: decode each document once for all the lines wanted from it.
     flagged.sort_unstable_by_key(|f| f.first);
-    // (In parallel: a book's whole text is decoded for the lines wanted from it.)
+    // (In parallel, and only the lines wanted: a book is not decoded whole for its few.)
     flagged
         .par_chunk_by_mut(|x, y| x.first.0 == y.first.0)
-        .for_each_init(String::new, |buf, group| {
-            let text = corpus.text(&corpus.docs[group[0].first.0.0 as usize], buf);
-            let mut lines_iter = text.split('\n').enumerate();
-            for f in group.iter_mut() {
-                // Sorted by line number within the document: one forward walk.
-                for (n, raw) in lines_iter.by_ref() {
-                    if n + 1 == f.first.1 as usize {
-                        f.text = raw.trim().to_string();
-                        break;
-                    }
-                }
-            }
-        });
+        .for_each_init(
+            || (String::new(), Vec::new()),
+            |(buf, wanted), group| {
+                // Sorted by line number within the document.
+                wanted.clear();
+                wanted.extend(group.iter().map(|f| f.first.1));
+                let doc = &corpus.docs[group[0].first.0.0 as usize];
+                corpus.lines_numbered(doc, wanted, buf, |k, line| {
+                    group[k].text = line.to_string();
+                });
+            },
+        );
     // Report order: most documents first, ties by first-seen text, then hash.
     flagged.sort_by(|a, b| {
         b.docs

@@ -236,6 +236,59 @@ impl Corpus {
         }
     }
 
+    /// The lines numbered `wanted` (1-based, ascending) of document `d`'s text, each trimmed, as
+    /// `text(d).split('\n')` gives them: `each(k, line)` for `wanted[k]`. Only those lines are
+    /// validated and unescaped, so a book's few wanted lines do not cost decoding the book.
+    pub(crate) fn lines_numbered(
+        &self,
+        d: &Document,
+        wanted: &[u32],
+        buf: &mut String,
+        mut each: impl FnMut(usize, &str),
+    ) {
+        let mut k = 0;
+        let mut visit = |n: usize, line: &[u8], escaped: bool, buf: &mut String| {
+            while k < wanted.len() && wanted[k] as usize == n {
+                let text = simdutf8::basic::from_utf8(line).unwrap_or("");
+                let text = if escaped {
+                    unescape_json_into(text, buf);
+                    buf.as_str()
+                } else {
+                    text
+                };
+                each(k, text.trim());
+                k += 1;
+            }
+            k < wanted.len()
+        };
+        match d.text {
+            TextRef::Raw { start, len } | TextRef::Json { start, len, .. } => {
+                let bytes = &self.files[d.file as usize].data[start as usize..][..len as usize];
+                let escaped = matches!(d.text, TextRef::Json { escaped: true, .. });
+                if escaped {
+                    for (i, line) in json_raw_lines(bytes).enumerate() {
+                        if !visit(i + 1, line, true, buf) {
+                            break;
+                        }
+                    }
+                } else {
+                    for (i, line) in bytes.split(|&b| b == b'\n').enumerate() {
+                        if !visit(i + 1, line, false, buf) {
+                            break;
+                        }
+                    }
+                }
+            }
+            TextRef::Owned(i) => {
+                for (i, line) in self.owned[i as usize].split('\n').enumerate() {
+                    if !visit(i + 1, line.as_bytes(), false, buf) {
+                        break;
+                    }
+                }
+            }
+        }
+    }
+
     /// Length of the document's text as stored (escaped length for JSON), in bytes.
     pub fn text_len(&self, d: &Document) -> u64 {
         match d.text {

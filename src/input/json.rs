@@ -55,6 +55,61 @@ pub(crate) fn unescape_json_into(raw: &str, out: &mut String) {
     out.push_str(&raw[plain..]);
 }
 
+/// The lines of the inside of a JSON string, still escaped: the text between the escapes that
+/// unescape to a line break (`\n`, `\u000a`), as splitting the unescaped text at `'\n'` would
+/// cut it (no escape straddles a cut, so each piece unescapes on its own to its line).
+pub(crate) fn json_raw_lines(raw: &[u8]) -> JsonRawLines<'_> {
+    JsonRawLines {
+        raw,
+        pos: 0,
+        done: false,
+    }
+}
+
+/// Iterator of [`json_raw_lines`].
+pub(crate) struct JsonRawLines<'a> {
+    raw: &'a [u8],
+    pos: usize,
+    done: bool,
+}
+
+impl<'a> Iterator for JsonRawLines<'a> {
+    type Item = &'a [u8];
+
+    fn next(&mut self) -> Option<&'a [u8]> {
+        if self.done {
+            return None;
+        }
+        let (raw, start) = (self.raw, self.pos);
+        let mut i = start;
+        while let Some(p) = memchr::memchr(b'\\', &raw[i..]) {
+            let at = i + p;
+            let len = match raw.get(at + 1) {
+                Some(b'n') => 2,
+                Some(b'u')
+                    if raw
+                        .get(at + 2..at + 6)
+                        .is_some_and(|h| h.eq_ignore_ascii_case(b"000a")) =>
+                {
+                    6
+                }
+                Some(b'u') => {
+                    i = (at + 6).min(raw.len());
+                    continue;
+                }
+                _ => {
+                    i = (at + 2).min(raw.len());
+                    continue;
+                }
+            };
+            self.pos = at + len;
+            return Some(&raw[start..at]);
+        }
+        self.done = true;
+        Some(&raw[start..])
+    }
+}
+
 /// The inside of a JSON string as a `String`, unescaped if it has escapes.
 pub(super) fn decode_json_str(raw: &str, escaped: bool) -> String {
     let mut s = String::new();

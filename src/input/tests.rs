@@ -130,6 +130,99 @@ fn unescape_handles_all_escapes_and_surrogate_pairs() {
     assert_eq!(s, "bad \u{FFFD} lone");
 }
 
+/// Valid pieces of the inside of a JSON string, escapes that make line breaks among them.
+const JSON_PIECES: [&str; 16] = [
+    "a",
+    "ب",
+    " ",
+    "n",
+    "u000a",
+    r"\n",
+    r"\u000a",
+    r"\u000A",
+    r"\\",
+    r"\\n",
+    r#"\""#,
+    r"\t",
+    r"\ud83d\ude00",
+    r"\ud800",
+    r"\/",
+    "é",
+];
+
+proptest::proptest! {
+    /// Splitting the escaped text into lines and unescaping each gives the lines of the
+    /// unescaped text: what lets a book's wanted lines be decoded without the rest.
+    #[test]
+    fn json_raw_lines_unescape_to_the_lines_of_the_text(
+        picks in proptest::collection::vec(0..JSON_PIECES.len(), 0..40)
+    ) {
+        let raw: String = picks.iter().map(|&i| JSON_PIECES[i]).collect();
+        let mut whole = String::new();
+        unescape_json_into(&raw, &mut whole);
+        let want: Vec<&str> = whole.split('\n').collect();
+        let got: Vec<String> = json_raw_lines(raw.as_bytes())
+            .map(|l| {
+                let mut s = String::new();
+                unescape_json_into(std::str::from_utf8(l).unwrap(), &mut s);
+                s
+            })
+            .collect();
+        proptest::prop_assert_eq!(got, want);
+    }
+}
+
+/// The wanted lines of a document, decoded one by one, are the lines of its whole text:
+/// escaped JSON (breaks written `\n` and `\u000A`, an escaped backslash before an `n` that is
+/// no break), a JSON text without escapes, and a plain text file.
+#[test]
+fn wanted_lines_are_the_lines_of_the_whole_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let jsonl = dir.path().join("x.jsonl");
+    std::fs::write(
+        &jsonl,
+        concat!(
+            r#"{"text": "  head \"one\"  \n two\\n still two\u000Athree \ud83d\ude00\n\nfive"}"#,
+            "\n",
+            r#"{"text": "no escapes at all"}"#,
+            "\n"
+        ),
+    )
+    .unwrap();
+    let txt = dir.path().join("y.txt");
+    std::fs::write(&txt, "first\r\n second \n\nfourth\n").unwrap();
+    let corpus = load(&InputConfig::new(vec![jsonl, txt]));
+    assert_eq!(corpus.docs.len(), 3);
+    let mut checked = 0;
+    for d in &corpus.docs {
+        let mut buf = String::new();
+        let lines: Vec<String> = corpus
+            .text(d, &mut buf)
+            .split('\n')
+            .map(|l| l.trim().to_string())
+            .collect();
+        for wanted in [vec![1], vec![2, 3], vec![1, 3, 5], vec![6, 7]] {
+            let mut got = Vec::new();
+            corpus.lines_numbered(d, &wanted, &mut String::new(), |k, line| {
+                got.push((wanted[k], line.to_string()));
+            });
+            let want: Vec<(u32, String)> = wanted
+                .iter()
+                .filter_map(|&n| Some((n, lines.get(n as usize - 1)?.clone())))
+                .collect();
+            assert_eq!(got, want);
+            checked += got.len();
+        }
+    }
+    // The escaped text has five lines (an escaped backslash before `n` is no break).
+    let mut buf = String::new();
+    assert_eq!(
+        corpus.text(&corpus.docs[0], &mut buf).split('\n').count(),
+        5
+    );
+    assert!(checked > 10);
+}
+
 #[test]
 fn unescape_matches_serde_json_on_arabic_text() {
     let original = "السلام عليكم\n\t\"مرحبا\" \\ end";
