@@ -342,3 +342,119 @@ fn vector_and_scalar_normalisers_agree_on_real_text() {
     }
     assert!(lines > 10_000, "{lines} lines");
 }
+
+/// A statement quoted in full by hundreds of otherwise unrelated Reuters articles (split over
+/// lines differently in each, so the boilerplate stage does not take it) joins them all in one
+/// component through itself. Clustering splits what is left after the statement's round by
+/// verified matches: the statement pulls in at most one article, every other cluster is one
+/// the articles form without it, and copies (real ones, and a light edit of every fourth
+/// article) stay together, also those left in the statement's component (fails if the split
+/// ignores verified matches).
+#[test]
+fn reuters_articles_quoting_one_statement_keep_their_own_clusters() {
+    let Some(dir) = data_dir("reuters21578") else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let lines = sample_zst(&dir.join("docs.jsonl.zst"), 12_000, 1);
+    let mut articles: Vec<Value> = lines
+        .iter()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|v| v["text"].as_str().unwrap_or("").split_whitespace().count() > 250)
+        .collect();
+    assert!(articles.len() > 200, "{} long articles", articles.len());
+    // A lightly edited copy of every fourth article (every 25th word changed): copies that
+    // must stay together whichever part of the statement's component they end up in.
+    let copies: Vec<Value> = articles
+        .iter()
+        .step_by(4)
+        .map(|a| {
+            let text: Vec<&str> = a["text"].as_str().unwrap().split(' ').collect();
+            let edited: Vec<&str> = (text.iter().enumerate())
+                .map(|(i, w)| if i % 25 == 24 { "edited" } else { w })
+                .collect();
+            serde_json::json!({
+                "id": format!("{}~copy", a["id"].as_str().unwrap()),
+                "text": edited.join(" "),
+            })
+        })
+        .collect();
+    articles.extend(copies);
+    let write = |name: &str, docs: &[Value]| {
+        let path = tmp.path().join(name);
+        let mut f = File::create(&path).unwrap();
+        for d in docs {
+            writeln!(f, "{d}").unwrap();
+        }
+        path
+    };
+    let plain = scan(vec![write("plain.jsonl", &articles)]);
+    let statement = "The ministry said in a statement that the agreement would remain in force \
+        until the end of the decade and that both governments had agreed to review its terms \
+        every two years, adding that talks on a wider trade pact covering agriculture, energy \
+        and financial services would resume next month in Geneva after a pause caused by \
+        disagreements over tariffs on steel and aluminium imports and farm subsidies.";
+    let words: Vec<&str> = statement.split(' ').collect();
+    for (i, a) in articles.iter_mut().enumerate() {
+        // The statement cut into three lines at places that differ from article to article.
+        let (x, y) = (5 + i % 17, 25 + (i * 7) % 23);
+        let quoted = [&words[..x], &words[x..y], &words[y..]].map(|w| w.join(" "));
+        let text = a["text"].as_str().unwrap().to_string();
+        let mut body: Vec<&str> = text.split('\n').collect();
+        let at = 1 + i % body.len().max(1);
+        body.splice(
+            at.min(body.len())..at.min(body.len()),
+            quoted.iter().map(String::as_str),
+        );
+        a["text"] = Value::from(body.join("\n"));
+    }
+    articles.push(serde_json::json!({"id": "statement", "text": statement}));
+    let quoting = scan(vec![write("quoting.jsonl", &articles)]);
+    let chains = quoting.summary.clusters.chaining_guard;
+    // More than 32 articles left once the statement's cluster is built: the rest is split by
+    // verified matches (neardup::cluster::RESCORE_REST_UP_TO), not scored whole.
+    assert!(
+        chains.containers_split_off > neardup::cluster::RESCORE_REST_UP_TO as u64,
+        "the statement did not join enough articles in one component: {chains:?}"
+    );
+    let before = clusters_by_id(&plain);
+    let members = |out: &neardup::ScanOutput, c: &neardup::Cluster| -> Vec<String> {
+        c.members
+            .iter()
+            .map(|m| out.corpus.id(out.corpus.document(m.doc)).into_owned())
+            .collect()
+    };
+    let mut with_statement = 0;
+    for c in &quoting.clusters {
+        let mut ids = members(&quoting, c);
+        if let Some(i) = ids.iter().position(|id| id == "statement") {
+            with_statement += 1;
+            ids.remove(i);
+            if ids.len() == 1 {
+                continue;
+            }
+        }
+        let first = before.get(&ids[0]);
+        assert!(
+            first.is_some() && ids.iter().all(|id| before.get(id) == first),
+            "a cluster the articles do not form without the statement: {ids:?}"
+        );
+    }
+    assert_eq!(with_statement, 1);
+    // The copies the articles form without the statement stay together with it.
+    let after = clusters_by_id(&quoting);
+    let mut pairs = 0;
+    for c in &plain.clusters {
+        let ids = members(&plain, c);
+        for id in &ids[1..] {
+            let first = after.get(&ids[0]);
+            assert!(
+                first.is_some() && after.get(id) == first,
+                "{} and {id} apart",
+                ids[0]
+            );
+            pairs += 1;
+        }
+    }
+    assert!(pairs > 300, "{pairs} pairs of copies among the articles");
+}

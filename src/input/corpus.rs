@@ -236,8 +236,9 @@ impl Corpus {
         }
     }
 
-    /// The lines numbered `wanted` (1-based, ascending) of document `d`'s text, each trimmed, as
-    /// `text(d).split('\n')` gives them: `each(k, line)` for `wanted[k]`. Only those lines are
+    /// The lines numbered `wanted` (1-based, ascending) of document `d`'s text, as
+    /// [`crate::boilerplate::raw_line`] gives them from the whole text (split at `'\n'`,
+    /// trimmed): `each(k, line)` for `wanted[k]`, for those the text has. Only those lines are
     /// validated and unescaped, so a book's few wanted lines do not cost decoding the book.
     pub(crate) fn lines_numbered(
         &self,
