@@ -489,13 +489,22 @@ pub(crate) fn detect(
     // (hash, doc, entry index) for every entry, grouped by sorting.
     // (Every step over all entries runs in parallel: one serial pass over millions of entries
     // is what leaves the other threads idle on a second core.)
-    let mut index: Vec<(u64, u32, u32)> = (0..n_docs)
-        .into_par_iter()
-        .flat_map_iter(|d| {
-            let range = lines.offsets[d]..lines.offsets[d + 1];
-            range.map(move |i| (lines.entries[i].hash, d as u32, i as u32))
-        })
-        .collect();
+    let mut index: Vec<(u64, u32, u32)> = vec![(0, 0, 0); lines.entries.len()];
+    const PIECE: usize = 1 << 14;
+    index
+        .par_chunks_mut(PIECE)
+        .enumerate()
+        .for_each(|(k, piece)| {
+            let first = k * PIECE;
+            // The document of entry `first`: the last whose lines start at or before it.
+            let mut d = lines.offsets.partition_point(|&o| o <= first) - 1;
+            for (i, slot) in (first..).zip(piece.iter_mut()) {
+                while lines.offsets[d + 1] <= i {
+                    d += 1;
+                }
+                *slot = (lines.entries[i].hash, d as u32, i as u32);
+            }
+        });
     // The entries come in (document, entry) order, so the radix sort, stable by hash, leaves
     // them as the full sort of the triples would.
     debug_assert!(
@@ -504,7 +513,7 @@ pub(crate) fn detect(
             .all(|w| (w[0].1, w[0].2) < (w[1].1, w[1].2))
     );
     if index.len() >= crate::sketch::RADIX_FROM {
-        crate::sketch::radix_sort_by_hash(&mut index, &mut Vec::new());
+        crate::sketch::par_radix_sort_by_hash(&mut index);
     } else {
         index.sort_unstable();
     }

@@ -576,16 +576,18 @@ pub(crate) fn radix_sort_by_hash<T: Hashed>(v: &mut Vec<T>, scratch: &mut Vec<T>
     }
 }
 
-/// Stable least-significant-digit radix passes, `bits` (at most 11) at each shift of `shifts`.
-fn radix_passes<T: Hashed>(v: &mut Vec<T>, scratch: &mut Vec<T>, bits: u32, shifts: &[u32]) {
+/// Stable least-significant-digit radix passes, `bits` (at most 11) at each shift of `shifts`,
+/// `scratch` the space the passes go back and forth through.
+fn radix_passes<T: Hashed>(v: &mut [T], scratch: &mut Vec<T>, bits: u32, shifts: &[u32]) {
     scratch.clear();
     scratch.resize(v.len(), T::default());
     let mut all = [0usize; 1 << 11];
     let counts = &mut all[..1 << bits];
     let mask = (1usize << bits) - 1;
+    let (mut src, mut dst): (&mut [T], &mut [T]) = (v, &mut scratch[..]);
     for &shift in shifts {
         counts.fill(0);
-        for e in v.iter() {
+        for e in src.iter() {
             counts[(e.hash() >> shift) as usize & mask] += 1;
         }
         let mut sum = 0;
@@ -594,12 +596,108 @@ fn radix_passes<T: Hashed>(v: &mut Vec<T>, scratch: &mut Vec<T>, bits: u32, shif
             *c = sum;
             sum += n;
         }
-        for &e in v.iter() {
+        for &e in src.iter() {
             let d = (e.hash() >> shift) as usize & mask;
-            scratch[counts[d]] = e;
+            dst[counts[d]] = e;
             counts[d] += 1;
         }
-        std::mem::swap(v, scratch);
+        std::mem::swap(&mut src, &mut dst);
+    }
+    if shifts.len() % 2 == 1 {
+        // The result is in `scratch`.
+        dst.copy_from_slice(src);
+    }
+}
+
+/// From this many elements on, [`par_radix_sort_by_hash`] spreads its passes over the pool.
+const PAR_RADIX_FROM: usize = 1 << 16;
+
+/// [`radix_sort_by_hash`] on the threads of the current pool, for the long lists sorted between
+/// parallel steps (one thread sorting while the others wait): the elements are bucketed by the
+/// top 11 bits of their hash, chunk by chunk in parallel (each chunk's elements of a bucket go
+/// after the earlier chunks' and in their order), then each bucket is sorted on its own. Stable,
+/// so the order is exactly [`radix_sort_by_hash`]'s; on one thread, or for fewer than
+/// [`PAR_RADIX_FROM`] elements, it is that sort.
+pub(crate) fn par_radix_sort_by_hash<T: Hashed + Send + Sync>(v: &mut Vec<T>) {
+    const BITS: u32 = 11;
+    const BUCKETS: usize = 1 << BITS;
+    let threads = rayon::current_num_threads();
+    if threads < 2 || v.len() < PAR_RADIX_FROM {
+        return radix_sort_by_hash(v, &mut Vec::new());
+    }
+    let digit = |e: &T| (e.hash() >> (64 - BITS)) as usize;
+    let chunk = v.len().div_ceil(threads * 4);
+    let counts: Vec<Vec<usize>> = v
+        .par_chunks(chunk)
+        .map(|c| {
+            let mut h = vec![0usize; BUCKETS];
+            for e in c {
+                h[digit(e)] += 1;
+            }
+            h
+        })
+        .collect();
+    // The output cut into one piece per (bucket, chunk), buckets in order and chunks in order
+    // within a bucket; each chunk gets its pieces.
+    let mut out: Vec<T> = (0..v.len()).into_par_iter().map(|_| T::default()).collect();
+    let mut pieces: Vec<Vec<&mut [T]>> =
+        counts.iter().map(|_| Vec::with_capacity(BUCKETS)).collect();
+    let mut buckets: Vec<&mut [T]> = Vec::with_capacity(BUCKETS);
+    {
+        let mut rest: &mut [T] = &mut out;
+        for d in 0..BUCKETS {
+            let size: usize = counts.iter().map(|h| h[d]).sum();
+            let (bucket, tail) = std::mem::take(&mut rest).split_at_mut(size);
+            rest = tail;
+            let mut bucket_rest = bucket;
+            for (c, h) in counts.iter().enumerate() {
+                let (piece, tail) = std::mem::take(&mut bucket_rest).split_at_mut(h[d]);
+                pieces[c].push(piece);
+                bucket_rest = tail;
+            }
+        }
+        v.par_chunks(chunk)
+            .zip(pieces.par_iter_mut())
+            .for_each(|(c, slots)| {
+                let mut fill = vec![0usize; BUCKETS];
+                for &e in c {
+                    let d = digit(&e);
+                    slots[d][fill[d]] = e;
+                    fill[d] += 1;
+                }
+            });
+    }
+    drop(pieces);
+    let mut rest: &mut [T] = &mut out;
+    for d in 0..BUCKETS {
+        let size: usize = counts.iter().map(|h| h[d]).sum();
+        let (bucket, tail) = std::mem::take(&mut rest).split_at_mut(size);
+        buckets.push(bucket);
+        rest = tail;
+    }
+    // Each bucket, sorted by its top 11 bits already: one radix pass on the next bits and the
+    // insertion sweep (the standard stable sort for the few, or keys that are not uniform).
+    buckets
+        .into_par_iter()
+        .for_each_init(Vec::new, |scratch, bucket| {
+            sort_bucket_by_hash(bucket, scratch, BITS)
+        });
+    *v = out;
+}
+
+/// Sort `v`, whose elements share their top `sorted` bits, stably by hash (see
+/// [`par_radix_sort_by_hash`]).
+fn sort_bucket_by_hash<T: Hashed>(v: &mut [T], scratch: &mut Vec<T>, sorted: u32) {
+    if v.len() < 64 {
+        v.sort_by_key(|e| e.hash());
+        return;
+    }
+    let bits = if v.len() >= RADIX_FROM { 11 } else { 8 };
+    scratch.clear();
+    scratch.resize(v.len(), T::default());
+    radix_passes(v, scratch, bits, &[64 - sorted - bits]);
+    if !insertion_finish(v, v.len().saturating_mul(4)) {
+        v.sort_by_key(|e| e.hash());
     }
 }
 
@@ -1081,6 +1179,52 @@ mod tests {
         let mut sorted = v.clone();
         sorted.sort_unstable();
         assert_eq!(sorted, (0..100).map(|i| (i as u64, i)).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn the_parallel_radix_sort_gives_the_stable_sort_on_any_number_of_threads() {
+        let mut state = 0x0bad_cafe_dead_beefu64;
+        let mut next = move || {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            state
+        };
+        // Uniform hashes with repeats (many small buckets: the byte-wide pass), keys below 2^40
+        // (one bucket whose next bits are all zero: the sweep gives up, the standard sort), keys
+        // in a few buckets (each past RADIX_FROM: the 11-bit pass), and a list too short to
+        // spread.
+        let cases: Vec<Vec<(u64, u32, u32)>> =
+            [(300_000, 0u32), (70_000, 1), (200_000, 2), (1_000, 0)]
+                .into_iter()
+                .map(|(n, kind)| {
+                    (0..n as u32)
+                        .map(|i| {
+                            let r = next();
+                            let h = match kind {
+                                _ if i % 5 == 0 => (42 << 50) >> (20 * kind),
+                                0 => r,
+                                1 => r >> 24,
+                                _ => r & !(0x1ff << 53),
+                            };
+                            (h, i / 3, i)
+                        })
+                        .collect()
+                })
+                .collect();
+        for v in &cases {
+            let mut expected = v.clone();
+            expected.sort_by_key(|e| e.0);
+            for threads in [1, 2, 3] {
+                let pool = rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .build()
+                    .unwrap();
+                let mut got = v.clone();
+                pool.install(|| par_radix_sort_by_hash(&mut got));
+                assert!(got == expected, "{} elements on {threads} threads", v.len());
+            }
+        }
     }
 
     #[test]
