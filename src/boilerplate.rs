@@ -293,7 +293,7 @@ pub(crate) fn line_entry(
 /// Sort one document's line entries (in line order, as read) by hash and merge repeats into
 /// `out`; returns how many were added.
 pub(crate) fn merge_doc_lines(
-    doc: &mut Vec<LineEntry>,
+    doc: &mut [LineEntry],
     scratch: &mut Vec<LineEntry>,
     out: &mut Vec<LineEntry>,
 ) -> usize {

@@ -391,7 +391,7 @@ pub fn candidates(
 /// Sort one band's `(key, document)` list as the standard sort of the pairs would: by key, then
 /// document. With the documents in ascending order (`ascending`), a long list takes the radix
 /// sort by key, which is stable and so keeps them in that order within a key.
-fn sort_keys(keys: &mut Vec<(u64, u32)>, scratch: &mut Vec<(u64, u32)>, ascending: bool) {
+fn sort_keys(keys: &mut [(u64, u32)], scratch: &mut Vec<(u64, u32)>, ascending: bool) {
     if ascending && keys.len() >= crate::sketch::RADIX_FROM {
         crate::sketch::radix_sort_by_hash(keys, scratch);
     } else {

@@ -508,7 +508,7 @@ impl Sketcher {
 /// passes on the top bits and an insertion sweep ([`radix_sort_by_hash`] for long texts, a
 /// book's 100,000s of shingles; byte-wide passes for an article's hundreds), the standard sort
 /// for the shortest.
-fn sort_by_hash(v: &mut Vec<(u64, u32)>, scratch: &mut Vec<(u64, u32)>) {
+fn sort_by_hash(v: &mut [(u64, u32)], scratch: &mut Vec<(u64, u32)>) {
     if v.len() < 64 {
         v.sort_unstable_by_key(|&(h, _)| h);
     } else if v.len() < RADIX_FROM {
@@ -527,7 +527,7 @@ fn sort_by_hash(v: &mut Vec<(u64, u32)>, scratch: &mut Vec<(u64, u32)>) {
 /// Sort by hash, stably (equal hashes keep their input order): the standard stable sort for a
 /// few elements, byte-wide radix passes on the top 16 bits and the insertion sweep for hundreds,
 /// [`radix_sort_by_hash`] from [`RADIX_FROM`] on.
-pub(crate) fn sort_stable_by_hash<T: Hashed>(v: &mut Vec<T>, scratch: &mut Vec<T>) {
+pub(crate) fn sort_stable_by_hash<T: Hashed>(v: &mut [T], scratch: &mut Vec<T>) {
     if v.len() < 64 {
         v.sort_by_key(|e| e.hash());
     } else if v.len() < RADIX_FROM {
@@ -565,7 +565,7 @@ impl Hashed for (u64, u32, u32) {
 
 /// Sort elements by their hash with a least-significant-digit radix sort, 11 bits a pass:
 /// stable, so equal hashes keep their input order.
-pub(crate) fn radix_sort_by_hash<T: Hashed>(v: &mut Vec<T>, scratch: &mut Vec<T>) {
+pub(crate) fn radix_sort_by_hash<T: Hashed>(v: &mut [T], scratch: &mut Vec<T>) {
     // Hashes are uniform: ordered by their top 22 bits (two passes), a list is sorted but for
     // the rare neighbours that share them, which insertion sort puts right in one sweep. Keys
     // that are not uniform (too many moves) get the full six passes, from where they are.
