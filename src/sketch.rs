@@ -1228,6 +1228,37 @@ mod tests {
     }
 
     #[test]
+    fn a_sketch_counts_at_least_the_distinct_shingles_of_its_set() {
+        // `Criterion::plausible` turns a pair away from containment when the smaller document
+        // emitted too few shingles; that is exact only because the exact score's sizes (distinct
+        // shingles, lines left out alike) are never larger.
+        let mut sk = Sketcher::new(params());
+        let (mut set, mut sig) = (Vec::new(), vec![0u32; 64]);
+        let texts = [
+            ("a b c a b c a b c", 0),
+            ("one two three four five six", 0),
+            ("header line\nx y z x y z\nheader line\nfooter", 2),
+            ("w", 0),
+        ];
+        let mut repeats_seen = false;
+        for (text, excluded) in texts {
+            let exclude: Vec<u64> = if excluded > 0 {
+                let mut lt = LineTokens::new(params().seed, false);
+                Normalizer::new(params().profile).run_line("header line", &mut lt);
+                vec![lt.line_hash()]
+            } else {
+                Vec::new()
+            };
+            let s = sk.sketch(text, &exclude, &mut sig);
+            sk.shingle_set(text, &exclude, &mut set);
+            assert_eq!(s.excluded_lines, excluded, "{text:?}");
+            assert!(s.shingles as usize >= set.len(), "{text:?}");
+            repeats_seen |= s.shingles as usize > set.len();
+        }
+        assert!(repeats_seen);
+    }
+
+    #[test]
     fn shingle_set_is_sorted_unique_and_matches_count() {
         let mut sk = Sketcher::new(params());
         let mut set = Vec::new();

@@ -152,11 +152,18 @@ impl Criterion {
     }
 
     /// Whether a pair with these MinHash estimates is worth verifying exactly.
+    ///
+    /// The sizes of an estimate are the shingles each document emitted, repeats included, so
+    /// never fewer than its distinct shingles, the sizes of the exact score: a pair whose smaller
+    /// document emitted fewer than [`MIN_CONTAINMENT_SHINGLES`] can never match by containment,
+    /// only by Jaccard, and its containment estimate does not make it worth verifying. (Short
+    /// documents are most of the containment banding's near misses at scale: a 20-shingle
+    /// article shares a phrase with ever more others as a corpus grows.)
     pub(crate) fn plausible(&self, est: &Score) -> bool {
         est.jaccard >= self.jaccard - ESTIMATE_MARGIN
             || self.containment.is_some_and(|c| {
                 est.containment() >= c - ESTIMATE_MARGIN
-                    && est.min_size() >= MIN_CONTAINMENT_SHINGLES / 2
+                    && est.min_size() >= MIN_CONTAINMENT_SHINGLES
             })
     }
 }
@@ -1083,6 +1090,35 @@ mod tests {
             ..c
         };
         assert_eq!(off.matches(&teaser), None);
+    }
+
+    #[test]
+    fn an_estimate_is_plausible_by_containment_only_where_containment_can_count() {
+        let c = Criterion {
+            jaccard: 0.5,
+            containment: Some(0.8),
+        };
+        let est = |jaccard: f64, size_a: u32, size_b: u32| Score {
+            jaccard,
+            a_in_b: 0.9,
+            b_in_a: 0.2,
+            size_a,
+            size_b,
+            ..Score::IDENTICAL
+        };
+        assert!(c.plausible(&est(0.2, MIN_CONTAINMENT_SHINGLES, 190)));
+        // The smaller document emitted too few shingles to have enough distinct ones.
+        assert!(!c.plausible(&est(0.2, MIN_CONTAINMENT_SHINGLES - 1, 190)));
+        assert!(!c.plausible(&est(0.2, 190, MIN_CONTAINMENT_SHINGLES - 1)));
+        // A short pair is still verified for Jaccard.
+        assert!(c.plausible(&est(0.3, 5, 5)));
+        assert!(!c.plausible(&est(0.29, 5, 5)));
+        // Whatever the sizes, the containment estimate must come near the threshold.
+        let far = Score {
+            a_in_b: 0.59,
+            ..est(0.2, 40, 190)
+        };
+        assert!(!c.plausible(&far));
     }
 
     #[test]
