@@ -517,13 +517,16 @@ pub(crate) fn detect(
     } else {
         index.sort_unstable();
     }
-    let runs: Vec<&[(u64, u32, u32)]> = index.chunk_by(|x, y| x.0 == y.0).collect();
+    // The runs of one line hash, found in parallel each time they are walked (not collected:
+    // one run per distinct line, millions on books, joined on one thread).
+    let runs = || index.par_chunk_by(|x, y| x.0 == y.0);
     // Document frequency of every entry's line within its document's outlet (each entry is in
     // one run: every slot is written once).
     let df_atomic: Vec<AtomicU32> = (0..lines.entries.len())
+        .into_par_iter()
         .map(|_| AtomicU32::new(0))
         .collect();
-    runs.par_iter().for_each_init(Vec::new, |by_source, run| {
+    runs().for_each_init(Vec::new, |by_source, run| {
         by_source.clear();
         by_source.extend(
             run.iter()
@@ -570,8 +573,7 @@ pub(crate) fn detect(
     };
 
     let min_docs = cfg.min_docs.max(1);
-    let mut flagged: Vec<FlaggedLine> = runs
-        .par_iter()
+    let mut flagged: Vec<FlaggedLine> = runs()
         .filter_map(|run| {
             let first = lines.entries[run[0].2 as usize];
             if first.flags & F_NUMERIC != 0 {
