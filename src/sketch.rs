@@ -941,6 +941,9 @@ pub(crate) fn compute_with_lines(
     Ok((out, lines))
 }
 
+/// Text a piece of pass 2's work holds at most (besides at most 64 documents).
+const RESKETCH_PIECE_BYTES: u64 = 1 << 20;
+
 /// Pass 2: sketch `docs` (sorted) again without the lines in `exclude`, in place (from their
 /// token-store records where `store` has them).
 #[allow(clippy::too_many_arguments)]
@@ -960,8 +963,22 @@ pub(crate) fn resketch(
         .map(|&d| corpus.text_len(&corpus.docs[d as usize]))
         .sum();
     progress.begin(Stage::Boilerplate, bytes);
-    let done: Vec<(Vec<u32>, Vec<DocSketch>)> = docs
-        .par_chunks(64)
+    // Pieces of at most 64 documents or RESKETCH_PIECE_BYTES of text (one book or a few): 64
+    // books a piece left a tail of one thread sketching the last pieces alone.
+    let mut pieces: Vec<&[u32]> = Vec::new();
+    let (mut start, mut piece_bytes) = (0, 0u64);
+    for (i, &d) in docs.iter().enumerate() {
+        piece_bytes += corpus.text_len(&corpus.docs[d as usize]);
+        if i + 1 - start == 64 || piece_bytes >= RESKETCH_PIECE_BYTES {
+            pieces.push(&docs[start..=i]);
+            (start, piece_bytes) = (i + 1, 0);
+        }
+    }
+    if start < docs.len() {
+        pieces.push(&docs[start..]);
+    }
+    let done: Vec<(Vec<u32>, Vec<DocSketch>)> = pieces
+        .par_iter()
         .map_init(
             || (Sketcher::new(params), Vec::new()),
             |(sk, record), chunk| {
@@ -987,7 +1004,7 @@ pub(crate) fn resketch(
             },
         )
         .collect::<Result<_>>()?;
-    for (chunk, (sigs, out)) in docs.chunks(64).zip(done) {
+    for (chunk, (sigs, out)) in pieces.iter().zip(done) {
         for (j, &d) in chunk.iter().enumerate() {
             let d = d as usize;
             sketches.signatures[d * k..(d + 1) * k].copy_from_slice(&sigs[j * k..(j + 1) * k]);
@@ -1256,6 +1273,73 @@ mod tests {
             repeats_seen |= s.shingles as usize > set.len();
         }
         assert!(repeats_seen);
+    }
+
+    #[test]
+    fn pass_two_gives_each_document_the_sketch_of_its_text_without_the_lines() {
+        // Many short documents (pieces of 64) and book-sized ones (pieces cut by size), each
+        // with a header line that pass 2 leaves out; on two threads, from the token store.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("docs.jsonl");
+        let mut texts = Vec::new();
+        for i in 0..150usize {
+            let words = if i % 10 == 7 { 60_000 } else { 30 + i % 50 };
+            let body: Vec<String> = (0..words)
+                .map(|w| format!("w{}", (w * 7 + i) % 997))
+                .collect();
+            texts.push(format!("SITE HEADER | share\n{}\nline {i}", body.join(" ")));
+        }
+        let lines: Vec<String> = texts
+            .iter()
+            .map(|t| serde_json::json!({ "id": t.len(), "text": t }).to_string())
+            .collect();
+        std::fs::write(&path, lines.join("\n")).unwrap();
+        let corpus = crate::input::load(&crate::config::InputConfig::new(vec![path]));
+        assert_eq!(corpus.docs.len(), texts.len());
+        assert!(texts.iter().map(|t| t.len() as u64).max().unwrap() > RESKETCH_PIECE_BYTES / 4);
+        let mut line = LineTokens::new(params().seed, false);
+        Normalizer::new(params().profile).run("SITE HEADER | share", &mut line);
+        let exclude = vec![line.line_hash()];
+        let store = TokenStore::create_in(dir.path(), texts.len(), 1 << 30).unwrap();
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap();
+        let cancel = AtomicBool::new(false);
+        let progress = crate::progress::NoProgress;
+        let sketches = pool.install(|| {
+            let (mut sketches, _) =
+                compute_with_lines(&corpus, params(), Some(&store), &progress, &cancel).unwrap();
+            let all: Vec<u32> = (0..texts.len() as u32).collect();
+            resketch(
+                &corpus,
+                params(),
+                &exclude,
+                Some(&store),
+                &mut sketches,
+                &all,
+                &progress,
+                &cancel,
+            )
+            .unwrap();
+            sketches
+        });
+        let mut sk = Sketcher::new(params());
+        let mut sig = vec![0; params().num_perm];
+        for (d, t) in texts.iter().enumerate() {
+            let want = sk.sketch(t, &exclude, &mut sig);
+            assert_eq!(want.excluded_lines, 1);
+            assert_eq!(
+                sketches.signature(DocId(d as u32)),
+                &sig[..],
+                "document {d}"
+            );
+            assert_eq!(
+                (sketches.exact[d], sketches.tokens[d], sketches.shingles[d]),
+                (want.exact, want.tokens, want.shingles),
+                "document {d}"
+            );
+        }
     }
 
     #[test]
