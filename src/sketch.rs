@@ -637,23 +637,23 @@ pub(crate) fn par_radix_sort_by_hash<T: Hashed + Send + Sync>(v: &mut Vec<T>) {
             h
         })
         .collect();
+    let sizes: Vec<usize> = (0..BUCKETS)
+        .map(|d| counts.iter().map(|h| h[d]).sum())
+        .collect();
     // The output cut into one piece per (bucket, chunk), buckets in order and chunks in order
     // within a bucket; each chunk gets its pieces.
     let mut out: Vec<T> = (0..v.len()).into_par_iter().map(|_| T::default()).collect();
-    let mut pieces: Vec<Vec<&mut [T]>> =
-        counts.iter().map(|_| Vec::with_capacity(BUCKETS)).collect();
-    let mut buckets: Vec<&mut [T]> = Vec::with_capacity(BUCKETS);
     {
+        let mut pieces: Vec<Vec<&mut [T]>> =
+            counts.iter().map(|_| Vec::with_capacity(BUCKETS)).collect();
         let mut rest: &mut [T] = &mut out;
-        for d in 0..BUCKETS {
-            let size: usize = counts.iter().map(|h| h[d]).sum();
-            let (bucket, tail) = std::mem::take(&mut rest).split_at_mut(size);
+        for (d, &size) in sizes.iter().enumerate() {
+            let (mut bucket, tail) = std::mem::take(&mut rest).split_at_mut(size);
             rest = tail;
-            let mut bucket_rest = bucket;
             for (c, h) in counts.iter().enumerate() {
-                let (piece, tail) = std::mem::take(&mut bucket_rest).split_at_mut(h[d]);
+                let (piece, tail) = std::mem::take(&mut bucket).split_at_mut(h[d]);
                 pieces[c].push(piece);
-                bucket_rest = tail;
+                bucket = tail;
             }
         }
         v.par_chunks(chunk)
@@ -667,10 +667,9 @@ pub(crate) fn par_radix_sort_by_hash<T: Hashed + Send + Sync>(v: &mut Vec<T>) {
                 }
             });
     }
-    drop(pieces);
+    let mut buckets: Vec<&mut [T]> = Vec::with_capacity(BUCKETS);
     let mut rest: &mut [T] = &mut out;
-    for d in 0..BUCKETS {
-        let size: usize = counts.iter().map(|h| h[d]).sum();
+    for &size in &sizes {
         let (bucket, tail) = std::mem::take(&mut rest).split_at_mut(size);
         buckets.push(bucket);
         rest = tail;
@@ -693,8 +692,6 @@ fn sort_bucket_by_hash<T: Hashed>(v: &mut [T], scratch: &mut Vec<T>, sorted: u32
         return;
     }
     let bits = if v.len() >= RADIX_FROM { 11 } else { 8 };
-    scratch.clear();
-    scratch.resize(v.len(), T::default());
     radix_passes(v, scratch, bits, &[64 - sorted - bits]);
     if !insertion_finish(v, v.len().saturating_mul(4)) {
         v.sort_by_key(|e| e.hash());
