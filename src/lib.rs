@@ -37,6 +37,7 @@ pub mod input;
 mod lsh;
 mod minhash;
 pub mod normalize;
+mod per_thread;
 pub mod pipeline;
 pub mod progress;
 pub mod report;

@@ -21,6 +21,7 @@ use crate::error::{Error, Result};
 use crate::input::{Corpus, DocId};
 use crate::minhash::OphSketch;
 use crate::normalize::{Normalizer, Profile};
+use crate::per_thread::PerThread;
 use crate::progress::{Progress, Stage};
 use crate::shingle::{LineTokens, ShingleKind, Shingler, line_hash_of};
 use crate::tokens::{self, TokenStore};
@@ -823,34 +824,38 @@ pub(crate) fn compute(
     let k = params.num_perm;
     let mut out = Sketches::zeroed(corpus.docs.len(), k);
     progress.begin(Stage::Sketch, corpus.data_bytes());
+    let sketchers = PerThread::new();
     split_blocks(corpus, k, &mut out)
         .into_par_iter()
         // One job per block: a thread that runs out of work can always take a block (rayon
         // otherwise runs long sequential stretches that leave the other threads idle at the
         // end). A block is a millisecond of work: the jobs cost nothing in comparison.
         .with_max_len(1)
-        .try_for_each_init(
-            || Sketcher::new(params),
-            |sk, mut block| {
-                if cancel.load(Ordering::Relaxed) {
-                    return Err(Error::Interrupted);
-                }
-                let mut bytes = 0;
-                sk.begin_block(store);
-                for (j, sig) in block.signatures.chunks_mut(k).enumerate() {
-                    let doc = &corpus.docs[block.first + j];
-                    bytes += corpus.text_len(doc);
-                    let mut buf = std::mem::take(&mut sk.text_buf);
-                    let s = sk.sketch(corpus.text(doc, &mut buf), exclude, sig);
-                    sk.text_buf = buf;
-                    sk.end_doc();
-                    block.meta.set(j, &s);
-                }
-                sk.end_block(store, block.first);
-                progress.advance(bytes);
-                Ok(())
-            },
-        )?;
+        .try_for_each(|mut block| {
+            if cancel.load(Ordering::Relaxed) {
+                return Err(Error::Interrupted);
+            }
+            // One sketcher per thread, not per block: its buffers keep their size.
+            sketchers.with(
+                || Sketcher::new(params),
+                |sk| {
+                    let mut bytes = 0;
+                    sk.begin_block(store);
+                    for (j, sig) in block.signatures.chunks_mut(k).enumerate() {
+                        let doc = &corpus.docs[block.first + j];
+                        bytes += corpus.text_len(doc);
+                        let mut buf = std::mem::take(&mut sk.text_buf);
+                        let s = sk.sketch(corpus.text(doc, &mut buf), exclude, sig);
+                        sk.text_buf = buf;
+                        sk.end_doc();
+                        block.meta.set(j, &s);
+                    }
+                    sk.end_block(store, block.first);
+                    progress.advance(bytes);
+                },
+            );
+            Ok(())
+        })?;
     progress.end();
     Ok(out)
 }
@@ -869,36 +874,40 @@ pub(crate) fn compute_with_lines(
     let k = params.num_perm;
     let mut out = Sketches::zeroed(n, k);
     progress.begin(Stage::Sketch, corpus.data_bytes());
+    let sketchers = PerThread::new();
     let parts: Vec<(Vec<LineEntry>, Vec<usize>)> = split_blocks(corpus, k, &mut out)
         .into_par_iter()
         // One job per block (see `compute`).
         .with_max_len(1)
-        .map_init(
-            || Sketcher::new(params),
-            |sk, mut block| {
-                if cancel.load(Ordering::Relaxed) {
-                    return Err(Error::Interrupted);
-                }
-                let mut bytes = 0;
-                let mut entries = Vec::new();
-                let mut counts = Vec::with_capacity(block.meta.exact.len());
-                sk.begin_block(store);
-                for (j, sig) in block.signatures.chunks_mut(k).enumerate() {
-                    let doc = &corpus.docs[block.first + j];
-                    bytes += corpus.text_len(doc);
-                    let mut buf = std::mem::take(&mut sk.text_buf);
-                    let (s, c) =
-                        sk.sketch_with_lines(corpus.text(doc, &mut buf), sig, &mut entries);
-                    sk.text_buf = buf;
-                    sk.end_doc();
-                    block.meta.set(j, &s);
-                    counts.push(c);
-                }
-                sk.end_block(store, block.first);
-                progress.advance(bytes);
-                Ok((entries, counts))
-            },
-        )
+        .map(|mut block| {
+            if cancel.load(Ordering::Relaxed) {
+                return Err(Error::Interrupted);
+            }
+            // One sketcher per thread, not per block: its buffers keep their size.
+            Ok(sketchers.with(
+                || Sketcher::new(params),
+                |sk| {
+                    let mut bytes = 0;
+                    let mut entries = Vec::new();
+                    let mut counts = Vec::with_capacity(block.meta.exact.len());
+                    sk.begin_block(store);
+                    for (j, sig) in block.signatures.chunks_mut(k).enumerate() {
+                        let doc = &corpus.docs[block.first + j];
+                        bytes += corpus.text_len(doc);
+                        let mut buf = std::mem::take(&mut sk.text_buf);
+                        let (s, c) =
+                            sk.sketch_with_lines(corpus.text(doc, &mut buf), sig, &mut entries);
+                        sk.text_buf = buf;
+                        sk.end_doc();
+                        block.meta.set(j, &s);
+                        counts.push(c);
+                    }
+                    sk.end_block(store, block.first);
+                    progress.advance(bytes);
+                    (entries, counts)
+                },
+            ))
+        })
         .collect::<Result<_>>()?;
     let total: usize = parts.iter().map(|p| p.0.len()).sum();
     let mut lines = DocLines {
