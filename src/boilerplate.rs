@@ -225,6 +225,8 @@ pub struct DocLines {
     /// `entries[offsets[d]..offsets[d + 1]]` are document `d`'s lines.
     pub(crate) offsets: Vec<usize>,
     pub(crate) entries: Vec<LineEntry>,
+    /// What pass 2 can patch pass 1's signatures from.
+    pub(crate) bins: crate::sketch::Pass1Bins,
 }
 
 impl DocLines {
@@ -233,6 +235,7 @@ impl DocLines {
         DocLines {
             offsets: vec![0; n + 1],
             entries: Vec::new(),
+            bins: Default::default(),
         }
     }
 

@@ -28,6 +28,35 @@ pub struct OphSketch {
     probe_seed: Option<u64>,
 }
 
+/// What a signature's bins held besides their minimum, for one document: per bin the
+/// smallest value above the minimum ([`EMPTY`]: none) and how many shingles gave the minimum
+/// (saturating). With them a bin's minimum is known after some shingles are taken out, unless
+/// every copy of the minimum and a copy of the runner-up went (see
+/// `Sketcher::resketch_stored`).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct RunnersUp {
+    pub second: Vec<u32>,
+    pub count: Vec<u8>,
+}
+
+impl RunnersUp {
+    /// Cleared for a signature of `k` bins.
+    pub(crate) fn reset(&mut self, k: usize) {
+        self.second.clear();
+        self.second.resize(k, EMPTY);
+        self.count.clear();
+        self.count.resize(k, 0);
+    }
+}
+
+/// The bin (of `k`) a shingle hash falls in and the value it offers there.
+#[inline(always)]
+pub(crate) fn slot(h: u64, k: usize) -> (usize, u32) {
+    // bin < k because (h >> 32) < 2^32.
+    let bin = (((h >> 32) * k as u64) >> 32) as usize;
+    (bin, (h as u32).min(EMPTY - 1))
+}
+
 /// Bin looked at by empty bin `i` on probe `attempt`.
 #[inline]
 fn probe(i: usize, attempt: u64, seed: u64, k: usize) -> usize {
@@ -67,12 +96,32 @@ impl OphSketch {
     /// Add one shingle hash.
     #[inline(always)]
     pub fn update(&mut self, h: u64) {
-        let k = self.bins.len() as u64;
-        let bin = (((h >> 32) * k) >> 32) as usize;
-        let val = (h as u32).min(EMPTY - 1);
-        // SAFETY-free bound: bin < k because (h>>32) < 2^32.
+        let (bin, val) = slot(h, self.bins.len());
         let slot = &mut self.bins[bin];
         *slot = (*slot).min(val);
+    }
+
+    /// [`OphSketch::update`], keeping per bin the runner-up value and how often the minimum
+    /// came (saturating) in `r` too.
+    #[inline(always)]
+    pub(crate) fn update_tracking(&mut self, h: u64, r: &mut RunnersUp) {
+        let (bin, val) = slot(h, self.bins.len());
+        let min = &mut self.bins[bin];
+        if val < *min {
+            r.second[bin] = *min;
+            *min = val;
+            r.count[bin] = 1;
+        } else if val == *min {
+            r.count[bin] = r.count[bin].saturating_add(1);
+        } else if val < r.second[bin] {
+            r.second[bin] = val;
+        }
+    }
+
+    /// Whether every bin holds a shingle's value: the signature [`OphSketch::finish_into`]
+    /// writes is then the bins themselves, nothing densified.
+    pub fn all_filled(&self) -> bool {
+        !self.bins.contains(&EMPTY)
     }
 
     /// Write the densified signature into `out` (`out.len() == num_perm`).

@@ -249,6 +249,7 @@ pub fn resketch(
             &bp.hashes,
             cx.token_store().as_deref(),
             sketches,
+            &lines.bins,
             &affected,
             cx.progress,
             cx.cancel,

@@ -123,6 +123,13 @@ impl Shingler {
     }
 }
 
+/// The hash a word [`Shingler`] gives the window of token hashes `window` (`n` of them, in
+/// text order): for code that works out single shingles without streaming the text.
+#[inline]
+pub(crate) fn word_shingle_hash(window: &[u64], seed: u64) -> u64 {
+    xxh3_64_with_seed(&hash_bytes(window), seed)
+}
+
 /// Salt for line hashes, so a one-token line never shares a hash with its token.
 const LINE_SALT: u64 = 0x243f_6a88_85a3_08d3;
 

@@ -19,7 +19,7 @@ use crate::boilerplate::{self, DocLines, LineEntry};
 use crate::config::ScanConfig;
 use crate::error::{Error, Result};
 use crate::input::{Corpus, DocId};
-use crate::minhash::OphSketch;
+use crate::minhash::{EMPTY, OphSketch, RunnersUp};
 use crate::normalize::{Normalizer, Profile};
 use crate::per_thread::PerThread;
 use crate::progress::{Progress, Stage};
@@ -59,6 +59,56 @@ pub struct Sketches {
     pub tokens: Vec<u32>,
     /// Number of shingles (with repeats; an upper bound of the distinct set's size).
     pub shingles: Vec<u32>,
+}
+
+/// What pass 1 leaves pass 2 to patch its signatures with instead of sketching them again
+/// ([`Sketcher::resketch_stored`]); part of [`DocLines`].
+#[derive(Debug, Default)]
+pub(crate) struct Pass1Bins {
+    /// Whether shingles filled every bin of document `d`'s pass-1 signature (nothing
+    /// densified). Missing (shorter than the corpus) means no.
+    pub(crate) full: Vec<bool>,
+    /// The runners-up of the long documents whose bins pass 1 filled.
+    pub(crate) runners_up: RunnersUpTable,
+}
+
+/// Text from which pass 1 keeps a document's runners-up ([`RunnersUp`], 640 bytes at 128
+/// values): long documents, where sketching again costs most and a few left-out lines most
+/// often take a bin's minimum with them. At most 2 % of the text they describe.
+const RUNNERS_UP_BYTES: u64 = 32 << 10;
+
+/// [`RunnersUp`] of some documents, in document order.
+#[derive(Debug, Default)]
+pub(crate) struct RunnersUpTable {
+    docs: Vec<u32>,
+    second: Vec<u32>,
+    count: Vec<u8>,
+}
+
+impl RunnersUpTable {
+    /// Add document `d` (after every document already in).
+    fn push(&mut self, d: u32, r: &RunnersUp) {
+        debug_assert!(self.docs.last().is_none_or(|&l| l < d));
+        self.docs.push(d);
+        self.second.extend_from_slice(&r.second);
+        self.count.extend_from_slice(&r.count);
+    }
+
+    /// Add the documents of `other` (all after those already in).
+    fn append(&mut self, other: &mut RunnersUpTable) {
+        self.docs.append(&mut other.docs);
+        self.second.append(&mut other.second);
+        self.count.append(&mut other.count);
+    }
+
+    /// Document `d`'s runner-up values and minimum counts, `k` each.
+    fn get(&self, d: u32, k: usize) -> Option<(&[u32], &[u8])> {
+        let i = self.docs.binary_search(&d).ok()?;
+        Some((
+            &self.second[i * k..(i + 1) * k],
+            &self.count[i * k..(i + 1) * k],
+        ))
+    }
 }
 
 impl Sketches {
@@ -138,6 +188,21 @@ pub struct Sketcher {
     /// The current block's records, and where each document's ends.
     rec: Vec<u64>,
     rec_ends: Vec<usize>,
+    /// Pass 2's patch ([`Sketcher::resketch_stored`]): every token of a document, the kept
+    /// ones, and the token ranges of `all` left out.
+    all: Vec<u64>,
+    kept: Vec<u64>,
+    cuts: Vec<(usize, usize)>,
+    /// Whether shingles filled every bin of the last signature made (see
+    /// [`Sketches::full_bins`]).
+    full_bins: bool,
+    /// Pass 1 keeps the document's runners-up in `runners` (long documents only).
+    track: bool,
+    runners: RunnersUp,
+    /// Pass 2's patch: per bin, the removed shingles that held its minimum, and whether one held
+    /// its runner-up.
+    removed_min: Vec<u32>,
+    removed_second: Vec<bool>,
 }
 
 /// Where the passes after pass 1 take a text's lines from.
@@ -178,6 +243,31 @@ impl Line<'_> {
 /// Marks where the numbers of left-out lines start in the exact hash.
 const NUMBERS_SALT: u64 = 0x9e37_79b9_7f4a_7c15;
 
+/// End a document's exact hash with the numbers of its left-out lines (`numbers`, sorted
+/// here). Lines left out as boilerplate still carry facts: two dividend notices whose only
+/// other lines are `Pay April 20` and `Pay April one` are not exact copies.
+fn seal_numbers(exact: &mut Xxh3, numbers: &mut Vec<u64>) {
+    if !numbers.is_empty() {
+        numbers.sort_unstable();
+        numbers.dedup();
+        exact.update(&NUMBERS_SALT.to_le_bytes());
+        for n in numbers.iter() {
+            exact.update(&n.to_le_bytes());
+        }
+    }
+}
+
+/// Shingles a word shingler emits for `tokens` tokens: every window of `n`, or one shingle of
+/// a text shorter than that (saturating, as the counts are kept).
+fn shingle_count(tokens: usize, n: usize) -> u32 {
+    let count = if tokens >= n {
+        tokens - n + 1
+    } else {
+        usize::from(tokens > 0)
+    };
+    u32::try_from(count).unwrap_or(u32::MAX)
+}
+
 /// What [`Sketcher::sketch`] learns about one text besides its signature.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DocSketch {
@@ -208,6 +298,14 @@ impl Sketcher {
             recording: false,
             rec: Vec::new(),
             rec_ends: Vec::new(),
+            all: Vec::new(),
+            kept: Vec::new(),
+            cuts: Vec::new(),
+            full_bins: false,
+            track: false,
+            runners: RunnersUp::default(),
+            removed_min: Vec::new(),
+            removed_second: Vec::new(),
         }
     }
 
@@ -250,6 +348,10 @@ impl Sketcher {
         self.oph.reset();
         self.exact.reset();
         self.doc_lines.clear();
+        let track = self.track;
+        if track {
+            self.runners.reset(self.params.num_perm);
+        }
         let width = boilerplate::text_width(text);
         let mut lines = crate::normalize::lines(text).peekable();
         let (mut prev, mut number, mut tokens, mut shingles) = ("", 0usize, 0u32, 0u32);
@@ -270,18 +372,27 @@ impl Sketcher {
             }
             tokens = tokens.saturating_add(self.line.len() as u32);
             self.exact.update(&self.line.bytes());
-            let oph = &mut self.oph;
+            let (oph, runners) = (&mut self.oph, &mut self.runners);
             Self::feed_line_tokens(&mut self.shingler, &self.line, &mut |h| {
                 shingles = shingles.saturating_add(1);
-                oph.update(h)
+                if track {
+                    oph.update_tracking(h, runners)
+                } else {
+                    oph.update(h)
+                }
             });
         }
-        let oph = &mut self.oph;
+        let (oph, runners) = (&mut self.oph, &mut self.runners);
         self.shingler.finish(&mut |h| {
             shingles = shingles.saturating_add(1);
-            oph.update(h)
+            if track {
+                oph.update_tracking(h, runners)
+            } else {
+                oph.update(h)
+            }
         });
         self.oph.finish_into(self.params.seed, signature);
+        self.full_bins = self.oph.all_filled();
         let n = boilerplate::merge_doc_lines(&mut self.doc_lines, &mut self.lines_scratch, entries);
         let sketch = DocSketch {
             exact: self.exact.digest128(),
@@ -414,27 +525,158 @@ impl Sketcher {
                 }
             },
         );
-        // Lines left out as boilerplate still carry facts: two dividend notices whose only
-        // other lines are `Pay April 20` and `Pay April one` are not exact copies.
-        if !numbers.is_empty() {
-            numbers.sort_unstable();
-            numbers.dedup();
-            exact.update(&NUMBERS_SALT.to_le_bytes());
-            for n in numbers.iter() {
-                exact.update(&n.to_le_bytes());
-            }
-        }
+        seal_numbers(exact, numbers);
         self.shingler.finish(&mut |h| {
             shingles = shingles.saturating_add(1);
             oph.update(h)
         });
         self.oph.finish_into(self.params.seed, signature);
+        self.full_bins = self.oph.all_filled();
         DocSketch {
             exact: self.exact.digest128(),
             tokens,
             excluded_lines,
             shingles,
         }
+    }
+
+    /// Pass 2 of a document from its token-store record `record`, for a document whose pass-1
+    /// signature `prev` was made from every line of the record with every bin filled by a
+    /// shingle (and `runners`, its runners-up, where pass 1 kept them). The same signature and
+    /// sketch as [`Sketcher::sketch_from`] gives, but shingles are hashed only where leaving
+    /// lines out changes them: the removed ones (through a left-out line) and the new ones
+    /// (across a gap the left-out lines leave). A bin keeps its minimum while a copy of it is
+    /// left, else falls back to its runner-up if no copy of that was removed, and takes the
+    /// smaller value of any new shingle. Where neither is known the kept tokens are sketched
+    /// in full. A book that lost its page headers hashes a few thousand shingles instead of its
+    /// hundred thousand.
+    pub(crate) fn resketch_stored(
+        &mut self,
+        record: &[u64],
+        exclude: &[u64],
+        prev: &[u32],
+        runners: Option<(&[u32], &[u8])>,
+        signature: &mut [u32],
+    ) -> DocSketch {
+        debug_assert_eq!(self.shingler.kind(), ShingleKind::Word);
+        self.exact.reset();
+        let (all, kept, cuts) = (&mut self.all, &mut self.kept, &mut self.cuts);
+        all.clear();
+        kept.clear();
+        cuts.clear();
+        let (exact, numbers) = (&mut self.exact, &mut self.numbers);
+        numbers.clear();
+        let (tokens, excluded_lines) = Self::for_each_line(
+            &mut self.normalizer,
+            &mut self.line,
+            self.params.seed,
+            Source::Stored(record),
+            exclude,
+            None,
+            |l, keep| {
+                let at = all.len();
+                all.extend_from_slice(l.hashes);
+                if keep {
+                    exact.update(&crate::shingle::hash_bytes(l.hashes));
+                    kept.extend_from_slice(l.hashes);
+                } else {
+                    l.push_numbers(numbers);
+                    match cuts.last_mut() {
+                        Some(cut) if cut.1 == at => cut.1 = all.len(),
+                        _ if all.len() > at => cuts.push((at, all.len())),
+                        _ => {}
+                    }
+                }
+            },
+        );
+        seal_numbers(exact, numbers);
+        self.full_bins = true;
+        if !self.patch(prev, runners, signature) {
+            self.shingler.reset();
+            self.oph.reset();
+            let (shingler, oph) = (&mut self.shingler, &mut self.oph);
+            for &h in self.kept.iter() {
+                shingler.push_token_hash(h, &mut |h| oph.update(h));
+            }
+            shingler.finish(&mut |h| oph.update(h));
+            oph.finish_into(self.params.seed, signature);
+            self.full_bins = oph.all_filled();
+        }
+        DocSketch {
+            exact: self.exact.digest128(),
+            tokens,
+            excluded_lines,
+            shingles: shingle_count(self.kept.len(), self.params.ngram),
+        }
+    }
+
+    /// [`Sketcher::resketch_stored`]'s patch of `prev` into `signature` from `all`, `kept` and
+    /// `cuts`; false (`signature` left unspecified) where a bin's new minimum is unknown, or
+    /// either text is shorter than one shingle.
+    fn patch(
+        &mut self,
+        prev: &[u32],
+        runners: Option<(&[u32], &[u8])>,
+        signature: &mut [u32],
+    ) -> bool {
+        let (n, seed, k) = (self.params.ngram, self.params.seed, prev.len());
+        let (all, kept) = (&self.all[..], &self.kept[..]);
+        if all.len() < n || kept.len() < n {
+            return false;
+        }
+        let hash = crate::shingle::word_shingle_hash;
+        let (removed_min, removed_second) = (&mut self.removed_min, &mut self.removed_second);
+        removed_min.clear();
+        removed_min.resize(k, 0);
+        removed_second.clear();
+        removed_second.resize(k, false);
+        // Removed: the windows of the whole text through a left-out token, each once (two
+        // cuts closer than a shingle share windows), counted against the minimum they held.
+        let mut next = 0;
+        for &(s, e) in &self.cuts {
+            for i in s.saturating_sub(n - 1).max(next)..=(e - 1).min(all.len() - n) {
+                let (bin, val) = crate::minhash::slot(hash(&all[i..i + n], seed), k);
+                if val == prev[bin] {
+                    if runners.is_none() {
+                        return false;
+                    }
+                    removed_min[bin] += 1;
+                } else if runners.is_some_and(|(second, _)| second[bin] == val) {
+                    removed_second[bin] = true;
+                }
+                next = i + 1;
+            }
+        }
+        signature.copy_from_slice(prev);
+        if let Some((second, count)) = runners {
+            for bin in 0..k {
+                let gone = removed_min[bin];
+                // `count` saturates: a saturated count only says a copy is left while fewer
+                // than that many went.
+                if gone == 0 || gone < u32::from(count[bin]) {
+                    continue;
+                }
+                if count[bin] == u8::MAX || second[bin] == EMPTY || removed_second[bin] {
+                    return false;
+                }
+                signature[bin] = second[bin];
+            }
+        }
+        // Every bin still holds a shingle's value: lower each by the windows of the kept text
+        // across a gap.
+        let mut removed = 0;
+        for &(s, e) in &self.cuts {
+            let gap = s - removed;
+            removed += e - s;
+            if gap == 0 || gap >= kept.len() {
+                continue;
+            }
+            for i in gap.saturating_sub(n - 1)..=(gap - 1).min(kept.len() - n) {
+                let (bin, val) = crate::minhash::slot(hash(&kept[i..i + n], seed), k);
+                signature[bin] = signature[bin].min(val);
+            }
+        }
+        true
     }
 
     /// The sorted, deduplicated shingle hashes of one text (for exact verification), leaving out
@@ -875,7 +1117,7 @@ pub(crate) fn compute_with_lines(
     let mut out = Sketches::zeroed(n, k);
     progress.begin(Stage::Sketch, corpus.data_bytes());
     let sketchers = PerThread::new();
-    let parts: Vec<(Vec<LineEntry>, Vec<usize>)> = split_blocks(corpus, k, &mut out)
+    let mut parts: Vec<(Vec<LineEntry>, Vec<usize>, Pass1Bins)> = split_blocks(corpus, k, &mut out)
         .into_par_iter()
         // One job per block (see `compute`).
         .with_max_len(1)
@@ -890,10 +1132,12 @@ pub(crate) fn compute_with_lines(
                     let mut bytes = 0;
                     let mut entries = Vec::new();
                     let mut counts = Vec::with_capacity(block.meta.exact.len());
+                    let mut bins = Pass1Bins::default();
                     sk.begin_block(store);
                     for (j, sig) in block.signatures.chunks_mut(k).enumerate() {
                         let doc = &corpus.docs[block.first + j];
                         bytes += corpus.text_len(doc);
+                        sk.track = corpus.text_len(doc) >= RUNNERS_UP_BYTES;
                         let mut buf = std::mem::take(&mut sk.text_buf);
                         let (s, c) =
                             sk.sketch_with_lines(corpus.text(doc, &mut buf), sig, &mut entries);
@@ -901,10 +1145,15 @@ pub(crate) fn compute_with_lines(
                         sk.end_doc();
                         block.meta.set(j, &s);
                         counts.push(c);
+                        bins.full.push(sk.full_bins);
+                        if sk.track && sk.full_bins {
+                            bins.runners_up.push((block.first + j) as u32, &sk.runners);
+                        }
                     }
+                    sk.track = false;
                     sk.end_block(store, block.first);
                     progress.advance(bytes);
-                    (entries, counts)
+                    (entries, counts, bins)
                 },
             ))
         })
@@ -913,9 +1162,17 @@ pub(crate) fn compute_with_lines(
     let mut lines = DocLines {
         offsets: Vec::with_capacity(n + 1),
         entries: Vec::with_capacity(total),
+        bins: Pass1Bins {
+            full: Vec::with_capacity(n),
+            runners_up: RunnersUpTable::default(),
+        },
     };
+    for part in &mut parts {
+        lines.bins.full.append(&mut part.2.full);
+        lines.bins.runners_up.append(&mut part.2.runners_up);
+    }
     lines.offsets.push(0);
-    for (_, counts) in &parts {
+    for (_, counts, _) in &parts {
         for &c in counts {
             lines
                 .offsets
@@ -926,7 +1183,7 @@ pub(crate) fn compute_with_lines(
     // left all threads but one idle between pass 1 and boilerplate detection).
     let mut rest = &mut lines.entries.spare_capacity_mut()[..total];
     let mut slots = Vec::with_capacity(parts.len());
-    for (entries, _) in &parts {
+    for (entries, _, _) in &parts {
         let (slot, tail) = rest.split_at_mut(entries.len());
         slots.push(slot);
         rest = tail;
@@ -934,7 +1191,7 @@ pub(crate) fn compute_with_lines(
     slots
         .into_par_iter()
         .zip(&parts)
-        .for_each(|(slot, (entries, _))| {
+        .for_each(|(slot, (entries, _, _))| {
             for (dst, src) in slot.iter_mut().zip(entries) {
                 dst.write(*src);
             }
@@ -951,7 +1208,7 @@ pub(crate) fn compute_with_lines(
 const RESKETCH_PIECE_BYTES: u64 = 1 << 20;
 
 /// Pass 2: sketch `docs` (sorted) again without the lines in `exclude`, in place (from their
-/// token-store records where `store` has them).
+/// token-store records where `store` has them; pass 1's signature patched where `bins` allows).
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn resketch(
     corpus: &Corpus,
@@ -959,6 +1216,7 @@ pub(crate) fn resketch(
     exclude: &[u64],
     store: Option<&TokenStore>,
     sketches: &mut Sketches,
+    bins: &Pass1Bins,
     docs: &[u32],
     progress: &dyn Progress,
     cancel: &AtomicBool,
@@ -983,6 +1241,7 @@ pub(crate) fn resketch(
     if start < docs.len() {
         pieces.push(&docs[start..]);
     }
+    let (prev, full_bins, runners_up) = (&sketches.signatures, &bins.full, &bins.runners_up);
     let done: Vec<(Vec<u32>, Vec<DocSketch>)> = pieces
         .par_iter()
         .map_init(
@@ -998,11 +1257,20 @@ pub(crate) fn resketch(
                     let doc = &corpus.docs[d as usize];
                     bytes += corpus.text_len(doc);
                     let mut buf = std::mem::take(&mut sk.text_buf);
-                    let src = match store.and_then(|s| s.get(d as usize, record)) {
-                        Some(stored) => Source::Stored(stored),
-                        None => Source::Text(corpus.text(doc, &mut buf)),
+                    let d = d as usize;
+                    let sketch = match store.and_then(|s| s.get(d, record)) {
+                        // Pass 1's signature patched where it can be (see `resketch_stored`).
+                        Some(stored) if full_bins.get(d) == Some(&true) => {
+                            let prev = &prev[d * k..(d + 1) * k];
+                            let runners = runners_up.get(d as u32, k);
+                            sk.resketch_stored(stored, exclude, prev, runners, sig)
+                        }
+                        Some(stored) => sk.sketch_from(Source::Stored(stored), exclude, sig),
+                        None => {
+                            sk.sketch_from(Source::Text(corpus.text(doc, &mut buf)), exclude, sig)
+                        }
                     };
-                    out.push(sk.sketch_from(src, exclude, sig));
+                    out.push(sketch);
                     sk.text_buf = buf;
                 }
                 progress.advance(bytes);
@@ -1284,7 +1552,9 @@ mod tests {
     #[test]
     fn pass_two_gives_each_document_the_sketch_of_its_text_without_the_lines() {
         // Many short documents (pieces of 64) and book-sized ones (pieces cut by size), each
-        // with a header line that pass 2 leaves out; on two threads, from the token store.
+        // with a header line that pass 2 leaves out (a book's on every page: its shingles take
+        // bins' minimums with them, which the runners-up pass 1 kept must settle); on two
+        // threads, from the token store.
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("docs.jsonl");
         let mut texts = Vec::new();
@@ -1293,7 +1563,9 @@ mod tests {
             let body: Vec<String> = (0..words)
                 .map(|w| format!("w{}", (w * 7 + i) % 997))
                 .collect();
-            texts.push(format!("SITE HEADER | share\n{}\nline {i}", body.join(" ")));
+            let pages: Vec<String> = body.chunks(500).map(|p| p.join(" ")).collect();
+            let body = pages.join("\nSITE HEADER | share\n");
+            texts.push(format!("SITE HEADER | share\n{body}\nline {i}"));
         }
         let lines: Vec<String> = texts
             .iter()
@@ -1313,9 +1585,11 @@ mod tests {
             .unwrap();
         let cancel = AtomicBool::new(false);
         let progress = crate::progress::NoProgress;
-        let sketches = pool.install(|| {
-            let (mut sketches, _) =
+        let (sketches, bins) = pool.install(|| {
+            let (mut sketches, lines) =
                 compute_with_lines(&corpus, params(), Some(&store), &progress, &cancel).unwrap();
+            // The book-sized documents are patched from what pass 1 kept of them.
+            assert!(lines.bins.runners_up.docs.len() >= 2);
             let all: Vec<u32> = (0..texts.len() as u32).collect();
             resketch(
                 &corpus,
@@ -1323,18 +1597,34 @@ mod tests {
                 &exclude,
                 Some(&store),
                 &mut sketches,
+                &lines.bins,
                 &all,
                 &progress,
                 &cancel,
             )
             .unwrap();
-            sketches
+            (sketches, lines.bins)
         });
         let mut sk = Sketcher::new(params());
         let mut sig = vec![0; params().num_perm];
+        // Pass 1 kept the books' runners-up, each under its own document.
+        for (d, t) in texts.iter().enumerate() {
+            sk.track = true;
+            sk.sketch_with_lines(t, &mut sig, &mut Vec::new());
+            let kept = bins.runners_up.get(d as u32, params().num_perm);
+            if t.len() as u64 >= RUNNERS_UP_BYTES && sk.full_bins {
+                assert_eq!(kept, Some((&sk.runners.second[..], &sk.runners.count[..])));
+            } else {
+                assert_eq!(kept, None, "document {d}");
+            }
+            assert_eq!(bins.full[d], sk.full_bins);
+        }
         for (d, t) in texts.iter().enumerate() {
             let want = sk.sketch(t, &exclude, &mut sig);
-            assert_eq!(want.excluded_lines, 1);
+            assert_eq!(
+                want.excluded_lines as usize,
+                t.matches("SITE HEADER").count()
+            );
             assert_eq!(
                 sketches.signature(DocId(d as u32)),
                 &sig[..],
@@ -1356,5 +1646,169 @@ mod tests {
         // windows: abc, bca, cab, abc, bca, cab, abc -> 3 distinct
         assert_eq!(set.len(), 3);
         assert!(set.windows(2).all(|w| w[0] < w[1]));
+    }
+
+    /// Pass 2's patch of a pass-1 signature gives what sketching the kept lines in full gives
+    /// (signature, exact hash, counts, whether every bin is filled), whichever lines are left
+    /// out: at the start, the end, next to each other, all of them, none, repeated ones, and
+    /// lines with numbers (their numbers go to the exact hash).
+    #[test]
+    fn pass_2_patch_equals_sketching_again() {
+        use proptest::test_runner::{Config, TestRunner};
+        let words: Vec<String> = (0..40).map(|i| format!("w{i}")).collect();
+        let line = proptest::collection::vec(0..words.len() + 3, 1..8);
+        let doc = proptest::collection::vec(line, 1..120);
+        let picks = proptest::collection::vec(proptest::bool::weighted(0.08), 43);
+        let dir = tempfile::tempdir().unwrap();
+        let (patched, fell_back) = (std::cell::Cell::new(0), std::cell::Cell::new(0));
+        // Patched only thanks to the runners-up.
+        let rescued = std::cell::Cell::new(0);
+        let mut runner = TestRunner::new(Config {
+            cases: 400,
+            ..Config::default()
+        });
+        runner
+            .run(&(doc, picks, proptest::bool::ANY), |(doc, picks, track)| {
+                let p = SketchParams {
+                    num_perm: 16,
+                    ..params()
+                };
+                let lines: Vec<String> = doc
+                    .iter()
+                    .map(|l| {
+                        let ws = l.iter().map(|&i| match words.get(i) {
+                            Some(w) => w.clone(),
+                            None => format!("pay {i}"),
+                        });
+                        ws.collect::<Vec<_>>().join(" ")
+                    })
+                    .collect();
+                let text = lines.join("\n");
+                // Left out: the distinct lines whose pick (by first word) is set.
+                let mut ln = LineTokens::new(p.seed, false);
+                let mut exclude: Vec<u64> = doc
+                    .iter()
+                    .zip(&lines)
+                    .filter(|(l, _)| picks[l[0] % picks.len()])
+                    .map(|(_, t)| {
+                        ln.clear();
+                        Normalizer::new(Profile::Full).run(t, &mut ln);
+                        ln.line_hash()
+                    })
+                    .collect();
+                exclude.sort_unstable();
+                exclude.dedup();
+                let store = TokenStore::create_in(dir.path(), 1, 1 << 20).unwrap();
+                let mut sk = Sketcher::new(p);
+                let mut prev = vec![0; 16];
+                sk.begin_block(Some(&store));
+                sk.track = track;
+                sk.sketch_with_lines(&text, &mut prev, &mut Vec::new());
+                sk.end_doc();
+                sk.end_block(Some(&store), 0);
+                if !sk.full_bins {
+                    return Ok(());
+                }
+                let record = store.get(0, &mut Vec::new()).unwrap().to_vec();
+                let (mut want_sig, mut got_sig) = (vec![0; 16], vec![0; 16]);
+                let want = sk.sketch_from(Source::Stored(&record), &exclude, &mut want_sig);
+                let want_full = sk.full_bins;
+                let runners = sk.runners.clone();
+                let runners = track.then_some((&runners.second[..], &runners.count[..]));
+                let got = sk.resketch_stored(&record, &exclude, &prev, runners, &mut got_sig);
+                proptest::prop_assert_eq!(
+                    (got, &got_sig, sk.full_bins),
+                    (want, &want_sig, want_full)
+                );
+                // Which way it went (the buffers still hold this document).
+                if sk.patch(&prev, runners, &mut [0; 16]) {
+                    patched.set(patched.get() + 1);
+                    if !sk.patch(&prev, None, &mut [0; 16]) {
+                        rescued.set(rescued.get() + 1);
+                    }
+                } else {
+                    fell_back.set(fell_back.get() + 1);
+                }
+                Ok(())
+            })
+            .unwrap();
+        // Both ways were taken, many times.
+        let (patched, fell_back, rescued) = (patched.get(), fell_back.get(), rescued.get());
+        assert!(
+            patched > 50 && fell_back > 50 && rescued > 20,
+            "{patched} patched ({rescued} by runners-up), {fell_back} not"
+        );
+    }
+
+    /// A patch set up by hand: `all` tokens, `cuts` left out, pass 1's signature `prev` zero
+    /// but for the bins given.
+    fn patch_by_hand(
+        all: &[u64],
+        cuts: &[(usize, usize)],
+        bins: &[(u64, &[u64], u8, u32)],
+    ) -> Option<Vec<u32>> {
+        let p = SketchParams {
+            num_perm: 16,
+            ..params()
+        };
+        let mut sk = Sketcher::new(p);
+        sk.all = all.to_vec();
+        sk.cuts = cuts.to_vec();
+        let mut cut = cuts.iter();
+        let mut next = cut.next();
+        for (i, &t) in all.iter().enumerate() {
+            while next.is_some_and(|&(_, e)| e <= i) {
+                next = cut.next();
+            }
+            if next.is_none_or(|&(s, _)| s > i) {
+                sk.kept.push(t);
+            }
+        }
+        let (mut prev, mut second, mut count) = (vec![0; 16], vec![EMPTY; 16], vec![1u8; 16]);
+        for &(_, window, c, runner_up) in bins {
+            let h = crate::shingle::word_shingle_hash(window, p.seed);
+            let (bin, val) = crate::minhash::slot(h, 16);
+            (prev[bin], count[bin], second[bin]) = (val, c, runner_up);
+        }
+        let mut out = vec![0; 16];
+        sk.patch(&prev, Some((&second, &count)), &mut out)
+            .then_some(out)
+    }
+
+    /// A window through two cuts closer than a shingle is one removed copy, not two: with two
+    /// copies of the minimum one is left.
+    #[test]
+    fn patch_counts_a_window_two_cuts_share_once() {
+        let w0: &[u64] = &[1, 2, 3];
+        let (bin, val) = crate::minhash::slot(crate::shingle::word_shingle_hash(w0, 1), 16);
+        let got = patch_by_hand(
+            &[1, 2, 3, 4, 5],
+            &[(0, 1), (2, 3)],
+            &[(0, w0, 2, EMPTY - 1)],
+        );
+        let got = got.expect("a copy of the minimum is left");
+        // The one new window, [2, 4, 5], may lower the bin.
+        let (nb, nv) = crate::minhash::slot(crate::shingle::word_shingle_hash(&[2, 4, 5], 1), 16);
+        let want = if nb == bin { val.min(nv) } else { val };
+        assert_eq!(got[bin], want);
+    }
+
+    /// A minimum seen 255 times or more (the count saturates) and removed as often may be gone
+    /// or not: the patch does not guess.
+    #[test]
+    fn patch_refuses_a_saturated_count_it_cannot_settle() {
+        let mut all = vec![9u64; 300];
+        all.extend([1, 2, 3, 4, 5, 6]);
+        let w: &[u64] = &[9, 9, 9];
+        assert_eq!(
+            patch_by_hand(&all, &[(0, 300)], &[(0, w, u8::MAX, 7)]),
+            None
+        );
+        // Counted exactly, all copies gone: the runner-up takes the bin.
+        let mut all = vec![9u64; 100];
+        all.extend([1, 2, 3, 4, 5, 6]);
+        let (bin, _) = crate::minhash::slot(crate::shingle::word_shingle_hash(w, 1), 16);
+        let got = patch_by_hand(&all, &[(0, 100)], &[(0, w, 98, 7)]).expect("settled");
+        assert!(got[bin] <= 7);
     }
 }
