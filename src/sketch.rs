@@ -194,7 +194,7 @@ pub struct Sketcher {
     kept: Vec<u64>,
     cuts: Vec<(usize, usize)>,
     /// Whether shingles filled every bin of the last signature made (see
-    /// [`Sketches::full_bins`]).
+    /// [`Pass1Bins::full`]).
     full_bins: bool,
     /// Pass 1 keeps the document's runners-up in `runners` (long documents only).
     track: bool,
