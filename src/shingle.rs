@@ -130,6 +130,86 @@ pub(crate) fn word_shingle_hash(window: &[u64], seed: u64) -> u64 {
     xxh3_64_with_seed(&hash_bytes(window), seed)
 }
 
+/// Word shingles for exact verification's sets: each window of `n` token hashes as one 64-bit
+/// value, updated as the window slides (two multiplications a shingle, where [`Shingler`]
+/// hashes the window's 40 bytes anew).
+///
+/// The value of a window `t_0 … t_{n-1}` is the polynomial `Σ t_i · K^(n-1-i)` modulo 2^64
+/// for an odd `K`. Token hashes are xxh3 values, so two different windows (differing in some
+/// `t_i`) collide with probability about 2^-64, as two xxh3 values do; `K` odd makes the
+/// polynomial of any non-zero difference vanish only by such chance, so a window and its
+/// reordering (`a b a b a`, `b a b a b`) do not collide either. These values are compared only
+/// with one another (a set's size, what two sets share), never with [`Shingler`]'s, so the
+/// scores are those of the shingle sets whichever hash names the shingles. A text shorter than
+/// `n` tokens gives one value of what it has, set apart by its length as [`Shingler::finish`]
+/// sets it apart by its byte count.
+#[derive(Debug)]
+pub struct SetShingler {
+    n: usize,
+    /// `K^(n-1)`: the weight of the oldest token, taken off as the window slides.
+    oldest: u64,
+    value: u64,
+    window: [u64; MAX_NGRAM],
+    pos: usize,
+    count: usize,
+}
+
+/// The multiplier of [`SetShingler`] (odd).
+const SET_K: u64 = 0x9fb2_1c65_1e98_df25;
+
+/// What sets a text shorter than `n` tokens apart, by its token count.
+const SET_SHORT: u64 = 0xd6e8_feb8_6659_fd93;
+
+impl SetShingler {
+    pub fn new(n: usize) -> Self {
+        assert!((1..=MAX_NGRAM).contains(&n), "n-gram size out of range");
+        SetShingler {
+            n,
+            oldest: (1..n).fold(1u64, |p, _| p.wrapping_mul(SET_K)),
+            value: 0,
+            window: [0; MAX_NGRAM],
+            pos: 0,
+            count: 0,
+        }
+    }
+
+    /// Start a new text.
+    #[inline]
+    pub fn reset(&mut self) {
+        self.value = 0;
+        self.pos = 0;
+        self.count = 0;
+    }
+
+    /// Feed one token hash; `emit` receives each full window's value.
+    #[inline(always)]
+    pub fn push(&mut self, h: u64, emit: &mut impl FnMut(u64)) {
+        if self.count >= self.n {
+            self.value = self
+                .value
+                .wrapping_sub(self.window[self.pos].wrapping_mul(self.oldest));
+        }
+        self.value = self.value.wrapping_mul(SET_K).wrapping_add(h);
+        self.window[self.pos] = h;
+        self.pos += 1;
+        if self.pos == self.n {
+            self.pos = 0;
+        }
+        self.count += 1;
+        if self.count >= self.n {
+            emit(self.value);
+        }
+    }
+
+    /// End of text: a text shorter than `n` tokens gives one value of what it has.
+    #[inline]
+    pub fn finish(&mut self, emit: &mut impl FnMut(u64)) {
+        if self.count > 0 && self.count < self.n {
+            emit(self.value ^ SET_SHORT.wrapping_mul(self.count as u64));
+        }
+    }
+}
+
 /// Salt for line hashes, so a one-token line never shares a hash with its token.
 const LINE_SALT: u64 = 0x243f_6a88_85a3_08d3;
 
@@ -247,6 +327,77 @@ mod tests {
         }
         s.finish(&mut |h| out.push(h));
         out
+    }
+
+    fn set_values(n: usize, tokens: &[&str]) -> Vec<u64> {
+        let hasher = Shingler::new(ShingleKind::Word, n, 7);
+        let mut s = SetShingler::new(n);
+        let mut out = Vec::new();
+        for t in tokens {
+            s.push(hasher.token_hash(t), &mut |v| out.push(v));
+        }
+        s.finish(&mut |v| out.push(v));
+        out
+    }
+
+    /// Each value is the window's polynomial worked out from scratch: sliding the window
+    /// (taking the oldest token's term off) loses nothing.
+    #[test]
+    fn set_values_are_the_windows_polynomials() {
+        let toks: Vec<String> = (0..40).map(|i| format!("w{}", i % 7)).collect();
+        let toks: Vec<&str> = toks.iter().map(|t| t.as_str()).collect();
+        let hasher = Shingler::new(ShingleKind::Word, 5, 7);
+        let h: Vec<u64> = toks.iter().map(|t| hasher.token_hash(t)).collect();
+        let want: Vec<u64> = h
+            .windows(5)
+            .map(|w| {
+                w.iter()
+                    .fold(0u64, |v, &t| v.wrapping_mul(SET_K).wrapping_add(t))
+            })
+            .collect();
+        assert_eq!(set_values(5, &toks), want);
+    }
+
+    /// A window and its reorderings are different shingles, as with [`Shingler`]; a text
+    /// shorter than `n` is one shingle of what it has, unlike any window or shorter text.
+    #[test]
+    fn set_values_tell_order_and_length_apart() {
+        let a = set_values(5, &["a", "b", "a", "b", "a"]);
+        let b = set_values(5, &["b", "a", "b", "a", "b"]);
+        assert_eq!((a.len(), b.len()), (1, 1));
+        assert_ne!(a, b);
+        let short = set_values(5, &["a", "b", "a"]);
+        let shorter = set_values(5, &["a", "b"]);
+        assert_eq!(short.len(), 1);
+        assert_ne!(short, shorter);
+        assert_ne!(short, set_values(3, &["a", "b", "a"]));
+        assert_eq!(set_values(5, &[]), Vec::<u64>::new());
+    }
+
+    proptest::proptest! {
+        /// Verification's values name the same shingles as the sketch's hashes: two windows
+        /// (of one text or of two texts, full or short) get equal values exactly when they
+        /// get equal hashes, so every set size and overlap is the same.
+        #[test]
+        fn set_values_partition_windows_as_shingle_hashes_do(
+            a in proptest::collection::vec(0u8..4, 0..40),
+            b in proptest::collection::vec(0u8..4, 0..12),
+            n in 1usize..6,
+        ) {
+            let words = ["sun", "sea", "sand", "salt"];
+            let toks = |x: &[u8]| x.iter().map(|&i| words[i as usize]).collect::<Vec<_>>();
+            let (ta, tb) = (toks(&a), toks(&b));
+            let mut hashes = shingles(ShingleKind::Word, n, &ta);
+            hashes.extend(shingles(ShingleKind::Word, n, &tb));
+            let mut values = set_values(n, &ta);
+            values.extend(set_values(n, &tb));
+            proptest::prop_assert_eq!(hashes.len(), values.len());
+            for i in 0..hashes.len() {
+                for j in 0..hashes.len() {
+                    proptest::prop_assert_eq!(hashes[i] == hashes[j], values[i] == values[j]);
+                }
+            }
+        }
     }
 
     #[test]

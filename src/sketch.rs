@@ -23,7 +23,7 @@ use crate::minhash::{EMPTY, OphSketch, RunnersUp};
 use crate::normalize::{Normalizer, Profile};
 use crate::per_thread::PerThread;
 use crate::progress::{Progress, Stage};
-use crate::shingle::{LineTokens, ShingleKind, Shingler, line_hash_of};
+use crate::shingle::{LineTokens, SetShingler, ShingleKind, Shingler, line_hash_of};
 use crate::tokens::{self, TokenStore};
 
 /// The parameters that determine a document's sketch.
@@ -167,6 +167,8 @@ pub struct Sketcher {
     params: SketchParams,
     normalizer: Normalizer,
     shingler: Shingler,
+    /// Word shingles of verification's sets ([`SetShingler`]).
+    set_shingler: SetShingler,
     line: LineTokens,
     oph: OphSketch,
     exact: Xxh3,
@@ -286,6 +288,7 @@ impl Sketcher {
             params,
             normalizer: Normalizer::new(params.profile),
             shingler: Shingler::new(params.shingle, params.ngram, params.seed),
+            set_shingler: SetShingler::new(params.ngram),
             line: LineTokens::new(params.seed, params.shingle == ShingleKind::Char),
             oph: OphSketch::with_seed(params.num_perm, params.seed),
             exact: Xxh3::with_seed(params.seed),
@@ -679,8 +682,8 @@ impl Sketcher {
         true
     }
 
-    /// The sorted, deduplicated shingle hashes of one text (for exact verification), leaving out
-    /// lines whose hash is in `exclude`.
+    /// The sorted, deduplicated shingle hashes of one text (for exact verification, as
+    /// [`Sketcher::doc_sets`] gives them), leaving out lines whose hash is in `exclude`.
     pub fn shingle_set(&mut self, text: &str, exclude: &[u64], out: &mut Vec<u64>) {
         let mut sets = crate::verify::DocSets {
             shingles: std::mem::take(out),
@@ -690,9 +693,10 @@ impl Sketcher {
         *out = sets.shingles;
     }
 
-    /// The sorted, deduplicated shingle and number hashes of one text (for exact verification):
-    /// shingles leave out lines whose hash is in `exclude`, numbers come from every line (a
-    /// line such as `Pay April 30` repeats across a template family, and it is their data).
+    /// The sorted, deduplicated shingle and number hashes of one text (for exact verification;
+    /// see [`crate::verify::DocSets`]): shingles leave out lines whose hash is in `exclude`,
+    /// numbers come from every line (a line such as `Pay April 30` repeats across a template
+    /// family, and it is their data).
     pub fn doc_sets(&mut self, text: &str, exclude: &[u64], out: &mut crate::verify::DocSets) {
         self.doc_sets_from(Source::Text(text), exclude, out)
     }
@@ -707,8 +711,14 @@ impl Sketcher {
         out.shingles.clear();
         out.numbers.clear();
         self.shingler.reset();
-        let (shingler, shingles, numbers) =
-            (&mut self.shingler, &mut out.shingles, &mut out.numbers);
+        self.set_shingler.reset();
+        let word = self.shingler.kind() == ShingleKind::Word;
+        let (shingler, set_shingler, shingles, numbers) = (
+            &mut self.shingler,
+            &mut self.set_shingler,
+            &mut out.shingles,
+            &mut out.numbers,
+        );
         Self::for_each_line(
             &mut self.normalizer,
             &mut self.line,
@@ -717,13 +727,21 @@ impl Sketcher {
             exclude,
             None,
             |l, kept| {
-                if kept {
+                if kept && word {
+                    for &h in l.hashes {
+                        set_shingler.push(h, &mut |v| shingles.push(v));
+                    }
+                } else if kept {
                     Self::feed_shingles(shingler, l, &mut |h| shingles.push(h));
                 }
                 l.push_numbers(numbers);
             },
         );
-        self.shingler.finish(&mut |h| shingles.push(h));
+        if word {
+            self.set_shingler.finish(&mut |v| shingles.push(v));
+        } else {
+            self.shingler.finish(&mut |h| shingles.push(h));
+        }
         numbers.sort_unstable();
         numbers.dedup();
         // The sorted set, and the text order as indices into it, from one sort of
