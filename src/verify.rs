@@ -278,10 +278,10 @@ fn score_counts(len_a: usize, len_b: usize, inter: usize) -> Score {
 }
 
 /// What exact verification compares of one document: its shingles (sorted, deduplicated
-/// hashes, from the lines that are not boilerplate; word shingles as
-/// [`crate::shingle::SetShingler`] values, which name the same shingles as the sketch's hashes
-/// and are only compared with one another), where they sit in the text, and its numbers
-/// (sorted, deduplicated hashes).
+/// hashes, from the lines that are not boilerplate; word shingles as a sliding polynomial of
+/// their token hashes, values that name the same shingles as the sketch's hashes and are only
+/// compared with one another), where they sit in the text, and its numbers (sorted,
+/// deduplicated hashes).
 #[derive(Clone, Debug, Default)]
 pub struct DocSets {
     pub shingles: Vec<u64>,
