@@ -155,10 +155,12 @@ impl<'a> Context<'a> {
     /// The verifier for `corpus`: shingle sets rebuilt with the same exclusions as the sketches
     /// (one corpus and one boilerplate per context: the sets it builds are kept for the run).
     pub(crate) fn verifier<'b>(&'b self, corpus: &'b Corpus, bp: &'b Boilerplate) -> Verifier<'b> {
+        let exclude = self.exclude(bp);
         Verifier {
             corpus,
             params: self.params(),
-            exclude: self.exclude(bp),
+            exclude,
+            exclude_filter: crate::sketch::LineFilter::new(exclude),
             cancel: self.cancel,
             cache: &self.sets,
             tokens: self.token_store(),

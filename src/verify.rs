@@ -546,6 +546,9 @@ pub(crate) struct Verifier<'a> {
     pub params: SketchParams,
     /// Line hashes left out of shingling (sorted; boilerplate).
     pub exclude: &'a [u64],
+    /// The bitset of `exclude` that most lines are told apart by
+    /// ([`crate::sketch::LineFilter`]).
+    pub exclude_filter: crate::sketch::LineFilter,
     pub cancel: &'a AtomicBool,
     pub cache: &'a std::sync::Mutex<SetCache>,
     /// Pass 1's token hashes of the corpus ([`crate::tokens`]), read instead of normalising a
@@ -598,7 +601,9 @@ impl Verifier<'_> {
                         };
                         // Built in reused buffers, then exact-size allocations: no chain of
                         // reallocations per document (which contend in the allocator).
-                        sk.doc_sets_from(src, self.exclude, scratch);
+                        let exclude =
+                            crate::sketch::Exclude::with_filter(self.exclude, &self.exclude_filter);
+                        sk.doc_sets_from(src, exclude, scratch);
                         sk.text_buf = buf;
                         DocSets {
                             shingles: scratch.shingles.to_vec(),
