@@ -410,9 +410,11 @@ impl Boilerplate {
 
     /// Documents with at least one flagged line, sorted.
     pub fn affected_docs(&self, lines: &DocLines) -> Vec<u32> {
+        let filter = crate::sketch::LineFilter::new(&self.hashes);
+        let flagged = crate::sketch::Exclude::with_filter(&self.hashes, &filter);
         (0..lines.offsets.len().saturating_sub(1))
             .into_par_iter()
-            .filter(|&d| lines.of(d).iter().any(|e| self.contains(e.hash)))
+            .filter(|&d| lines.of(d).iter().any(|e| flagged.contains(e.hash)))
             .map(|d| d as u32)
             .collect()
     }
@@ -703,13 +705,15 @@ pub(crate) fn detect(
     let lines_out = flagged;
     let mut hashes: Vec<u64> = lines_out.iter().map(|f| f.hash).collect();
     hashes.sort_unstable();
+    let filter = crate::sketch::LineFilter::new(&hashes);
+    let flagged = crate::sketch::Exclude::with_filter(&hashes, &filter);
     let (docs_affected, occurrences) = (0..n_docs)
         .into_par_iter()
         .map(|d| {
             let occurrences: u64 = lines
                 .of(d)
                 .iter()
-                .filter(|e| hashes.binary_search(&e.hash).is_ok())
+                .filter(|e| flagged.contains(e.hash))
                 .map(|e| e.count as u64)
                 .sum();
             (u64::from(occurrences > 0), occurrences)
