@@ -706,14 +706,14 @@ pub(crate) fn detect(
     let mut hashes: Vec<u64> = lines_out.iter().map(|f| f.hash).collect();
     hashes.sort_unstable();
     let filter = crate::sketch::LineFilter::new(&hashes);
-    let flagged = crate::sketch::Exclude::with_filter(&hashes, &filter);
+    let flagged_hashes = crate::sketch::Exclude::with_filter(&hashes, &filter);
     let (docs_affected, occurrences) = (0..n_docs)
         .into_par_iter()
         .map(|d| {
             let occurrences: u64 = lines
                 .of(d)
                 .iter()
-                .filter(|e| flagged.contains(e.hash))
+                .filter(|e| flagged_hashes.contains(e.hash))
                 .map(|e| e.count as u64)
                 .sum();
             (u64::from(occurrences > 0), occurrences)

@@ -546,8 +546,8 @@ pub(crate) struct Verifier<'a> {
     pub params: SketchParams,
     /// Line hashes left out of shingling (sorted; boilerplate).
     pub exclude: &'a [u64],
-    /// The bitset of `exclude` that most lines are told apart by
-    /// ([`crate::sketch::LineFilter`]).
+    /// The bitset most lines are told apart from `exclude` by ([`crate::sketch::LineFilter`]);
+    /// built from `exclude` itself (a filter of another list would keep lines it should not).
     pub exclude_filter: crate::sketch::LineFilter,
     pub cancel: &'a AtomicBool,
     pub cache: &'a std::sync::Mutex<SetCache>,
