@@ -159,6 +159,17 @@ impl Criterion {
     /// only by Jaccard, and its containment estimate does not make it worth verifying. (Short
     /// documents are most of the containment banding's near misses at scale: a 20-shingle
     /// article shares a phrase with ever more others as a corpus grows.)
+    /// The score this criterion reads for a pair: its Jaccard, or its containment where that
+    /// counts (containment on, and the smaller document at least
+    /// [`MIN_CONTAINMENT_SHINGLES`]), whichever is higher. Numbers are left aside. A pair matches
+    /// on its shingles when this reaches the threshold it came from.
+    pub fn best_score(&self, s: &Score) -> f64 {
+        match self.containment {
+            Some(_) if s.min_size() >= MIN_CONTAINMENT_SHINGLES => s.jaccard.max(s.containment()),
+            _ => s.jaccard,
+        }
+    }
+
     pub(crate) fn plausible(&self, est: &Score) -> bool {
         est.jaccard >= self.jaccard - ESTIMATE_MARGIN
             || self.containment.is_some_and(|c| {
@@ -221,6 +232,21 @@ pub struct VerifyStats {
     pub rejected_by_estimate: u64,
     pub verified_exactly: u64,
     pub accepted: u64,
+    /// The pairs verified exactly, by the score the criterion reads ([`Criterion::best_score`])
+    /// in tenths: entry `i` counts scores in `[i/10, (i+1)/10)`, the last one `[0.9, 1]`. How
+    /// far below the thresholds the rejected candidates were: near misses (just below) are what
+    /// any generator with recall at the threshold proposes, pairs far below are chance
+    /// collisions. All zero with `--verify estimate`.
+    #[serde(default)]
+    pub verified_by_score: [u64; 10],
+}
+
+impl VerifyStats {
+    /// Count `score` (a [`Criterion::best_score`]) in [`VerifyStats::verified_by_score`].
+    pub fn count_score(&mut self, score: f64) {
+        let tenth = (score * 10.0).floor().clamp(0.0, 9.0) as usize;
+        self.verified_by_score[tenth] += 1;
+    }
 }
 
 impl std::ops::AddAssign for VerifyStats {
@@ -231,6 +257,9 @@ impl std::ops::AddAssign for VerifyStats {
         self.rejected_by_estimate += o.rejected_by_estimate;
         self.verified_exactly += o.verified_exactly;
         self.accepted += o.accepted;
+        for (mine, theirs) in self.verified_by_score.iter_mut().zip(o.verified_by_score) {
+            *mine += theirs;
+        }
     }
 }
 
@@ -672,6 +701,9 @@ impl Verifier<'_> {
                 progress.advance(stats.rejected_by_estimate);
                 stats.verified_exactly = keep.len() as u64;
                 let scores = self.exact_scores(&keep, progress)?;
+                for s in &scores {
+                    stats.count_score(criterion.best_score(s));
+                }
                 keep.into_iter()
                     .zip(scores)
                     .filter(|(_, s)| criterion.matches(s).is_some())
@@ -1097,6 +1129,43 @@ mod tests {
             ..c
         };
         assert_eq!(off.matches(&teaser), None);
+    }
+
+    #[test]
+    fn verified_pairs_are_counted_by_the_score_the_criterion_reads() {
+        let c = Criterion {
+            jaccard: 0.5,
+            containment: Some(0.8),
+        };
+        let teaser = Score {
+            jaccard: 0.2,
+            a_in_b: 0.95,
+            b_in_a: 0.2,
+            size_a: 40,
+            size_b: 190,
+            ..Score::IDENTICAL
+        };
+        // Containment counts for a big enough document, and only with containment on.
+        assert_eq!(c.best_score(&teaser), 0.95);
+        let off = Criterion {
+            containment: None,
+            ..c
+        };
+        assert_eq!(off.best_score(&teaser), 0.2);
+        let tiny = Score {
+            size_a: MIN_CONTAINMENT_SHINGLES - 1,
+            ..teaser
+        };
+        assert_eq!(c.best_score(&tiny), 0.2);
+        let mut stats = VerifyStats::default();
+        for score in [0.0, 0.05, 0.1, 0.2, 0.599, 0.6, 0.95, 1.0] {
+            stats.count_score(score);
+        }
+        assert_eq!(stats.verified_by_score, [2, 1, 1, 0, 0, 1, 1, 0, 0, 2]);
+        // Stats of two parts add up tenth by tenth.
+        let mut sum = stats;
+        sum += stats;
+        assert_eq!(sum.verified_by_score, [4, 2, 2, 0, 0, 2, 2, 0, 0, 4]);
     }
 
     #[test]

@@ -309,6 +309,20 @@ fn saudinewsnet_sample_containment_filter_turns_away_only_pairs_verification_rej
         b.edges.iter().map(key).collect::<Vec<_>>()
     );
     assert_eq!(a.stats.verified_exactly, b.stats.verified_exactly);
+    // Every pair verified exactly is counted once by its score, the same pairs from both lists;
+    // few of them far below the thresholds (chance collisions the estimate could not rule out).
+    assert_eq!(
+        a.stats.verified_by_score.iter().sum::<u64>(),
+        a.stats.verified_exactly
+    );
+    assert_eq!(a.stats.verified_by_score, b.stats.verified_by_score);
+    let below = a.stats.verified_by_score[..4].iter().sum::<u64>();
+    let above = a.stats.verified_by_score[5..].iter().sum::<u64>();
+    assert!(
+        below * 10 < a.stats.verified_exactly && above * 2 > a.stats.verified_exactly,
+        "{:?}",
+        a.stats.verified_by_score
+    );
 }
 
 /// The normaliser's vector path for runs of unchanged letters gives the scalar path's tokens on
