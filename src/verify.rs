@@ -151,14 +151,6 @@ impl Criterion {
         }
     }
 
-    /// Whether a pair with these MinHash estimates is worth verifying exactly.
-    ///
-    /// The sizes of an estimate are the shingles each document emitted, repeats included, so
-    /// never fewer than its distinct shingles, the sizes of the exact score: a pair whose smaller
-    /// document emitted fewer than [`MIN_CONTAINMENT_SHINGLES`] can never match by containment,
-    /// only by Jaccard, and its containment estimate does not make it worth verifying. (Short
-    /// documents are most of the containment banding's near misses at scale: a 20-shingle
-    /// article shares a phrase with ever more others as a corpus grows.)
     /// The score this criterion reads for a pair: its Jaccard, or its containment where that
     /// counts (containment on, and the smaller document at least
     /// [`MIN_CONTAINMENT_SHINGLES`]), whichever is higher. Numbers are left aside. A pair matches
@@ -170,6 +162,14 @@ impl Criterion {
         }
     }
 
+    /// Whether a pair with these MinHash estimates is worth verifying exactly.
+    ///
+    /// The sizes of an estimate are the shingles each document emitted, repeats included, so
+    /// never fewer than its distinct shingles, the sizes of the exact score: a pair whose smaller
+    /// document emitted fewer than [`MIN_CONTAINMENT_SHINGLES`] can never match by containment,
+    /// only by Jaccard, and its containment estimate does not make it worth verifying. (Short
+    /// documents are most of the containment banding's near misses at scale: a 20-shingle
+    /// article shares a phrase with ever more others as a corpus grows.)
     pub(crate) fn plausible(&self, est: &Score) -> bool {
         est.jaccard >= self.jaccard - ESTIMATE_MARGIN
             || self.containment.is_some_and(|c| {
