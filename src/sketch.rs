@@ -682,8 +682,10 @@ impl Sketcher {
         true
     }
 
-    /// The sorted, deduplicated shingle hashes of one text (for exact verification, as
-    /// [`Sketcher::doc_sets`] gives them), leaving out lines whose hash is in `exclude`.
+    /// The sorted, deduplicated shingle values of one text (for exact verification, as
+    /// [`Sketcher::doc_sets`] gives them), leaving out lines whose hash is in `exclude`. Word
+    /// shingles are named by verification's set values (see `SetShingler`), not by the sketch's
+    /// hashes: compare them only with other sets from this method or `doc_sets`.
     pub fn shingle_set(&mut self, text: &str, exclude: &[u64], out: &mut Vec<u64>) {
         let mut sets = crate::verify::DocSets {
             shingles: std::mem::take(out),
